@@ -1,0 +1,140 @@
+"""Layered configuration: defaults.yaml < config file < ECOMCTL__SECTION__KEY env vars < CLI flags."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from ecomctl.errors import ConfigError
+
+DEFAULTS_FILE = Path(__file__).with_name("defaults.yaml")
+ENV_PREFIX = "ECOMCTL__"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RunConfig(_Section):
+    out: Path = Path("out")
+    seed: int = 0
+    workers: int = 1
+    executor: Literal["auto", "serial", "process", "gpu", "ray"] = "auto"
+    skip_finished: bool = True
+    keep_layers: bool = False
+
+
+class RenderConfig(_Section):
+    backend: str = "compose"
+    size: str = "1024x1024"
+    variants: int = 2
+    styles: Path | None = None
+    device: str = "auto"
+
+
+class SubjectConfig(BaseModel):
+    # extractor-specific sub-sections (e.g. `grounded-sam:`) are validated by their extractor
+    model_config = ConfigDict(extra="allow")
+    method: str = "auto"
+    default_prompt: str = "product"
+
+
+class TextConfig(_Section):
+    font: Path | None = None
+    min_font_size: int = 18
+    margin: float = 0.06
+    min_contrast: float = 4.5
+
+
+class Config(_Section):
+    run: RunConfig = RunConfig()
+    render: RenderConfig = RenderConfig()
+    subject: SubjectConfig = SubjectConfig()
+    text: TextConfig = TextConfig()
+    # sections owned by one stage each; that stage validates its own keys
+    qa: dict[str, Any] = {}
+    ocr: dict[str, Any] = {}
+    backends: dict[str, dict[str, Any]] = {}
+    dataset: dict[str, Any] = {}
+
+    def section(self, name: str) -> dict[str, Any]:
+        """A stage-owned section as a plain dict (qa, ocr, dataset, backends.NAME, subject.NAME)."""
+        head, _, tail = name.partition(".")
+        value = getattr(self, head)
+        if isinstance(value, BaseModel):
+            value = value.model_dump()
+        if tail:
+            value = value.get(tail) or {}
+        return dict(value)
+
+
+def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, val in over.items():
+        if isinstance(val, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], val)
+        else:
+            out[key] = val
+    return out
+
+
+def set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    node = tree
+    *parents, leaf = dotted.split(".")
+    for p in parents:
+        node = node.setdefault(p, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"config key {dotted!r}: {p!r} is not a section")
+    node[leaf] = value
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read config: {e.strerror}") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: invalid YAML: {e}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: config must be a mapping of sections")
+    return data
+
+
+def _env_layer(environ: dict[str, str]) -> dict[str, Any]:
+    """ECOMCTL__RENDER__BACKEND=sdxs → {"render": {"backend": "sdxs"}}; values parsed as YAML scalars."""
+    tree: dict[str, Any] = {}
+    for key, raw in environ.items():
+        if key.startswith(ENV_PREFIX):
+            dotted = key[len(ENV_PREFIX):].lower().replace("__", ".")
+            set_dotted(tree, dotted, yaml.safe_load(raw) if raw else raw)
+    return tree
+
+
+def load_config(
+    file: Path | None = None,
+    overrides: dict[str, Any] | None = None,
+    environ: dict[str, str] | None = None,
+) -> Config:
+    """Resolve the configuration; `overrides` maps dotted keys (``render.backend``) to flag values."""
+    tree = _read_yaml(DEFAULTS_FILE)
+    if file is not None:
+        tree = deep_merge(tree, _read_yaml(Path(file)))
+    tree = deep_merge(tree, _env_layer(dict(os.environ if environ is None else environ)))
+    for dotted, value in (overrides or {}).items():
+        if value is not None:
+            set_dotted(tree, dotted, value)
+    try:
+        return Config.model_validate(tree)
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        src = f"{file}: " if file else ""
+        raise ConfigError(f"{src}config {where}: {first['msg']}") from None
+
+
+def dump_config(cfg: Config) -> str:
+    return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False, allow_unicode=True)

@@ -1,0 +1,37 @@
+"""Errors raised by every stage; the CLI turns them into one clear line on stderr."""
+
+from __future__ import annotations
+
+
+class EcomctlError(Exception):
+    """Base of every error the tool raises on purpose. `str(err)` is the one line shown to users."""
+
+    exit_code = 2
+
+
+class ConfigError(EcomctlError):
+    """Configuration file, environment or flag is invalid."""
+
+
+class ManifestError(EcomctlError):
+    """The manifest cannot be used; `problems` lists every `file:row:column: message`."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+class BackendUnavailable(EcomctlError):
+    """A backend's extra or weights are missing; the message says how to fix it."""
+
+
+class ExtractionError(EcomctlError):
+    """Subject extraction failed for one item."""
+
+
+class RenderError(EcomctlError):
+    """Rendering failed for one item."""
+
+
+class LayoutError(EcomctlError):
+    """The copy cannot be fitted into the template."""

@@ -1,0 +1,33 @@
+"""`alpha` extractor: the photo already carries transparency; its alpha is the mask."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from ecomctl.errors import ExtractionError
+from ecomctl.subject import EXTRACTORS
+from ecomctl.subject.mask import mask_bbox
+from ecomctl.types import Subject
+
+
+class AlphaExtractor:
+    name = "alpha"
+
+    def __init__(self, settings: dict[str, Any]):
+        self.settings = settings
+
+    def unavailable(self) -> str | None:
+        return None
+
+    def extract(self, image: Image.Image, prompt: str) -> Subject:
+        rgba = image.convert("RGBA")
+        mask = np.asarray(rgba.getchannel("A"), dtype=np.uint8).copy()
+        if int((mask > 127).sum()) == 0:
+            raise ExtractionError("alpha channel is empty")
+        return Subject(rgba.convert("RGB"), mask, mask_bbox(mask), self.name)
+
+
+EXTRACTORS.add("alpha", AlphaExtractor)

@@ -1,0 +1,246 @@
+"""Frozen values exchanged between stages: manifest row → subject → layout → scene → poster → QA."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from PIL import Image
+
+RGB = tuple[int, int, int]
+
+
+@dataclass(frozen=True)
+class Size:
+    w: int
+    h: int
+
+    def __str__(self) -> str:
+        return f"{self.w}x{self.h}"
+
+    @property
+    def tuple(self) -> tuple[int, int]:
+        return (self.w, self.h)
+
+
+@dataclass(frozen=True)
+class Box:
+    """Axis-aligned pixel box, half-open: x0 <= x < x1, y0 <= y < y1."""
+
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+
+    @property
+    def w(self) -> int:
+        return self.x1 - self.x0
+
+    @property
+    def h(self) -> int:
+        return self.y1 - self.y0
+
+    @property
+    def area(self) -> int:
+        return max(0, self.w) * max(0, self.h)
+
+    @property
+    def center(self) -> tuple[float, float]:
+        return ((self.x0 + self.x1) / 2, (self.y0 + self.y1) / 2)
+
+    def intersection(self, other: Box) -> int:
+        w = min(self.x1, other.x1) - max(self.x0, other.x0)
+        h = min(self.y1, other.y1) - max(self.y0, other.y0)
+        return max(0, w) * max(0, h)
+
+    def expand(self, d: int) -> Box:
+        return Box(self.x0 - d, self.y0 - d, self.x1 + d, self.y1 + d)
+
+    def shift(self, dx: int, dy: int) -> Box:
+        return Box(self.x0 + dx, self.y0 + dy, self.x1 + dx, self.y1 + dy)
+
+    def clip(self, size: Size) -> Box:
+        return Box(max(0, self.x0), max(0, self.y0), min(size.w, self.x1), min(size.h, self.y1))
+
+    def as_list(self) -> list[int]:
+        return [self.x0, self.y0, self.x1, self.y1]
+
+    @classmethod
+    def from_list(cls, xs: list[int] | tuple[int, ...]) -> Box:
+        return cls(*(int(v) for v in xs))
+
+
+@dataclass(frozen=True)
+class SkuRow:
+    """One validated manifest row. Paths are absolute; `where` is `file:row` for messages."""
+
+    sku: str
+    image: Path
+    title: str
+    size: Size
+    subtitle: str | None = None
+    price: str | None = None
+    badge: str | None = None
+    subject: str | None = None
+    style: str | None = None
+    prompt: str | None = None
+    template: str | None = None
+    variants: int = 1
+    seed: int | None = None
+    lang: str | None = None
+    where: str = ""
+
+    def copy_lines(self) -> dict[str, str]:
+        """The manifest copy by role, only the roles that are present."""
+        roles = {"title": self.title, "subtitle": self.subtitle, "price": self.price, "badge": self.badge}
+        return {k: v for k, v in roles.items() if v}
+
+
+@dataclass(frozen=True, eq=False)
+class Subject:
+    """The product found in the source photo, in the source image's pixel coordinates."""
+
+    image: Image.Image  # RGB source photo
+    mask: np.ndarray  # HxW uint8, 0..255 soft alpha
+    bbox: Box  # tight box of mask > 127
+    method: str  # extractor that produced the mask
+    note: str | None = None  # why a fallback happened, if one did
+
+    def cutout(self) -> Image.Image:
+        """RGBA crop of the product: source pixels, mask as alpha, cropped to bbox."""
+        rgba = self.image.convert("RGB").copy()
+        rgba.putalpha(Image.fromarray(self.mask, "L"))
+        return rgba.crop(tuple(self.bbox.as_list()))
+
+
+@dataclass(frozen=True)
+class Style:
+    """A resolved style preset (see manifests/styles.yaml) or a style built from a reference image."""
+
+    name: str
+    background: tuple[RGB, ...]  # gradient stops, top → bottom (or centre → edge for radial)
+    gradient: Literal["linear", "radial", "flat"] = "linear"
+    texture: Literal["none", "grain", "dots", "lines", "paper"] = "none"
+    accent: RGB = (200, 30, 40)
+    text: RGB = (20, 20, 20)
+    plate: RGB = (255, 255, 255)
+    shape: Literal["none", "circle", "arch", "band", "blob"] = "none"
+    title_weight: int = 800
+    body_weight: int = 400
+    prompt: str = ""  # scene description for diffusion backends
+    reference: Path | None = None  # style reference image, if any
+
+
+@dataclass(frozen=True)
+class TextLine:
+    """One typeset line: its role, exact text, the box its ink occupies and how it is drawn."""
+
+    role: str  # title | subtitle | price | badge
+    text: str
+    box: Box  # ink box on the canvas
+    font_size: int
+    weight: int
+    color: RGB
+    block: int = 0  # index of the copy block (a wrapped title gives several lines of one block)
+
+
+@dataclass(frozen=True)
+class Plate:
+    """A designed backing element under text: price tag, badge, band."""
+
+    role: str
+    box: Box
+    color: RGB
+    kind: Literal["tag", "badge", "band", "pill"] = "pill"
+
+
+@dataclass(frozen=True)
+class Layout:
+    canvas: Size
+    template: str
+    subject_box: Box  # where the product cutout is placed on the canvas
+    lines: tuple[TextLine, ...]
+    plates: tuple[Plate, ...] = ()
+    font: str = ""  # font file used for every line
+
+
+@dataclass(frozen=True, eq=False)
+class SceneRequest:
+    """What a render backend gets: the placed subject and the style; it returns the scene around it."""
+
+    row: SkuRow
+    variant: int
+    seed: int
+    style: Style
+    layout: Layout
+    subject_layer: Image.Image  # RGBA canvas-size layer, product placed at layout.subject_box
+    prompt: str
+    negative_prompt: str = ""
+
+    @property
+    def size(self) -> Size:
+        return self.layout.canvas
+
+    @property
+    def subject_mask(self) -> np.ndarray:
+        """HxW uint8 alpha of the placed product on the canvas."""
+        return np.asarray(self.subject_layer.getchannel("A"))
+
+
+@dataclass(frozen=True, eq=False)
+class Scene:
+    """A backend's output: the full canvas (RGB) before the original product and the copy go on top."""
+
+    image: Image.Image
+    meta: Mapping[str, Any] = field(default_factory=dict)  # model ids, steps, scheduler, timings
+
+
+@dataclass(frozen=True, eq=False)
+class Poster:
+    """A finished poster and everything needed to check it and to turn it into a training sample."""
+
+    row: SkuRow
+    variant: int
+    seed: int
+    image: Image.Image  # final RGB
+    background: Image.Image  # scene before product and text (the InnoComposer style image)
+    subject_mask: np.ndarray  # HxW uint8 on the canvas, the intended product mask
+    subject_layer: Image.Image  # RGBA canvas-size product layer that was pasted
+    layout: Layout
+    style: Style
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return f"{self.row.sku}-v{self.variant}"
+
+
+Status = Literal["pass", "warn", "fail"]
+
+
+@dataclass(frozen=True)
+class Check:
+    """One QA measurement turned into a verdict."""
+
+    name: str  # e.g. "text.sen_acc", "subject.iou"
+    value: float | None
+    status: Status
+    reason: str = ""  # filled when status != pass; names the line/region at fault
+
+
+@dataclass(frozen=True)
+class QAResult:
+    status: Status
+    checks: tuple[Check, ...] = ()
+    details: Mapping[str, Any] = field(default_factory=dict)  # e.g. per-line OCR text
+
+    @property
+    def reasons(self) -> list[str]:
+        return [c.reason for c in self.checks if c.status != "pass" and c.reason]
+
+    @property
+    def metrics(self) -> dict[str, float | None]:
+        return {c.name: c.value for c in self.checks}
