@@ -244,3 +244,21 @@ class QAResult:
     @property
     def metrics(self) -> dict[str, float | None]:
         return {c.name: c.value for c in self.checks}
+
+
+ItemStatus = Literal["pass", "warn", "fail", "error", "skipped"]
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    """One poster written (or one item that failed before a poster existed) — a row of the report."""
+
+    sku: str
+    variant: int | None
+    status: ItemStatus  # QA verdict; "error" = render/extraction error; "skipped" = resumed, unchanged
+    image: Path | None = None  # OUT/<sku>/<sku>-v<k>.png
+    sidecar: Path | None = None  # OUT/<sku>/<sku>-v<k>.json
+    error: str | None = None  # one line, for status == "error"
+    qa: QAResult | None = None
+    seconds: float = 0.0
+    where: str = ""  # manifest file:row
