@@ -1,0 +1,56 @@
+"""Dataset build settings: config section `dataset` (+ CLI flags) → one frozen value shared by workers."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+from ecomctl.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class DatasetSettings:
+    size: int = 800  # normalised square side; aspect kept, padding recorded
+    workers: int = 1
+    bench_size: int = 300  # held-out samples when the corpus is large enough
+    bench_fraction: float = 0.1  # cap for small corpora: bench ≤ ceil(fraction × samples)
+    seed: int = 0
+    min_size: int = 256  # shortest poster side before normalisation
+    min_ocr_conf: float = 0.6  # mean OCR confidence of a found-poster sample
+    min_line_conf: float = 0.5  # OCR lines below this are ignored
+    subject_area: tuple[float, float] = (0.01, 0.9)  # subject mask area / canvas, inclusive bounds
+    require_text: bool = True
+    dedup_distance: int = 4  # perceptual-hash Hamming distance at or below which posters are duplicates
+    shards: bool = False  # also write WebDataset tar shards
+    shard_size: int = 500
+    pair_siblings: bool = False  # style reference from a sibling of the same SKU group
+    inpaint: str = "telea"  # telea | ns (OpenCV inpainting of text and subject for style images)
+    inpaint_radius: int = 5
+    subject_method: str = "auto"
+    subject_prompt: str = "product"
+    metadata: str | None = None  # CSV beside a poster folder: file, sku, group, prompt, subject
+
+    def fingerprint(self) -> str:
+        """Hash of the settings that change a sample's content (resume skips only unchanged ones)."""
+        keep = {k: v for k, v in asdict(self).items() if k not in {"workers", "shards", "shard_size",
+                                                                   "bench_size", "bench_fraction",
+                                                                   "pair_siblings", "dedup_distance"}}
+        return hashlib.sha1(json.dumps(keep, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def settings_from(section: dict[str, Any] | None = None, **overrides: Any) -> DatasetSettings:
+    """Build settings from the config `dataset` section, then non-None overrides (CLI flags)."""
+    known = {f.name for f in fields(DatasetSettings)}
+    values = {**(section or {}), **{k: v for k, v in overrides.items() if v is not None}}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(f"config dataset: unknown key {unknown[0]!r} (known: {', '.join(sorted(known))})")
+    if "subject_area" in values:
+        values["subject_area"] = tuple(float(v) for v in values["subject_area"])
+    s = replace(DatasetSettings(), **values)
+    if s.size < 32 or s.workers < 1 or not 0 <= s.bench_fraction <= 1 or s.inpaint not in ("telea", "ns"):
+        raise ConfigError("config dataset: need size ≥ 32, workers ≥ 1, 0 ≤ bench_fraction ≤ 1, "
+                          "inpaint telea|ns")
+    return s

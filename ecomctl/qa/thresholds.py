@@ -1,0 +1,110 @@
+"""QA configuration (`qa:` section): thresholds that turn measurements into pass / warn / fail."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+
+from ecomctl.config import Config
+from ecomctl.errors import ConfigError
+from ecomctl.types import Status
+
+
+class _S(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TextThresholds(_S):
+    enabled: bool = True
+    line_ned_fail: float = 0.8  # a line read with NED below this fails the poster
+    line_ned_warn: float = 1.0  # below this (not an exact read after normalisation) warns
+    min_sen_acc: float = 1.0  # share of lines read exactly; below → warn
+    pad: float = 0.2  # crop padding around a line's ink box, fraction of the line height
+    min_crop_height: int = 48  # smaller crops are upscaled to this height before recognition
+    stray_text: Literal["off", "warn", "fail"] = "warn"  # text found outside the copy and the product
+    stray_min_chars: int = 2  # shorter stray reads are treated as noise
+
+
+class SubjectThresholds(_S):
+    tolerance: int = 16  # max per-channel difference for an output pixel to count as the product's
+    iou_fail: float = 0.95
+    iou_warn: float = 0.99
+    psnr_fail: float = 30.0
+    psnr_warn: float = 38.0
+    ssim_fail: float = 0.90
+    ssim_warn: float = 0.98
+
+
+class LayoutThresholds(_S):
+    overlap_warn: float = 0.02  # share of a line's ink box that lies on the product
+    overlap_fail: float = 0.10
+    margin_warn: float = 0.02  # distance of copy to the canvas edge, fraction of the short side
+    contrast_warn: float = 4.5  # WCAG ratio text colour vs measured local background
+    contrast_fail: float = 3.0
+
+
+class ImageThresholds(_S):
+    flat_std: float = 2.0  # grey-level standard deviation below this: blank/flat image, fails
+    dominant_share: float = 0.98  # one colour covering this share of the canvas: blank, fails
+    mode: str = "RGB"
+
+
+class VariantThresholds(_S):
+    enabled: bool = True
+    palette_delta_e: float = 6.0  # variants of a SKU whose palettes are closer than this look alike
+    phash_distance: int = 6  # perceptual-hash Hamming distance at or below this: near-duplicates
+    status: Literal["warn", "fail"] = "warn"
+
+
+class ReportSettings(_S):
+    thumb_px: int = 160  # longest side of the JPEG thumbnails inlined into report.html
+    thumb_quality: int = 70
+
+
+class QAThresholds(_S):
+    text: TextThresholds = TextThresholds()
+    subject: SubjectThresholds = SubjectThresholds()
+    layout: LayoutThresholds = LayoutThresholds()
+    image: ImageThresholds = ImageThresholds()
+    variants: VariantThresholds = VariantThresholds()
+    report: ReportSettings = ReportSettings()
+
+    @model_validator(mode="after")
+    def _ordered(self) -> QAThresholds:
+        pairs = [("text.line_ned", self.text.line_ned_fail, self.text.line_ned_warn),
+                 ("subject.iou", self.subject.iou_fail, self.subject.iou_warn),
+                 ("subject.psnr", self.subject.psnr_fail, self.subject.psnr_warn),
+                 ("subject.ssim", self.subject.ssim_fail, self.subject.ssim_warn),
+                 ("layout.contrast", self.layout.contrast_fail, self.layout.contrast_warn),
+                 ("layout.overlap", self.layout.overlap_warn, self.layout.overlap_fail)]
+        for name, lo, hi in pairs:
+            if lo > hi:
+                raise ValueError(f"{name}: the fail/warn thresholds are in the wrong order ({lo} > {hi})")
+        return self
+
+
+def thresholds(cfg: Config | dict[str, Any] | None) -> QAThresholds:
+    """Validated thresholds from a Config (its `qa:` section) or a plain dict."""
+    section = cfg.section("qa") if isinstance(cfg, Config) else dict(cfg or {})
+    try:
+        return QAThresholds.model_validate(section)
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        where = f"qa.{where}" if where else "qa"
+        raise ConfigError(f"config {where}: {first['msg']}") from None
+
+
+def grade(value: float | None, warn: float, fail: float, higher_is_better: bool = True) -> Status:
+    """pass / warn / fail for a measurement against its two thresholds (None = not measurable → warn)."""
+    if value is None:
+        return "warn"
+    if higher_is_better:
+        return "fail" if value < fail else "warn" if value < warn else "pass"
+    return "fail" if value > fail else "warn" if value > warn else "pass"
+
+
+def worst(statuses: list[Status]) -> Status:
+    order = {"pass": 0, "warn": 1, "fail": 2}
+    return max(statuses, key=order.__getitem__, default="pass")

@@ -1,0 +1,108 @@
+"""Style presets (built-in styles.yaml + a styles.yaml beside the manifest) and styles from a reference image."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import yaml
+from PIL import Image, ImageColor
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from ecomctl.errors import ConfigError
+from ecomctl.types import RGB, Style
+
+BUILTIN = Path(__file__).with_name("styles.yaml")
+
+
+class _StyleModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    background: list[RGB]
+    gradient: Literal["linear", "radial", "flat"] = "linear"
+    texture: Literal["none", "grain", "dots", "lines", "paper"] = "none"
+    shape: Literal["none", "circle", "arch", "band", "blob"] = "none"
+    accent: RGB = (200, 30, 40)
+    text: RGB = (20, 20, 20)
+    plate: RGB = (255, 255, 255)
+    title_weight: int = 800
+    body_weight: int = 400
+    prompt: str = ""
+
+    @field_validator("accent", "text", "plate", mode="before")
+    @classmethod
+    def _colour(cls, v: Any) -> Any:
+        return _rgb(v)
+
+    @field_validator("background", mode="before")
+    @classmethod
+    def _colours(cls, v: Any) -> Any:
+        return [_rgb(c) for c in (v if isinstance(v, list) else [v])]
+
+
+def _rgb(v: Any) -> Any:
+    if isinstance(v, str):
+        try:
+            return ImageColor.getrgb(v)[:3]
+        except ValueError:
+            raise ValueError(f"bad colour {v!r}") from None
+    return v
+
+
+def _read(path: Path) -> dict[str, Style]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as e:
+        raise ConfigError(f"{path}: cannot read styles: {e}") from None
+    styles = {}
+    for name, spec in data.items():
+        try:
+            m = _StyleModel.model_validate(spec)
+        except ValidationError as e:
+            err = e.errors()[0]
+            raise ConfigError(f"{path}: style {name}.{'.'.join(map(str, err['loc']))}: {err['msg']}") from None
+        styles[name] = Style(name=name, **{**m.model_dump(), "background": tuple(m.background)})
+    return styles
+
+
+def load_styles(path: Path | None, manifest_dir: Path | None = None) -> dict[str, Style]:
+    """Built-in presets, then `styles.yaml` beside the manifest, then an explicit file (later wins)."""
+    styles = _read(BUILTIN)
+    beside = manifest_dir / "styles.yaml" if manifest_dir else None
+    for extra in (beside, path):
+        if extra is not None and Path(extra).is_file():
+            styles.update(_read(Path(extra)))
+        elif extra is not None and extra is path:
+            raise ConfigError(f"{path}: styles file not found")
+    return styles
+
+
+def style_from_reference(path: Path) -> Style:
+    """A style taken from a reference image: its palette gives background stops, accent and text colour."""
+    img = Image.open(path).convert("RGB")
+    img.thumbnail((96, 96))
+    px = np.asarray(img, dtype=np.float32).reshape(-1, 3)
+    top, bottom = px[: len(px) // 3].mean(0), px[-len(px) // 3:].mean(0)
+    sat = px.max(1) - px.min(1)
+    accent = px[np.argsort(sat)[-max(1, len(px) // 20):]].mean(0)
+    mean_lum = float(px.mean())
+    text = (20, 20, 20) if mean_lum > 140 else (245, 245, 245)
+    return Style(
+        name=f"ref:{Path(path).name}", background=(_t(top), _t(bottom)), gradient="linear",
+        texture="none", shape="none", accent=_t(accent), text=text,
+        plate=(255, 255, 255) if mean_lum <= 140 else (250, 250, 250),
+        prompt="background in the style of the reference image", reference=Path(path),
+    )
+
+
+def _t(v: np.ndarray) -> RGB:
+    return tuple(int(round(float(c))) for c in v[:3])  # type: ignore[return-value]
+
+
+def resolve_style(value: str | None, styles: dict[str, Style], fallback: str) -> Style:
+    if value and Path(value).suffix and Path(value).is_file():
+        return style_from_reference(Path(value))
+    name = value or fallback
+    if name not in styles:
+        raise ConfigError(f"unknown style {name!r} (known: {', '.join(sorted(styles))})")
+    return styles[name]

@@ -1,0 +1,44 @@
+"""Fonts for typesetting: Noto Sans CJK (pip package manimgx-fonts-cjk), weights via the variable axis."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from PIL import ImageFont
+
+from ecomctl.errors import BackendUnavailable
+
+_SC_INDEX = 2  # NotoSansCJK-VF.otf.ttc faces: JP, KR, SC, TC, HK — Simplified Chinese covers our copy
+
+
+def default_font_path() -> Path:
+    try:
+        import manimgx_fonts_cjk
+    except ImportError:
+        raise BackendUnavailable("the CJK font package is missing: pip install manimgx-fonts-cjk") from None
+    return Path(manimgx_fonts_cjk.__file__).with_name("NotoSansCJK-VF.otf.ttc")
+
+
+@functools.lru_cache(maxsize=512)
+def load_font(size: int, weight: int = 400, path: str | None = None) -> ImageFont.FreeTypeFont:
+    """A font face at `size` px and `weight` (100..900, variable fonts; static fonts ignore weight)."""
+    file = Path(path) if path else default_font_path()
+    index = _SC_INDEX if file.suffix.lower() == ".ttc" and not path else 0
+    try:
+        font = ImageFont.truetype(str(file), size=max(1, int(size)), index=index,
+                                  layout_engine=ImageFont.Layout.BASIC)
+    except OSError as e:
+        raise BackendUnavailable(f"cannot load font {file}: {e}") from None
+    try:
+        axes = font.get_variation_axes()
+    except OSError:  # not a variable font
+        return font
+    lo, hi = axes[0]["minimum"], axes[0]["maximum"]
+    font.set_variation_by_axes([min(hi, max(lo, weight))])
+    return font
+
+
+def font_id(path: str | None) -> str:
+    """Name recorded in sidecars: the file name of the font used."""
+    return Path(path).name if path else default_font_path().name

@@ -1,0 +1,87 @@
+"""Default OCR engine: RapidOCR 3 (PP-OCR det/rec ONNX models shipped in its wheel) on onnxruntime."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ecomctl.text.ocr import OCR_ENGINES, OcrLine, OcrSettings, OcrText, quad_to_box
+from ecomctl.types import Box
+
+# Only the models bundled in the wheel work offline; other model types/langs make rapidocr download.
+_ALLOWED = {"text_score", "box_thresh", "unclip_ratio", "rec_batch_num", "limit_side_len"}
+_PARAM_PATH = {
+    "text_score": "Global.text_score",
+    "box_thresh": "Det.box_thresh",
+    "unclip_ratio": "Det.unclip_ratio",
+    "limit_side_len": "Det.limit_side_len",
+    "rec_batch_num": "Rec.rec_batch_num",
+}
+
+
+class RapidOcrEngine:
+    name = "rapidocr"
+
+    def __init__(self, settings: OcrSettings):
+        self.settings = settings
+        self._engine: Any = None
+        self._lock = threading.Lock()  # RapidOCR keeps per-call flags on the instance
+
+    def unavailable(self) -> str | None:
+        try:
+            import onnxruntime  # noqa: F401
+            import rapidocr  # noqa: F401
+        except ImportError as e:
+            return f"{e.name} is not installed: pip install 'rapidocr>=3' onnxruntime"
+        unknown = sorted(set(self.settings.rapidocr) - _ALLOWED)
+        if unknown:
+            return f"unsupported ocr.rapidocr settings {unknown} (allowed: {sorted(_ALLOWED)})"
+        return None
+
+    def _params(self) -> dict[str, Any]:
+        params: dict[str, Any] = {"Global.log_level": "error", "Global.text_score": self.settings.min_score}
+        params.update({_PARAM_PATH[k]: v for k, v in self.settings.rapidocr.items()})
+        if self.settings.threads > 0:
+            params["EngineConfig.onnxruntime.intra_op_num_threads"] = self.settings.threads
+            params["EngineConfig.onnxruntime.inter_op_num_threads"] = 1
+        return params
+
+    def _get(self) -> Any:
+        if self._engine is None:
+            from rapidocr import RapidOCR
+
+            self._engine = RapidOCR(params=self._params())
+        return self._engine
+
+    def recognize(self, crops: Sequence[np.ndarray]) -> list[OcrText]:
+        if not crops:
+            return []
+        from rapidocr.ch_ppocr_rec import TextRecInput
+
+        bgr = [np.ascontiguousarray(c[:, :, ::-1]) for c in crops]
+        with self._lock:
+            out = self._get()._load_rec_model()(TextRecInput(img=bgr))
+        return [OcrText(str(t), float(s)) for t, s in zip(out.txts, out.scores)]
+
+    def detect(self, image: np.ndarray) -> list[Box]:
+        with self._lock:
+            out = self._get()(_bgr(image), use_det=True, use_cls=False, use_rec=False)
+        boxes = getattr(out, "boxes", None)
+        return [] if boxes is None else [quad_to_box(q) for q in boxes]
+
+    def read(self, image: np.ndarray) -> list[OcrLine]:
+        with self._lock:
+            out = self._get()(_bgr(image), use_det=True, use_cls=True, use_rec=True)
+        if getattr(out, "boxes", None) is None or not getattr(out, "txts", None):
+            return []
+        return [OcrLine(str(t), float(s), quad_to_box(q)) for q, t, s in zip(out.boxes, out.txts, out.scores)]
+
+
+def _bgr(image: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(image[:, :, ::-1])
+
+
+OCR_ENGINES.add("rapidocr", RapidOcrEngine)

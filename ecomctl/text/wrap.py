@@ -1,0 +1,62 @@
+"""Line breaking for mixed Chinese/English copy: CJK breaks anywhere (with kinsoku), Latin at spaces."""
+
+from __future__ import annotations
+
+import re
+
+from PIL import ImageFont
+
+# Latin words (with trailing space), digits and currency; everything else is one token per character.
+_TOKEN = re.compile(r"[A-Za-z0-9'’%.,!?&+\-/:$¥￥€£#]+\s*|\s+|.", re.S)
+# may not start a line (closing punctuation) / may not end a line (opening punctuation)
+_NO_START = set("，。！？、；：）」』】》〉”’…%,.!?;:)]}·～~")
+_NO_END = set("（「『【《〈“‘([{$¥￥€£#")
+
+
+def tokens(text: str) -> list[str]:
+    out: list[str] = []
+    for tok in _TOKEN.findall(text):
+        if out and (tok[0] in _NO_START or out[-1][-1] in _NO_END):
+            out[-1] += tok
+        else:
+            out.append(tok)
+    return out
+
+
+def _greedy(toks: list[str], font: ImageFont.FreeTypeFont, max_w: float) -> list[str] | None:
+    lines, cur = [], ""
+    for tok in toks:
+        trial = cur + tok
+        if cur and font.getlength(trial.rstrip()) > max_w:
+            lines.append(cur.rstrip())
+            cur = tok.lstrip()
+        else:
+            cur = trial
+        if font.getlength(cur.rstrip()) > max_w:
+            return None  # a single token wider than the box
+    if cur.strip():
+        lines.append(cur.rstrip())
+    return lines
+
+
+def wrap(text: str, font: ImageFont.FreeTypeFont, max_w: float, max_lines: int,
+         phrases: bool = False) -> list[str] | None:
+    """Fewest lines that fit `max_w`, then balanced (no orphan); None when it cannot fit in `max_lines`.
+
+    With `phrases`, only spaces are break points (copywriters separate Chinese phrases with spaces).
+    """
+    toks = re.findall(r"\S+\s*", text.strip()) if phrases else tokens(text.strip())
+    lines = _greedy(toks, font, max_w)
+    if lines is None or len(lines) > max_lines:
+        return None
+    if len(lines) == 1:
+        return lines
+    lo, hi = max_w / len(lines), max_w  # shrink the width while the line count holds: balanced lines
+    for _ in range(12):
+        mid = (lo + hi) / 2
+        trial = _greedy(toks, font, mid)
+        if trial is not None and len(trial) == len(lines):
+            hi = mid
+        else:
+            lo = mid
+    return _greedy(toks, font, hi) or lines
