@@ -1,0 +1,71 @@
+"""QA stage: measure each finished poster (text, subject, layout, image), compare a SKU's variants,
+and write the run's reports. Thresholds come from the `qa:` config section (see thresholds.py)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ecomctl.config import Config
+from ecomctl.qa.checks import check_image, check_layout, check_subject
+from ecomctl.qa.thresholds import thresholds, worst
+from ecomctl.qa.variants import variant_checks
+from ecomctl.types import Check, ItemResult, Poster, QAResult
+
+__all__ = ["check_poster", "check_variants", "write_reports", "merge_checks", "summary_table"]
+
+
+def check_poster(poster: Poster, cfg: Config) -> QAResult:
+    """Every per-poster measurement, each turned into pass / warn / fail with a reason naming the fault."""
+    t = thresholds(cfg)
+    checks: list[Check] = list(check_image(poster, t.image))
+    details: dict[str, Any] = {}
+    seconds: dict[str, float] = {}
+    t0 = time.perf_counter()
+    subject_checks, details["subject"] = check_subject(poster, t.subject)
+    layout_checks, details["layout"] = check_layout(poster, t.layout)
+    checks += subject_checks + layout_checks
+    seconds["pixels"] = time.perf_counter() - t0
+    if t.text.enabled:
+        from ecomctl.qa.text import check_text
+        from ecomctl.text.ocr import get_ocr
+
+        t0 = time.perf_counter()
+        text_checks, details["text"] = check_text(poster, t.text, get_ocr(cfg.section("ocr")))
+        checks = text_checks + checks
+        seconds["text"] = time.perf_counter() - t0
+    details["seconds"] = {k: round(v, 3) for k, v in seconds.items()}
+    return QAResult(worst([c.status for c in checks]), tuple(checks), details)
+
+
+def merge_checks(result: QAResult, extra: Sequence[Check]) -> QAResult:
+    """The result with `extra` checks added (replacing same-named ones) and its status recomputed."""
+    names = {c.name for c in extra}
+    checks = tuple(c for c in result.checks if c.name not in names) + tuple(extra)
+    return QAResult(worst([c.status for c in checks]), checks, result.details)
+
+
+def check_variants(posters: Sequence[Poster], results: Sequence[QAResult], cfg: Config) -> list[QAResult]:
+    """Compare the variants of one SKU (same order as `results`); returns the results with variant checks."""
+    per_poster = variant_checks(posters, thresholds(cfg).variants)
+    return [merge_checks(r, extra) for r, extra in zip(results, per_poster)]
+
+
+def write_reports(out_dir: Path, results: list[ItemResult], cfg: Config) -> None:
+    """report.json (schema ecomctl.report/1), report.csv and a self-contained report.html in `out_dir`."""
+    from ecomctl.qa.report import write_csv, write_json
+    from ecomctl.qa.report_html import write_html
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_json(out_dir / "report.json", results, out_dir)
+    write_csv(out_dir / "report.csv", results, out_dir)
+    write_html(out_dir / "report.html", results, out_dir, thresholds(cfg).report)
+
+
+def summary_table(results: list[ItemResult]):  # -> rich.table.Table (rich is imported lazily)
+    from ecomctl.qa.summary import summary_table as _table
+
+    return _table(results)

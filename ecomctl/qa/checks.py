@@ -1,0 +1,138 @@
+"""QA pixel checks on the final image: subject fidelity (IoU, PSNR, SSIM), layout (overlap, margins, WCAG
+contrast) and image sanity (finite, not blank, size, mode)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ecomctl.qa.metrics import contrast_ratio, iou, psnr, ssim
+from ecomctl.qa.text import line_labels
+from ecomctl.qa.thresholds import ImageThresholds, LayoutThresholds, SubjectThresholds, grade, worst
+from ecomctl.types import Check, Poster, Size
+
+
+def expected_product(poster: Poster) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+    """(expected RGB, alpha 0..1, output RGB, background known): the product layer over the scene.
+
+    With the scene before paste known, the expected pixels are the exact feathered composite. Without it
+    (a rebuilt poster whose background is missing or is the final image) only the product's colours are
+    known, and the soft edge gets a slack proportional to its transparency.
+    """
+    out = np.asarray(poster.image.convert("RGB")).astype(np.float32)
+    layer = poster.subject_layer.convert("RGBA")
+    prod = np.asarray(layer.convert("RGB")).astype(np.float32)
+    alpha = np.asarray(layer.getchannel("A")).astype(np.float32)[..., None] / 255.0
+    bg_img = poster.background
+    known = bg_img is not None and bg_img.size == poster.image.size
+    bg = np.asarray(bg_img.convert("RGB")).astype(np.float32) if known else out
+    known = known and not np.array_equal(bg, out)
+    expected = alpha * prod + (1 - alpha) * bg if known else prod
+    return expected, alpha[..., 0], out, known
+
+
+def check_subject(poster: Poster, t: SubjectThresholds) -> tuple[list[Check], dict[str, Any]]:
+    """IoU of the intended mask with the product re-found in the output; PSNR/SSIM inside the mask."""
+    intended = poster.subject_mask > 127
+    if intended.shape != (poster.image.height, poster.image.width) or poster.subject_layer.size != poster.image.size:
+        why = "subject mask/layer size differs from the image"
+        return [Check("subject.iou", None, "fail", why)], {}
+    if not intended.any():
+        return [Check("subject.iou", None, "fail", "the intended subject mask is empty")], {}
+    expected, alpha, out, known = expected_product(poster)
+    slack = 0.0 if known else (1.0 - alpha) * 255.0
+    diff = np.abs(out - expected).max(axis=-1)
+    found = (alpha >= 0.5) & (diff <= t.tolerance + slack)
+    region = intended & (alpha >= (0.5 if known else 0.98))
+    out8, exp8 = out.astype(np.uint8), np.clip(np.rint(expected), 0, 255).astype(np.uint8)
+    v_iou, v_psnr, v_ssim = iou(found, intended), psnr(out8, exp8, region), ssim(out8, exp8, region)
+    checks = [
+        _graded("subject.iou", v_iou, t.iou_warn, t.iou_fail, f"product re-found on {v_iou:.1%} (IoU)", 4),
+        _graded("subject.psnr", v_psnr, t.psnr_warn, t.psnr_fail, f"product PSNR {v_psnr:.1f} dB", 2),
+        _graded("subject.ssim", v_ssim, t.ssim_warn, t.ssim_fail, f"product SSIM {v_ssim:.3f}", 4),
+    ]
+    return checks, {"background_known": known, "intended_px": int(intended.sum()), "found_px": int(found.sum())}
+
+
+def _graded(name: str, value: float, warn: float, fail: float, text: str, nd: int, higher: bool = True) -> Check:
+    status = grade(value, warn, fail, higher)
+    limit = warn if status == "warn" else fail
+    sign = ("<" if higher else ">")
+    return Check(name, round(value, nd), status, "" if status == "pass" else f"{text} {sign} {limit}")
+
+
+def local_background(rgb: np.ndarray, color: tuple[int, int, int]) -> np.ndarray:
+    """Median colour of the pixels in a line's box least like the text colour (between the glyphs)."""
+    px = rgb.reshape(-1, 3).astype(np.float32)
+    d = np.abs(px - np.asarray(color, np.float32)).sum(axis=1)
+    far = px[d >= np.percentile(d, 60)]
+    return np.median(far if len(far) else px, axis=0)
+
+
+def check_layout(poster: Poster, t: LayoutThresholds) -> tuple[list[Check], dict[str, Any]]:
+    """Per line: share of its box on the product, distance to the canvas edge, WCAG contrast."""
+    lines = poster.layout.lines
+    if not lines:
+        return [], {}
+    rgb = np.asarray(poster.image.convert("RGB"))
+    h, w = rgb.shape[:2]
+    size, short_side, mask = Size(w, h), min(w, h), poster.subject_mask > 127
+    rows = []
+    for label, line in zip(line_labels(lines), lines):
+        b = line.box.clip(size)
+        inside = b.area > 0
+        overlap = float(mask[b.y0:b.y1, b.x0:b.x1].mean()) if inside and mask.shape == (h, w) else 0.0
+        margin = min(line.box.x0, line.box.y0, w - line.box.x1, h - line.box.y1) / short_side
+        bg = local_background(rgb[b.y0:b.y1, b.x0:b.x1], line.color) if inside else np.zeros(3)
+        rows.append({"label": label, "overlap": round(overlap, 4), "margin": round(margin, 4),
+                     "contrast": round(contrast_ratio(line.color, bg), 2), "background": [int(v) for v in bg]})
+    return [_overlap_check(rows, t), _margin_check(rows, t), _contrast_check(rows, t)], {"lines": rows}
+
+
+def _per_line(rows: list[dict[str, Any]], statuses: list[str], fmt: str) -> str:
+    return "; ".join(fmt.format(**r) for r, s in zip(rows, statuses) if s != "pass")
+
+
+def _overlap_check(rows: list[dict[str, Any]], t: LayoutThresholds) -> Check:
+    st = [grade(r["overlap"], t.overlap_warn, t.overlap_fail, higher_is_better=False) for r in rows]
+    why = _per_line(rows, st, "{label} covers the product ({overlap:.0%} of its box)")
+    return Check("layout.overlap", max(r["overlap"] for r in rows), worst(st), why)  # type: ignore[arg-type]
+
+
+def _margin_check(rows: list[dict[str, Any]], t: LayoutThresholds) -> Check:
+    st = ["fail" if r["margin"] < 0 else "warn" if r["margin"] < t.margin_warn else "pass" for r in rows]
+    why = _per_line(rows, st, "{label} is {margin:.1%} from the canvas edge")
+    return Check("layout.margin", min(r["margin"] for r in rows), worst(st), why)  # type: ignore[arg-type]
+
+
+def _contrast_check(rows: list[dict[str, Any]], t: LayoutThresholds) -> Check:
+    st = [grade(r["contrast"], t.contrast_warn, t.contrast_fail) for r in rows]
+    why = _per_line(rows, st, "{label} contrast {contrast:.2f}:1 on {background}")
+    return Check("layout.contrast", min(r["contrast"] for r in rows), worst(st), why)  # type: ignore[arg-type]
+
+
+def check_image(poster: Poster, t: ImageThresholds) -> list[Check]:
+    """Finite pixels, not blank/flat, size and mode as requested."""
+    img = poster.image
+    arr = np.asarray(img)
+    checks = []
+    finite = bool(np.isfinite(arr).all()) if arr.dtype.kind == "f" else True
+    checks.append(Check("image.finite", 1.0 if finite else 0.0, "pass" if finite else "fail",
+                        "" if finite else "image has NaN/inf pixels"))
+    rgb = np.nan_to_num(np.asarray(img.convert("RGB")).astype(np.float32))
+    std = float((rgb @ np.array([0.299, 0.587, 0.114], np.float32)).std())
+    quant = (rgb.astype(np.uint8) >> 3).reshape(-1, 3)
+    _, counts = np.unique(quant[:: max(1, len(quant) // 65536)], axis=0, return_counts=True)
+    share = float(counts.max() / counts.sum())
+    blank = std < t.flat_std or share >= t.dominant_share
+    why = f"image is blank/flat (grey std {std:.1f}, one colour covers {share:.1%})" if blank else ""
+    checks.append(Check("image.flat", round(std, 2), "fail" if blank else "pass", why))
+    want = poster.row.size
+    ok = (img.width, img.height) == (want.w, want.h)
+    checks.append(Check("image.size", 1.0 if ok else 0.0, "pass" if ok else "fail",
+                        "" if ok else f"size {img.width}x{img.height}, requested {want}"))
+    ok = img.mode == t.mode
+    checks.append(Check("image.mode", 1.0 if ok else 0.0, "pass" if ok else "fail",
+                        "" if ok else f"mode {img.mode}, expected {t.mode}"))
+    return checks

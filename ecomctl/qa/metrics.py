@@ -1,0 +1,132 @@
+"""QA measurements as pure functions on arrays and strings: NED, IoU, PSNR, SSIM, WCAG, ΔE, palettes.
+
+Text normalisation used by Sen.Acc and NED (both compare normalised strings):
+  1. Unicode NFKC — full-width forms become half-width (Ａ１￥ → A1¥), compatibility variants fold;
+  2. typographic variants fold to one symbol: quotes ‘’‚′ → ', “”„″ → ", the horizontal-stroke family
+     (- ‐ ‑ ‒ – — ― − ー 一 ─) → -, middle dots (· • ・ ‧) → ·, tildes (〜 ～) → ~, ¥/￥/円 sign variants → ¥;
+     these glyphs are drawn identically (or nearly) by CJK fonts, so pixels cannot tell them apart;
+  3. case-folding;
+  4. all whitespace removed — OCR drops or invents spaces between CJK glyphs and around symbols.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+
+import cv2
+import numpy as np
+from rapidfuzz.distance import Levenshtein
+
+_FOLD = str.maketrans({
+    **dict.fromkeys("‘’‚′`´", "'"),
+    **dict.fromkeys("“”„″〝〞", '"'),
+    **dict.fromkeys("‐‑‒–—―−ー一─", "-"),
+    **dict.fromkeys("•・‧∙", "·"),
+    **dict.fromkeys("〜～", "~"),
+    **dict.fromkeys("￥", "¥"),
+})
+
+
+def normalize_text(s: str) -> str:
+    """The comparison form of a string (see the module docstring)."""
+    s = unicodedata.normalize("NFKC", s).translate(_FOLD).casefold()
+    return "".join(s.split())
+
+
+def ned(pred: str, expected: str) -> float:
+    """Normalised edit similarity 1 − Levenshtein / max(len) on normalised strings (1.0 = identical)."""
+    a, b = normalize_text(pred), normalize_text(expected)
+    if not a and not b:
+        return 1.0
+    return 1.0 - Levenshtein.distance(a, b) / max(len(a), len(b))
+
+
+def exact(pred: str, expected: str) -> bool:
+    return normalize_text(pred) == normalize_text(expected)
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two boolean masks (1.0 when both are empty)."""
+    union = np.logical_or(a, b).sum()
+    return 1.0 if union == 0 else float(np.logical_and(a, b).sum() / union)
+
+
+def psnr(a: np.ndarray, b: np.ndarray, region: np.ndarray) -> float:
+    """PSNR in dB between two uint8 images over the pixels of a boolean region (capped at 99 for identical)."""
+    if not region.any():
+        return 99.0
+    diff = a[region].astype(np.float64) - b[region].astype(np.float64)
+    mse = float(np.mean(diff * diff))
+    return 99.0 if mse < 1e-10 else min(99.0, 10.0 * np.log10(255.0 ** 2 / mse))
+
+
+def ssim(a: np.ndarray, b: np.ndarray, region: np.ndarray) -> float:
+    """Mean SSIM (Wang et al. 2004, Gaussian window σ=1.5, on luma) over the pixels of a boolean region."""
+    if not region.any():
+        return 1.0
+    ys, xs = np.nonzero(region)
+    y0, y1, x0, x1 = max(0, ys.min() - 8), ys.max() + 9, max(0, xs.min() - 8), xs.max() + 9
+    ga, gb = (_luma(img[y0:y1, x0:x1]) for img in (a, b))
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+
+    def blur(x: np.ndarray) -> np.ndarray:
+        return cv2.GaussianBlur(x, (11, 11), 1.5, borderType=cv2.BORDER_REFLECT)
+
+    mu_a, mu_b = blur(ga), blur(gb)
+    var_a = blur(ga * ga) - mu_a ** 2
+    var_b = blur(gb * gb) - mu_b ** 2
+    cov = blur(ga * gb) - mu_a * mu_b
+    smap = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a ** 2 + mu_b ** 2 + c1) * (var_a + var_b + c2))
+    return float(smap[region[y0:y1, x0:x1]].mean())
+
+
+def _luma(rgb: np.ndarray) -> np.ndarray:
+    x = rgb.astype(np.float64)
+    return x[..., 0] * 0.299 + x[..., 1] * 0.587 + x[..., 2] * 0.114
+
+
+def relative_luminance(rgb: tuple[float, float, float] | np.ndarray) -> float:
+    """WCAG 2.x relative luminance of an sRGB colour given as 0..255 values."""
+    c = np.asarray(rgb, dtype=np.float64) / 255.0
+    lin = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    return float(lin @ np.array([0.2126, 0.7152, 0.0722]))
+
+
+def contrast_ratio(fg: tuple[float, float, float] | np.ndarray, bg: tuple[float, float, float] | np.ndarray) -> float:
+    """WCAG contrast ratio (1..21) between two sRGB colours."""
+    la, lb = relative_luminance(fg), relative_luminance(bg)
+    hi, lo = max(la, lb), min(la, lb)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
+    """CIE L*a*b* (D65) of an (..., 3) array of 0..255 sRGB values."""
+    c = np.asarray(rgb, dtype=np.float64) / 255.0
+    lin = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    m = np.array([[0.4124564, 0.3575761, 0.1804375],
+                  [0.2126729, 0.7151522, 0.0721750],
+                  [0.0193339, 0.1191920, 0.9503041]])
+    xyz = lin @ m.T / np.array([0.95047, 1.0, 1.08883])
+    f = np.where(xyz > (6 / 29) ** 3, np.cbrt(xyz), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
+    return np.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], -1)
+
+
+def palette(rgb: np.ndarray, k: int = 5, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Dominant colours of an image: (k×3 Lab centres, k weights summing to 1), k-means on a 64-px thumbnail."""
+    h, w = rgb.shape[:2]
+    scale = 64 / max(h, w)
+    small = cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+    lab = srgb_to_lab(small.reshape(-1, 3)).astype(np.float32)
+    k = max(1, min(k, len(np.unique(small.reshape(-1, 3), axis=0))))
+    cv2.setRNGSeed(seed)
+    criteria = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 30, 0.5)
+    _, labels, centres = cv2.kmeans(lab, k, None, criteria, 3, cv2.KMEANS_PP_CENTERS)
+    weights = np.bincount(labels.ravel(), minlength=k).astype(np.float64)
+    return centres.astype(np.float64), weights / weights.sum()
+
+
+def palette_distance(p: tuple[np.ndarray, np.ndarray], q: tuple[np.ndarray, np.ndarray]) -> float:
+    """Symmetric weighted mean of each colour's ΔE76 to the nearest colour of the other palette."""
+    (ca, wa), (cb, wb) = p, q
+    d = np.linalg.norm(ca[:, None, :] - cb[None, :, :], axis=-1)
+    return float((wa @ d.min(axis=1) + wb @ d.min(axis=0)) / 2)

@@ -1,0 +1,120 @@
+"""Run reports from the per-item results: rows and summary shared by every writer, report.json and report.csv."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from ecomctl import __version__
+from ecomctl.types import ItemResult
+
+SCHEMA = "ecomctl.report/1"
+STATUS_ORDER = {"error": 0, "fail": 1, "warn": 2, "pass": 3, "skipped": 4}
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _rel(path: Path | None, out_dir: Path) -> str | None:
+    if path is None:
+        return None
+    try:
+        return Path(os.path.relpath(Path(path).resolve(), Path(out_dir).resolve())).as_posix()
+    except ValueError:  # another drive on Windows
+        return Path(path).as_posix()
+
+
+def item_row(r: ItemResult, out_dir: Path) -> dict[str, Any]:
+    """One item as plain JSON-able data; paths relative to the output folder."""
+    qa = r.qa
+    return {
+        "sku": r.sku, "variant": r.variant, "name": r.sku if r.variant is None else f"{r.sku}-v{r.variant}",
+        "status": r.status, "image": _rel(r.image, out_dir), "sidecar": _rel(r.sidecar, out_dir),
+        "where": r.where, "seconds": round(r.seconds, 3), "error": r.error,
+        "reasons": ([r.error] if r.error else []) + (qa.reasons if qa else []),
+        "metrics": qa.metrics if qa else {},
+        "checks": [asdict(c) for c in qa.checks] if qa else [],
+    }
+
+
+def report_rows(results: Sequence[ItemResult], out_dir: Path) -> list[dict[str, Any]]:
+    """Rows with failures first (error, fail, warn, pass, skipped), then by SKU and variant."""
+    rows = [item_row(r, out_dir) for r in results]
+    return sorted(rows, key=lambda d: (STATUS_ORDER.get(d["status"], 9), d["sku"], d["variant"] or 0))
+
+
+def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Counts per status and, per metric: n, mean, min, max and how many checks passed/warned/failed."""
+    counts = {s: 0 for s in STATUS_ORDER}
+    metrics: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        counts[row["status"]] = counts.get(row["status"], 0) + 1
+        for c in row["checks"]:
+            m = metrics.setdefault(c["name"], {"values": [], "pass": 0, "warn": 0, "fail": 0})
+            m[c["status"]] += 1
+            if c["value"] is not None:
+                m["values"].append(float(c["value"]))
+    for m in metrics.values():
+        vals = m.pop("values")
+        m.update(n=len(vals), mean=round(sum(vals) / len(vals), 4) if vals else None,
+                 min=min(vals, default=None), max=max(vals, default=None), values=vals)
+    return {"items": len(rows), "status": counts, "metrics": dict(sorted(metrics.items()))}
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def header(out_dir: Path) -> dict[str, Any]:
+    return {"schema": SCHEMA, "generator": f"ecomctl {__version__}",
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "out_dir": str(Path(out_dir).resolve())}
+
+
+def report_data(results: Sequence[ItemResult], out_dir: Path) -> dict[str, Any]:
+    rows = report_rows(results, out_dir)
+    summary = summarize(rows)
+    for m in summary["metrics"].values():
+        m.pop("values")
+    return {**header(out_dir), "summary": summary, "items": rows}
+
+
+def write_json(path: Path, results: Sequence[ItemResult], out_dir: Path) -> None:
+    data = report_data(results, out_dir)
+    atomic_write_text(path, json.dumps(data, ensure_ascii=False, indent=2, allow_nan=False) + "\n")
+
+
+def safe_cell(value: Any) -> Any:
+    """Text cells that a spreadsheet would run as a formula get a leading quote; numbers stay numbers."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def write_csv(path: Path, results: Sequence[ItemResult], out_dir: Path) -> None:
+    rows = report_rows(results, out_dir)
+    metric_names = sorted({name for row in rows for name in row["metrics"]})
+    head = ["sku", "variant", "status", "image", "sidecar", "where", "seconds", "reasons"]
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(head + metric_names)
+    for row in rows:
+        cells = [row["sku"], row["variant"], row["status"], row["image"], row["sidecar"], row["where"],
+                 row["seconds"], "; ".join(row["reasons"])]
+        cells += [row["metrics"].get(name) for name in metric_names]
+        w.writerow(["" if c is None else safe_cell(c) for c in cells])
+    atomic_write_text(path, buf.getvalue())

@@ -1,0 +1,82 @@
+"""report.html: one self-contained page (inline CSS/JS/SVG, JPEG thumbnails as data URIs), failures first."""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from PIL import Image
+
+from ecomctl.qa.report import atomic_write_text, header, report_rows, summarize
+from ecomctl.qa.thresholds import ReportSettings
+from ecomctl.types import ItemResult
+
+# metrics shown as table columns, in this order (every check still appears in the reasons and the summary)
+KEY_METRICS = ("text.ned", "text.sen_acc", "subject.iou", "subject.psnr", "subject.ssim",
+               "layout.contrast", "layout.overlap", "variants.palette_de", "variants.phash")
+_ENV = Environment(loader=PackageLoader("ecomctl.qa", "templates"), autoescape=select_autoescape(["html", "j2"]),
+                   trim_blocks=True, lstrip_blocks=True)
+
+
+def thumbnail(path: Path | None, px: int, quality: int) -> str | None:
+    """A small JPEG as a data URI (None when the image cannot be read)."""
+    if path is None:
+        return None
+    try:
+        with Image.open(path) as im:
+            im = im.convert("RGB")
+            im.thumbnail((px, px))
+            buf = io.BytesIO()
+            im.save(buf, "JPEG", quality=quality, optimize=True)
+    except (OSError, ValueError):
+        return None
+    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def histogram(values: Sequence[float], bins: int = 12) -> dict[str, Any]:
+    """Bar heights (0..1) and range labels for a small inline SVG distribution chart."""
+    if not values:
+        return {"bars": [], "lo": None, "hi": None}
+    lo, hi = min(values), max(values)
+    span = hi - lo
+    counts = [0] * bins
+    for v in values:
+        counts[0 if span == 0 else min(bins - 1, int((v - lo) / span * bins))] += 1
+    top = max(counts)
+    return {"bars": [c / top for c in counts], "counts": counts, "lo": lo, "hi": hi}
+
+
+def fmt(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.3f}".rstrip("0").rstrip(".") if abs(value) < 1000 else f"{value:.0f}"
+    return str(value)
+
+
+def page_context(results: Sequence[ItemResult], out_dir: Path, settings: ReportSettings) -> dict[str, Any]:
+    rows = report_rows(results, out_dir)
+    summary = summarize(rows)
+    by_name = {(r.sku, r.variant): r for r in results}
+    for row in rows:
+        src = by_name.get((row["sku"], row["variant"]))
+        row["thumb"] = thumbnail(src.image if src else None, settings.thumb_px, settings.thumb_quality)
+        row["check_status"] = {c["name"]: c["status"] for c in row["checks"]}
+    present = [m for m in KEY_METRICS if m in summary["metrics"]]
+    for m in summary["metrics"].values():
+        m["hist"] = histogram(m.pop("values"))
+    return {"rows": rows, "summary": summary, "columns": present, **header(out_dir)}
+
+
+def render_html(results: Sequence[ItemResult], out_dir: Path, settings: ReportSettings) -> str:
+    template = _ENV.get_template("report.html.j2")
+    template.globals["fmt"] = fmt
+    return template.render(**page_context(results, out_dir, settings))
+
+
+def write_html(path: Path, results: Sequence[ItemResult], out_dir: Path, settings: ReportSettings) -> None:
+    atomic_write_text(path, render_html(results, out_dir, settings))
