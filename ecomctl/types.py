@@ -206,7 +206,7 @@ class Poster:
     variant: int
     seed: int
     image: Image.Image  # final RGB
-    background: Image.Image  # scene before product and text (the InnoComposer style image)
+    background: Image.Image | None  # scene before product and text (InnoComposer style image); None if not kept
     subject_mask: np.ndarray  # HxW uint8 on the canvas, the intended product mask
     subject_layer: Image.Image  # RGBA canvas-size product layer that was pasted
     layout: Layout

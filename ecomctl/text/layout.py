@@ -46,7 +46,7 @@ TEMPLATES: dict[str, Template] = {t.name: t for t in (
 BY_SHAPE = {"wide": ("split-left", "split-right"), "square": ("split-left", "hero-top", "split-right"),
             "tall": ("story", "hero-top")}
 # size of each role relative to the title size, and its weight key
-ROLE_SCALE = {"title": 1.0, "subtitle": 0.42, "price": 0.66, "badge": 0.3}
+ROLE_SCALE = {"title": 1.0, "subtitle": 0.44, "price": 0.66, "badge": 0.34}
 ROLE_LINES = {"subtitle": 2, "price": 1, "badge": 1}
 
 
@@ -68,7 +68,7 @@ def _abs(frac: Frac, safe: Box) -> Box:
                round(safe.x0 + x1 * safe.w), round(safe.y0 + y1 * safe.h))
 
 
-def place_subject(region: Box, subject_wh: tuple[int, int], fill: float = 0.9) -> Box:
+def fit_subject_box(region: Box, subject_wh: tuple[int, int], fill: float = 0.9) -> Box:
     """Largest box of the cutout's aspect inside `region` (contain), centred, a little low."""
     sw, sh = subject_wh
     scale = min(region.w * fill / sw, region.h * fill / sh)
@@ -106,7 +106,8 @@ def _blocks(copy: dict[str, str], roles: tuple[str, ...], title_px: int, max_w: 
         size = max(min_px, round(title_px * ROLE_SCALE[role]))
         weight = style.title_weight if role in ("title", "price", "badge") else style.body_weight
         font = load_font(size, weight, font_path)
-        pad = (round(size * 0.55), round(size * 0.22)) if role in ("price", "badge") else (0, 0)
+        pad = {"price": (round(size * 0.8), round(size * 0.22)),
+               "badge": (round(size * 0.6), round(size * 0.25))}.get(role, (0, 0))
         lines = wrap(copy[role], font, max_w - 2 * pad[0],
                      max_title_lines if role == "title" else ROLE_LINES[role], phrases)
         if lines is None:
@@ -183,7 +184,8 @@ def plan_layout(row: SkuRow, tpl: Template, size: Size, subject_wh: tuple[int, i
     """Place the product and every copy line on the canvas; lines never overlap the product box."""
     m = round(min(size.w, size.h) * margin)
     safe = Box(m, m, size.w - m, size.h - m)
-    subject_box = place_subject(_abs(tpl.subject, safe), subject_wh)
+    subject_box = fit_subject_box(_abs(tpl.subject, safe), subject_wh)
+    min_px = max(min_px, round(min(size.w, size.h) * 0.022))  # smallest legible size on this canvas
     title_px, fitted = _fit(row.copy_lines(), tpl, safe, style, font_path, min_px)
     lines: list[TextLine] = []
     plates: list[Plate] = []

@@ -1,0 +1,69 @@
+"""`ecomctl render MANIFEST`: posters + variants + QA report; exit 0 all passed, 1 some failed, 2 cannot run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from ecomctl.cli.common import build_config, console, guard, is_tty
+from ecomctl.types import ItemResult
+
+_COLOUR = {"pass": "green", "warn": "yellow", "fail": "red", "error": "red", "skipped": "dim"}
+
+
+def _line(res: ItemResult) -> str:
+    name = f"{res.sku}-v{res.variant}" if res.variant else res.sku
+    why = res.error or "; ".join((res.qa.reasons if res.qa else [])[:2])
+    return f"{res.status:7} {name}" + (f"  {why}" if why else "")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    @guard
+    def render(
+        manifest: Path = typer.Argument(..., help="CSV or YAML manifest of SKUs."),
+        out: Path = typer.Option(None, "--out", "-o", help="Output folder [default: run.out = out]."),
+        backend: str = typer.Option(None, "--backend", "-b", help="Render backend (compose, sdxl-inpaint, …)."),
+        config: Path = typer.Option(None, "--config", "-c", help="YAML config file (layered over defaults)."),
+        devices: str = typer.Option(None, "--devices", help="Device(s), e.g. cpu or cuda:0,cuda:1."),
+        workers: int = typer.Option(None, "--workers", "-j", help="Worker processes."),
+        seed: int = typer.Option(None, "--seed", help="Run seed (per-SKU seeds derive from it)."),
+        keep_layers: bool = typer.Option(None, "--keep-layers", help="Also write the clean background layer."),
+        force: bool = typer.Option(False, "--force", help="Re-render items that are already finished."),
+    ) -> None:
+        """Render posters and variants for every SKU, then QA them and write the report."""
+        from ecomctl.engine.runner import run_render
+
+        cfg = build_config(config, {"run.out": out, "render.backend": backend, "render.device": devices,
+                                    "run.workers": workers, "run.seed": seed, "run.keep_layers": keep_layers})
+        summary = _run(run_render, manifest, cfg, force)
+        _print_summary(summary)
+        raise typer.Exit(summary.exit_code)
+
+
+def _run(run_render, manifest, cfg, force):
+    if not is_tty():
+        return run_render(manifest, cfg, on_result=lambda r: print(_line(r), flush=True), force=force)
+    columns = (TextColumn("[bold]render"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+               TextColumn("{task.description}"))
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task("", total=None)
+
+        def on_result(res: ItemResult) -> None:
+            bar.advance(task)
+            bar.console.print(f"[{_COLOUR[res.status]}]{escape(_line(res))}[/]", highlight=False)
+
+        return run_render(manifest, cfg, on_result=on_result, force=force)
+
+
+def _print_summary(summary) -> None:
+    from ecomctl import qa
+
+    console.print(qa.summary_table(list(summary.results)))
+    counts = ", ".join(f"{s} {summary.count(s)}" for s in ("pass", "warn", "fail", "error", "skipped")
+                       if summary.count(s))
+    console.print(f"{len(summary.results)} posters in {summary.seconds:.1f}s ({counts}); "
+                  f"report: {summary.out / 'report.html'}", highlight=False, soft_wrap=True)

@@ -1,0 +1,1 @@
+"""Engine: runs the per-item stages over a manifest with resume, executors and per-item error capture."""

@@ -1,0 +1,98 @@
+"""Run a whole manifest: validate up front, render SKUs (serial or process pool), write run.yaml + reports."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from ecomctl import __version__
+from ecomctl.config import Config
+from ecomctl.engine.item import RunContext, render_sku
+from ecomctl.io import atomic_write_text
+from ecomctl.manifest import Manifest, load_manifest
+from ecomctl.render import get_backend
+from ecomctl.render.styles import load_styles
+from ecomctl.types import ItemResult, SkuRow
+
+OnResult = Callable[[ItemResult], None]
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    manifest: Path
+    out: Path
+    results: tuple[ItemResult, ...]
+    seconds: float
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every poster passed (warnings allowed), 1 when any item failed QA or errored."""
+        return 1 if any(r.status in ("fail", "error") for r in self.results) else 0
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.results if r.status == status)
+
+
+def load_run_manifest(path: Path, cfg: Config) -> tuple[Manifest, dict]:
+    styles = load_styles(cfg.render.styles, Path(path).parent)
+    manifest = load_manifest(path, cfg.render.size, cfg.render.variants, styles=styles)
+    return manifest, styles
+
+
+def _serial(rows: Iterable[SkuRow], ctx: RunContext) -> Iterator[ItemResult]:
+    for row in rows:
+        yield from render_sku(row, ctx)
+
+
+def _pool(rows: list[SkuRow], ctx: RunContext, workers: int) -> Iterator[ItemResult]:
+    # spawn: safe with torch/onnxruntime threads; each worker loads its models once
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+        futures = {pool.submit(render_sku, row, ctx): row for row in rows}
+        for fut in as_completed(futures):
+            try:
+                yield from fut.result()
+            except Exception as e:  # a worker died (e.g. out of memory): the SKU is an error row
+                row = futures[fut]
+                yield ItemResult(row.sku, None, "error", error=f"worker failed: {type(e).__name__}: {e}",
+                                 where=row.where)
+
+
+def run_render(manifest_path: Path, cfg: Config, on_result: OnResult | None = None,
+               force: bool = False) -> RunSummary:
+    """Render every SKU of the manifest into cfg.run.out; never raises for a single SKU's failure."""
+    t0 = time.perf_counter()
+    manifest, styles = load_run_manifest(manifest_path, cfg)
+    out = Path(cfg.run.out)
+    out.mkdir(parents=True, exist_ok=True)
+    name = cfg.render.backend
+    settings = cfg.backends.get(name, {})
+    backend = get_backend(name, settings, cfg.render.device)  # fails fast (exit 2) if unusable
+    ctx = RunContext(cfg, out, styles, name, settings, force)
+    _write_run_yaml(out, manifest, cfg, backend.describe())
+    workers = max(1, cfg.run.workers)
+    use_pool = cfg.run.executor == "process" or (cfg.run.executor == "auto" and workers > 1)
+    rows = list(manifest.rows)
+    stream = _pool(rows, ctx, workers) if use_pool and len(rows) > 1 else _serial(rows, ctx)
+    results = []
+    for res in stream:
+        results.append(res)
+        if on_result:
+            on_result(res)
+    order = {row.sku: i for i, row in enumerate(rows)}
+    results.sort(key=lambda r: (order.get(r.sku, 0), r.variant or 0))
+    from ecomctl import qa
+
+    qa.write_reports(out, results, cfg)
+    return RunSummary(manifest.path, out, tuple(results), time.perf_counter() - t0)
+
+
+def _write_run_yaml(out: Path, manifest: Manifest, cfg: Config, backend: dict) -> None:
+    doc = {"ecomctl": __version__, "manifest": str(manifest.path.resolve()), "skus": len(manifest.rows),
+           "backend": backend, "config": cfg.model_dump(mode="json")}
+    atomic_write_text(out / "run.yaml", yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))

@@ -1,0 +1,21 @@
+"""Placement and paste-back shared by every backend: the original product pixels always end on top."""
+
+from __future__ import annotations
+
+from PIL import Image
+
+from ecomctl.types import Box, Size, Subject
+
+
+def place_subject(subject: Subject, box: Box, size: Size) -> Image.Image:
+    """A canvas-size RGBA layer holding the product cutout resized into `box` (premultiplied resample)."""
+    cut = subject.cutout().convert("RGBa").resize((box.w, box.h), Image.Resampling.LANCZOS).convert("RGBA")
+    layer = Image.new("RGBA", size.tuple, (0, 0, 0, 0))
+    layer.paste(cut, (box.x0, box.y0))
+    return layer
+
+
+def paste_subject(scene: Image.Image, subject_layer: Image.Image) -> Image.Image:
+    """Alpha-composite the product layer over the scene; fully opaque product pixels stay exact."""
+    base = scene.convert("RGB").resize(subject_layer.size) if scene.size != subject_layer.size else scene
+    return Image.alpha_composite(base.convert("RGBA"), subject_layer).convert("RGB")
