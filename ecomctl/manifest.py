@@ -88,6 +88,10 @@ class RawRow:
     data: dict[str, Any]
     line: int
     columns: dict[str, int]  # field → column number (1-based)
+    lines: dict[str, int] | None = None  # field → line, where fields sit on their own lines (YAML)
+
+    def at(self, field: str) -> tuple[int, int]:
+        return (self.lines or {}).get(field, self.line), self.columns.get(field, 1)
 
 
 @dataclass(frozen=True)
@@ -174,6 +178,7 @@ def _read_yaml(path: Path, problems: _Problems) -> list[RawRow]:
             continue
         data = {k: v for k, v in defaults.items() if k in FIELDS}
         cols: dict[str, int] = {}
+        lines: dict[str, int] = {}
         for knode, vnode in node.value:
             key = str(knode.value).strip().lower()
             if key not in FIELDS:
@@ -181,31 +186,37 @@ def _read_yaml(path: Path, problems: _Problems) -> list[RawRow]:
                 continue
             data[key] = _scalar(vnode)
             cols[key] = knode.start_mark.column + 1
-        rows.append(RawRow(data, line, cols))
+            lines[key] = knode.start_mark.line + 1
+        rows.append(RawRow(data, line, cols, lines))
     return rows
 
 
 def _check_row(raw: RawRow, base: Path, problems: _Problems, known: _Known) -> RowModel | None:
+    """Field rules, then file and name checks on whatever fields are usable: all problems, not the first."""
+    model = None
+    bad: set[str] = set()
     try:
         model = RowModel.model_validate(raw.data)
     except ValidationError as e:
         for err in e.errors():
             field = str(err["loc"][0]) if err["loc"] else "row"
+            bad.add(field)
             msg = err["msg"].removeprefix("Value error, ")
             if err["type"] == "missing" or (field in REQUIRED and raw.data.get(field) in (None, "")):
                 msg = "required, but empty" if field in raw.data else "required, but missing"
-            problems.add(raw.line, raw.columns.get(field, 1), f"{field}: {msg}")
-        return None
-    col = raw.columns.get
-    image = (base / model.image).resolve()
-    if not image.is_file():
-        problems.add(raw.line, col("image", 1), f"image: file not found: {model.image}")
-    elif image.suffix.lower() not in IMAGE_SUFFIXES:
-        problems.add(raw.line, col("image", 1), f"image: not an image file: {model.image}")
-    if model.style and not known.style_ok(model.style, base):
-        problems.add(raw.line, col("style", 1), f"style: {known.style_message(model.style)}")
-    if model.template and model.template not in known.templates:
-        problems.add(raw.line, col("template", 1), f"template: {known.template_message(model.template)}")
+            problems.add(*raw.at(field), f"{field}: {msg}")
+    image = str(raw.data.get("image") or "").strip()
+    if image and "image" not in bad:
+        path = (base / image).resolve()
+        if not path.is_file():
+            problems.add(*raw.at("image"), f"image: file not found: {image}")
+        elif path.suffix.lower() not in IMAGE_SUFFIXES:
+            problems.add(*raw.at("image"), f"image: not an image file: {image}")
+    style, template = (str(raw.data.get(k) or "").strip() for k in ("style", "template"))
+    if style and not known.style_ok(style, base):
+        problems.add(*raw.at("style"), f"style: {known.style_message(style)}")
+    if template and template not in known.templates:
+        problems.add(*raw.at("template"), f"template: {known.template_message(template)}")
     return model
 
 
@@ -259,14 +270,13 @@ def load_manifest(path: Path | str, default_size: str = "1024x1024", default_var
     rows: list[SkuRow] = []
     for raw in raws:
         model = _check_row(raw, base, problems, known)
-        if model is None:
-            continue
-        if model.sku in seen:
-            problems.add(raw.line, raw.columns.get("sku", 1),
-                         f"sku: duplicate {model.sku!r} (first on row {seen[model.sku]})")
-            continue
-        seen[model.sku] = raw.line
-        rows.append(_to_row(model, base, raw.line, path, default_size, default_variants))
+        sku = str(raw.data.get("sku") or "").strip()
+        if sku in seen:
+            problems.add(*raw.at("sku"), f"sku: duplicate {sku!r} (first on row {seen[sku]})")
+        elif sku:
+            seen[sku] = raw.line
+        if model is not None:
+            rows.append(_to_row(model, base, raw.line, path, default_size, default_variants))
     problems.raise_if_any()
     return Manifest(path, tuple(rows))
 

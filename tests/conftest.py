@@ -1,0 +1,74 @@
+"""Shared fixtures: a synthetic RGBA product, tiny manifests, the shared packshots when present."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data" / "products"
+
+
+def make_product(path: Path, size: tuple[int, int] = (300, 400), alpha: bool = True) -> Path:
+    """A bottle-like product: rounded body + cap, printed label, on transparency (or near-white)."""
+    w, h = size
+    img = Image.new("RGBA", size, (250, 250, 250, 0 if alpha else 255))
+    d = ImageDraw.Draw(img)
+    d.rounded_rectangle((w * 0.2, h * 0.25, w * 0.8, h * 0.95), radius=int(w * 0.12), fill=(40, 90, 160, 255))
+    d.rectangle((w * 0.35, h * 0.08, w * 0.65, h * 0.27), fill=(210, 170, 60, 255))
+    d.rectangle((w * 0.27, h * 0.5, w * 0.73, h * 0.7), fill=(240, 240, 230, 255))
+    img.save(path)
+    return path
+
+
+@pytest.fixture
+def product_png(tmp_path: Path) -> Path:
+    return make_product(tmp_path / "product.png")
+
+
+def write_manifest(path: Path, rows: list[dict[str, str]]) -> Path:
+    import csv
+
+    cols = list(dict.fromkeys(k for r in rows for k in r))
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, cols)
+        w.writeheader()
+        w.writerows(rows)
+    return path
+
+
+@pytest.fixture
+def small_manifest(tmp_path: Path) -> Path:
+    make_product(tmp_path / "a.png")
+    make_product(tmp_path / "b.png", (400, 300))
+    return write_manifest(tmp_path / "m.csv", [
+        {"sku": "A1", "image": "a.png", "title": "保湿面霜 长效锁水", "subtitle": "Deep hydration",
+         "price": "¥99", "badge": "新品", "size": "512x512", "variants": "2"},
+        {"sku": "B2", "image": "b.png", "title": "Travel Mug", "subtitle": "Keeps coffee hot for 12 h",
+         "price": "$24", "size": "banner", "variants": "1"},
+    ])
+
+
+@pytest.fixture
+def fast_config(tmp_path: Path) -> Path:
+    """Config that keeps CLI tests fast: OCR text QA off (QA tests cover it separately)."""
+    p = tmp_path / "fast.yaml"
+    p.write_text("qa:\n  text:\n    enabled: false\n", encoding="utf-8")
+    return p
+
+
+def shared_packshots() -> list[tuple[Path, Path]]:
+    if not SHARED.is_dir():
+        return []
+    return [(p, SHARED / "masks" / p.name) for p in sorted(SHARED.glob("*.png"))]
+
+
+def rgb(img: Image.Image) -> np.ndarray:
+    return np.asarray(img.convert("RGB"), dtype=np.int16)
