@@ -97,10 +97,8 @@ def subject_area(mask: np.ndarray) -> float:
 
 
 def detect_lang(text: str) -> str:
-    """zh / en / mixed / none, from the share of CJK characters among letters."""
+    """zh / en / mixed / none: which scripts the copy uses (a script counts from 2 characters on)."""
     cjk = sum(1 for c in text if "\u3400" <= c <= "\u9fff" or "\uf900" <= c <= "\ufaff")
     latin = sum(1 for c in text if c.isascii() and c.isalpha())
-    if cjk + latin == 0:
-        return "none"
-    share = cjk / (cjk + latin)
-    return "zh" if share >= 0.8 else "en" if share <= 0.2 else "mixed"
+    has_zh, has_en = cjk >= 2, latin >= 2
+    return "mixed" if has_zh and has_en else "zh" if has_zh else "en" if has_en else "none"

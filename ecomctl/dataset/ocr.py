@@ -1,51 +1,27 @@
-"""OCR for found posters: text lines with boxes and confidence (det + rec), one engine per process."""
+"""OCR for found posters: the configured engine (ecomctl.text.ocr) + boxes tightened to the ink."""
 
 from __future__ import annotations
 
-import functools
-from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
 from PIL import Image
 
-from ecomctl.errors import BackendUnavailable
+from ecomctl.text.ocr import OcrLine, get_ocr
 from ecomctl.types import Box, Size
 
 
-@dataclass(frozen=True)
-class OcrLine:
-    text: str
-    box: Box  # axis-aligned, tightened to the ink where the crop allows it
-    score: float
-
-
-@functools.lru_cache(maxsize=1)
-def _engine():
-    # TODO(ocr registry): switch to ecomctl.text.ocr once the QA engineer's engine registry lands
-    try:
-        from rapidocr import RapidOCR
-    except ImportError:
-        raise BackendUnavailable("OCR needs rapidocr: pip install rapidocr onnxruntime") from None
-    return RapidOCR(params={"Global.log_level": "error",
-                            "EngineConfig.onnxruntime.intra_op_num_threads": 1,
-                            "EngineConfig.onnxruntime.inter_op_num_threads": 1})
-
-
-def read_lines(image: Image.Image) -> list[OcrLine]:
+def read_lines(image: Image.Image, ocr_section: dict[str, Any] | None = None) -> list[OcrLine]:
     """Every text line found in `image`, top to bottom then left to right."""
-    rgb = np.asarray(image.convert("RGB"))
-    out = _engine()(rgb[:, :, ::-1].copy())
-    if out.boxes is None or out.txts is None:
-        return []
+    rgb = np.ascontiguousarray(np.asarray(image.convert("RGB")))
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    size = Size(rgb.shape[1], rgb.shape[0])
     lines = []
-    for quad, text, score in zip(out.boxes, out.txts, out.scores):
-        xs, ys = np.asarray(quad)[:, 0], np.asarray(quad)[:, 1]
-        box = Box(int(np.floor(xs.min())), int(np.floor(ys.min())), int(np.ceil(xs.max())), int(np.ceil(ys.max())))
-        box = box.clip(Size(gray.shape[1], gray.shape[0]))
-        if box.area and text.strip():
-            lines.append(OcrLine(text.strip(), tighten_box(gray, box), float(score)))
+    for ln in get_ocr(ocr_section).read(rgb):
+        box = ln.box.clip(size)
+        if box.area and ln.text.strip():
+            lines.append(OcrLine(ln.text.strip(), float(ln.score), tighten_box(gray, box)))
     return sorted(lines, key=lambda ln: (ln.box.y0 // 8, ln.box.x0))
 
 
@@ -66,4 +42,3 @@ def tighten_box(gray: np.ndarray, box: Box) -> Box:
     if tight.w < 0.7 * box.w or tight.h < 0.5 * box.h:
         return box
     return tight
-

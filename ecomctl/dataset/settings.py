@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
 from ecomctl.errors import ConfigError
@@ -19,7 +19,7 @@ class DatasetSettings:
     seed: int = 0
     min_size: int = 256  # shortest poster side before normalisation
     min_ocr_conf: float = 0.6  # mean OCR confidence of a found-poster sample
-    min_line_conf: float = 0.5  # OCR lines below this are ignored
+    min_line_conf: float = 0.7  # OCR lines below this are ignored
     subject_area: tuple[float, float] = (0.01, 0.9)  # subject mask area / canvas, inclusive bounds
     require_text: bool = True
     dedup_distance: int = 4  # perceptual-hash Hamming distance at or below which posters are duplicates
@@ -31,6 +31,7 @@ class DatasetSettings:
     subject_method: str = "auto"
     subject_prompt: str = "product"
     metadata: str | None = None  # CSV beside a poster folder: file, sku, group, prompt, subject
+    ocr: dict[str, Any] = field(default_factory=lambda: {"threads": 1})  # the `ocr:` config section
 
     def fingerprint(self) -> str:
         """Hash of the settings that change a sample's content (resume skips only unchanged ones)."""

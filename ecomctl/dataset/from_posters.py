@@ -1,0 +1,92 @@
+"""Source 2 — a folder of existing posters (+ optional metadata CSV): conditions estimated by OCR,
+subject extraction and inpainting."""
+
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from ecomctl.dataset.inpaint import boxes_mask, grow_mask, inpaint
+from ecomctl.dataset.items import Conditions, SourceItem
+from ecomctl.dataset.ocr import read_lines
+from ecomctl.dataset.prompts import found_poster_prompt
+from ecomctl.dataset.settings import DatasetSettings
+from ecomctl.errors import ConfigError
+from ecomctl.subject import extract_subject
+from ecomctl.text.glyph import fit_font_size
+from ecomctl.text.ocr import OcrLine
+from ecomctl.types import Layout, Size, TextLine
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
+METADATA_NAME = "metadata.csv"
+MAX_LINE_HEIGHT = 0.25  # a "line" taller than this share of the poster is a detector false positive
+
+
+def discover_posters(root: Path, metadata: Path | None = None) -> list[SourceItem]:
+    """Every image under `root` (sorted), with SKU / group / prompt / subject from the metadata CSV."""
+    meta_file = metadata or (root / METADATA_NAME if (root / METADATA_NAME).is_file() else None)
+    meta = read_metadata(meta_file) if meta_file else {}
+    items = []
+    for path in sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()):
+        rel = path.relative_to(root).as_posix()
+        row = meta.get(rel, {})
+        sku = row.get("sku") or path.stem
+        items.append(SourceItem(id=safe_id(str(Path(rel).with_suffix(""))), kind="poster", path=path, sku=sku,
+                                group=row.get("group") or sku, prompt=row.get("prompt") or None,
+                                subject=row.get("subject") or None))
+    return items
+
+
+def read_metadata(path: Path) -> dict[str, dict[str, str]]:
+    """file → row; `file` is relative to the poster folder."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            rows = list(csv.DictReader(f))
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read metadata: {e.strerror}") from None
+    if rows and "file" not in rows[0]:
+        raise ConfigError(f"{path}:1: metadata needs a 'file' column (file, sku, group, prompt, subject)")
+    return {Path(r["file"]).as_posix(): {k: (v or "").strip() for k, v in r.items() if k} for r in rows}
+
+
+def safe_id(text: str) -> str:
+    return re.sub(r"[^0-9A-Za-z._-]+", "_", text.replace("/", "__")).strip("_") or "sample"
+
+
+def poster_conditions(item: SourceItem, s: DatasetSettings) -> Conditions:
+    """OCR the copy, remove it, find the product on the text-free poster, remove that too for the style."""
+    poster = Image.open(item.path).convert("RGB")
+    found = read_lines(poster, s.ocr)
+    lines = [ln for ln in found if ln.score >= s.min_line_conf and ln.box.h <= MAX_LINE_HEIGHT * poster.height]
+    no_text = inpaint(poster, boxes_mask(poster.size, (ln.box for ln in lines)), s.inpaint, s.inpaint_radius)
+    subject_prompt = item.subject or s.subject_prompt
+    subject = extract_subject(no_text, subject_prompt, s.subject_method)
+    mask = np.asarray(subject.mask, np.uint8)
+    copy_lines, on_product = _split_product_text(lines, mask)
+    style = inpaint(no_text, grow_mask(mask, 7), s.inpaint, s.inpaint_radius)
+    layout = Layout(canvas=Size(*poster.size), template="found", subject_box=subject.bbox,
+                    lines=tuple(_text_line(ln, n) for n, ln in enumerate(copy_lines)))
+    notes = [f"{on_product} OCR line(s) on the product ignored"] if on_product else []
+    if len(found) > len(lines):
+        notes.append(f"{len(found) - len(lines)} OCR line(s) below confidence or implausibly tall ignored")
+    if subject.note:
+        notes.append(f"subject: {subject.note}")
+    return Conditions(poster=poster, subject_mask=mask, style=style, layout=layout,
+                      prompt=item.prompt or found_poster_prompt(subject_prompt, style), style_from="inpaint",
+                      subject_method=subject.method, line_scores=tuple(ln.score for ln in copy_lines),
+                      notes=tuple(notes))
+
+
+def _split_product_text(lines: list[OcrLine], mask: np.ndarray) -> tuple[list[OcrLine], int]:
+    """Lines mostly on the product are its label, not the poster copy."""
+    keep = [ln for ln in lines if (mask[ln.box.y0:ln.box.y1, ln.box.x0:ln.box.x1] > 127).mean() < 0.5]
+    return keep, len(lines) - len(keep)
+
+
+def _text_line(ln: OcrLine, block: int) -> TextLine:
+    return TextLine(role="text", text=ln.text, box=ln.box, font_size=fit_font_size(ln.text, ln.box),
+                    weight=400, color=(255, 255, 255), block=block)
