@@ -255,10 +255,11 @@ class ItemResult:
 
     sku: str
     variant: int | None
-    status: ItemStatus  # QA verdict; "error" = render/extraction error; "skipped" = resumed, unchanged
+    status: ItemStatus  # QA verdict; "error" = render/extraction error; "skipped" = not rendered, no verdict
     image: Path | None = None  # OUT/<sku>/<sku>-v<k>.png
     sidecar: Path | None = None  # OUT/<sku>/<sku>-v<k>.json
     error: str | None = None  # one line, for status == "error"
     qa: QAResult | None = None
     seconds: float = 0.0
     where: str = ""  # manifest file:row
+    resumed: bool = False  # finished in an earlier run with the same inputs; status is that run's verdict

@@ -17,7 +17,8 @@ _COLOUR = {"pass": "green", "warn": "yellow", "fail": "red", "error": "red", "sk
 def _line(res: ItemResult) -> str:
     name = f"{res.sku}-v{res.variant}" if res.variant else res.sku
     why = res.error or "; ".join((res.qa.reasons if res.qa else [])[:2])
-    return f"{res.status:7} {name}" + (f"  {why}" if why else "")
+    done = " (unchanged)" if res.resumed else ""
+    return f"{res.status:7} {name}{done}" + (f"  {why}" if why else "")
 
 
 def register(app: typer.Typer) -> None:
@@ -63,7 +64,9 @@ def _print_summary(summary) -> None:
     from ecomctl import qa
 
     console.print(qa.summary_table(list(summary.results)))
-    counts = ", ".join(f"{s} {summary.count(s)}" for s in ("pass", "warn", "fail", "error", "skipped")
+    counts = ", ".join(f"{s} {summary.count(s)}" for s in ("pass", "warn", "fail", "error")
                        if summary.count(s))
+    resumed = sum(r.resumed for r in summary.results)
+    counts += f"; {resumed} unchanged since the last run" if resumed else ""
     console.print(f"{len(summary.results)} posters in {summary.seconds:.1f}s ({counts}); "
                   f"report: {summary.out / 'report.html'}", highlight=False, soft_wrap=True)

@@ -87,7 +87,8 @@ def _finished(ctx: RunContext, row: SkuRow, key: str) -> list[ItemResult] | None
         if data.get("key") != key:
             return None
         qa = qa_from_json(data.get("qa"))
-        results.append(ItemResult(row.sku, v, "skipped", png, side, None, qa, 0.0, row.where))
+        status = qa.status if qa else "pass"
+        results.append(ItemResult(row.sku, v, status, png, side, None, qa, 0.0, row.where, resumed=True))
     return results
 
 

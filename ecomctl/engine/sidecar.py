@@ -60,7 +60,9 @@ def row_json(row: SkuRow) -> dict[str, Any]:
 def row_from_json(d: dict[str, Any]) -> SkuRow:
     from ecomctl.manifest import parse_size
 
-    return SkuRow(**{**d, "image": Path(d["image"]), "size": parse_size(d["size"])})
+    known = {f.name for f in fields(SkuRow)}  # sidecar inputs also carry manifest, image_sha256
+    row = {k: v for k, v in d.items() if k in known}
+    return SkuRow(**{**row, "image": Path(d["image"]), "size": parse_size(d["size"])})
 
 
 def style_json(style: Style) -> dict[str, Any]:

@@ -1,0 +1,95 @@
+"""`ecomctl render` end to end on the compose backend: outputs, resume, determinism, per-item errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from typer.testing import CliRunner
+
+from ecomctl.cli import app
+from tests.conftest import make_product, write_manifest
+
+runner = CliRunner()
+
+
+def _render(manifest: Path, out: Path, config: Path, *extra: str):
+    return runner.invoke(app, ["render", str(manifest), "--out", str(out), "--config", str(config), *extra])
+
+
+def test_render_writes_posters_sidecars_and_reports(small_manifest: Path, fast_config: Path, tmp_path: Path):
+    out = tmp_path / "out"
+    res = _render(small_manifest, out, fast_config)
+    assert res.exit_code == 0, res.output
+    for name in ("A1/A1-v1.png", "A1/A1-v2.png", "B2/B2-v1.png", "A1/A1.mask.png", "A1/A1-v1.subject.png",
+                 "run.yaml", "report.html", "report.json", "report.csv"):
+        assert (out / name).is_file(), name
+    side = json.loads((out / "A1" / "A1-v1.json").read_text())
+    assert side["schema"] == "ecomctl.sidecar/1" and side["backend"]["name"] == "compose"
+    assert side["subject"]["method"] == "alpha" and side["inputs"]["title"] == "保湿面霜 长效锁水"
+    roles = {line["role"] for line in side["layout"]["lines"]}
+    assert roles == {"title", "subtitle", "price", "badge"}
+    assert set(side["timings"]) >= {"extract", "layout", "scene", "paste", "typeset", "qa", "total"}
+    assert Image.open(out / "B2" / "B2-v1.png").size == (1200, 628)
+    mask = Image.open(out / "A1" / "A1.mask.png")
+    assert mask.size == Image.open(small_manifest.parent / "a.png").size  # source coordinates
+    assert "3 posters" in res.stdout
+
+
+def test_rerun_skips_finished_and_force_is_deterministic(small_manifest: Path, fast_config: Path,
+                                                          tmp_path: Path):
+    out = tmp_path / "out"
+    assert _render(small_manifest, out, fast_config).exit_code == 0
+    first = np.asarray(Image.open(out / "A1" / "A1-v2.png"))
+    again = _render(small_manifest, out, fast_config)
+    assert again.exit_code == 0 and again.stdout.count("(unchanged)") == 3
+    forced = _render(small_manifest, out, fast_config, "--force")
+    assert forced.exit_code == 0 and "unchanged" not in forced.stdout
+    assert np.array_equal(first, np.asarray(Image.open(out / "A1" / "A1-v2.png")))
+
+
+def test_changed_input_is_rerendered(small_manifest: Path, fast_config: Path, tmp_path: Path):
+    out = tmp_path / "out"
+    assert _render(small_manifest, out, fast_config).exit_code == 0
+    make_product(small_manifest.parent / "b.png", (420, 300))
+    res = _render(small_manifest, out, fast_config)
+    lines = res.stdout.splitlines()
+    assert "pass    B2-v1" in lines
+    assert "pass    A1-v1 (unchanged)" in lines and "pass    A1-v2 (unchanged)" in lines
+
+
+def test_one_bad_item_does_not_stop_the_batch(tmp_path: Path, fast_config: Path):
+    make_product(tmp_path / "ok.png")
+    (tmp_path / "broken.png").write_bytes(b"not a png")
+    path = write_manifest(tmp_path / "m.csv", [
+        {"sku": "BAD", "image": "broken.png", "title": "坏图", "size": "512x512", "variants": "1"},
+        {"sku": "OK", "image": "ok.png", "title": "好图 Good", "size": "512x512", "variants": "1"},
+    ])
+    res = _render(path, tmp_path / "out", fast_config)
+    assert res.exit_code == 1
+    assert (tmp_path / "out" / "OK" / "OK-v1.png").is_file()
+    bad = [line for line in res.stdout.splitlines() if "BAD" in line][0]
+    assert bad.startswith("error   BAD  ") and "cannot read image broken.png" in bad
+    report = (tmp_path / "out" / "report.csv").read_text(encoding="utf-8")
+    assert "BAD" in report and "cannot read image broken.png" in report
+
+
+def test_unknown_backend_exits_2_with_one_line(small_manifest: Path, fast_config: Path, tmp_path: Path):
+    res = _render(small_manifest, tmp_path / "out", fast_config, "--backend", "compse")
+    assert res.exit_code == 2
+    assert res.stderr.splitlines()[0].startswith("error: unknown render backend 'compse'; did you mean 'compose'?")
+    assert len(res.stderr.splitlines()) == 1
+
+
+def test_product_pixels_are_exact_inside_the_mask(small_manifest: Path, fast_config: Path, tmp_path: Path):
+    from ecomctl.engine.sidecar import load_poster
+
+    out = tmp_path / "out"
+    assert _render(small_manifest, out, fast_config).exit_code == 0
+    poster = load_poster(out / "A1" / "A1-v1.json")
+    layer = np.asarray(poster.subject_layer)
+    solid = layer[..., 3] == 255
+    assert solid.sum() > 1000
+    assert np.array_equal(np.asarray(poster.image)[solid], layer[..., :3][solid])
