@@ -74,10 +74,11 @@ def with_image(poster: Poster, image: Image.Image) -> Poster:
 
 
 def damage_line(poster: Poster, index: int) -> Poster:
-    """Scribble thick strokes over one typeset line (the copy becomes unreadable)."""
+    """Paint a blot over the middle half of one typeset line and scribble over the rest (copy unreadable)."""
     img = poster.image.copy()
     d = ImageDraw.Draw(img)
     b = poster.layout.lines[index].box
+    d.rectangle((b.x0 + b.w // 4, b.y0 - 2, b.x1 - b.w // 4, b.y1 + 2), fill=(200, 40, 40))
     for k in range(6):
         y = b.y0 + (k + 0.5) * b.h / 6
         d.line((b.x0, y, b.x1, y + (b.h / 3 if k % 2 else -b.h / 3)), fill=(30, 25, 20), width=max(3, b.h // 6))

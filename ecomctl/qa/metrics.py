@@ -61,12 +61,15 @@ def psnr(a: np.ndarray, b: np.ndarray, region: np.ndarray) -> float:
 
 
 def ssim(a: np.ndarray, b: np.ndarray, region: np.ndarray) -> float:
-    """Mean SSIM (Wang et al. 2004, Gaussian window σ=1.5, on luma) over the pixels of a boolean region."""
+    """Mean SSIM (Wang et al. 2004, Gaussian window σ=1.5, on luma) over the pixels of a boolean region;
+    pixels outside the region are taken from `a` in both images so they cannot lower the score."""
     if not region.any():
         return 1.0
     ys, xs = np.nonzero(region)
     y0, y1, x0, x1 = max(0, ys.min() - 8), ys.max() + 9, max(0, xs.min() - 8), xs.max() + 9
     ga, gb = (_luma(img[y0:y1, x0:x1]) for img in (a, b))
+    inside = region[y0:y1, x0:x1]
+    gb = np.where(inside, gb, ga)  # windows at the region's edge see the same context outside it
     c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
 
     def blur(x: np.ndarray) -> np.ndarray:
@@ -77,7 +80,7 @@ def ssim(a: np.ndarray, b: np.ndarray, region: np.ndarray) -> float:
     var_b = blur(gb * gb) - mu_b ** 2
     cov = blur(ga * gb) - mu_a * mu_b
     smap = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a ** 2 + mu_b ** 2 + c1) * (var_a + var_b + c2))
-    return float(smap[region[y0:y1, x0:x1]].mean())
+    return float(smap[inside].mean())
 
 
 def _luma(rgb: np.ndarray) -> np.ndarray:
