@@ -1,0 +1,327 @@
+"""Scene stage, diffusion side: the steps every diffusers backend shares — settings, model lookup and
+loading, device/dtype, speed knobs, batching, seeds, resize and edge harmonisation."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from ecomctl.errors import BackendUnavailable, ConfigError, RenderError
+from ecomctl.render.diffusion import canvas
+from ecomctl.types import Scene, SceneRequest, Size
+
+INSTALL_HINT = "install the models extra: pip install 'ecomctl[models]'"
+
+
+class DiffusionSettings(BaseModel):
+    """Knobs shared by every diffusion backend (config `backends.<name>.*`); backends add their repo ids."""
+
+    model_config = ConfigDict(extra="forbid")
+    dtype: Literal["auto", "bf16", "fp16", "fp32"] = "auto"  # auto: bf16 (or fp16) on CUDA, fp32 on CPU
+    steps: int = 4
+    guidance: float = 1.0
+    batch: int = 4  # most requests per pipeline call (one SKU's variants share a size)
+    max_side: int | None = None  # working resolution cap; the scene is resized to the canvas after
+    channels_last: bool = True
+    fuse_qkv: bool = False
+    compile: bool = False  # torch.compile the denoiser (first call pays the compile)
+    compile_mode: str = "max-autotune-no-cudagraphs"
+    tiny_vae: str | None = None  # AutoencoderTiny repo/folder used to decode (faster, a little softer)
+    cpu_offload: bool = False  # model CPU offload for small GPUs
+    cache_threshold: float | None = None  # first-block cache (diffusers hooks) on transformer denoisers
+    vae_tiling: bool | None = None  # None: on when the working image is larger than 1536 px on a side
+    allow_download: bool = False  # False: weights must be local (HF cache or folder); HF_HUB_OFFLINE forces it
+    mask_dilate: int = 4
+    harmonize: float = 0.25
+    negative_prompt: str = ""
+
+
+@dataclass(frozen=True)
+class Need:
+    """One model a backend needs: the settings key holding its repo id or folder."""
+
+    key: str
+    role: str
+    approx_gb: float  # rough download size of what is loaded (bf16/fp16 weights), for `models list`
+    required: bool = True
+
+
+def offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def locate(repo: str) -> Path | None:
+    """A local folder, or the snapshot of a hub repo in the local HF cache; None when absent."""
+    path = Path(repo).expanduser()
+    if path.exists():
+        return path
+    if path.is_absolute() or repo.startswith((".", "~")) or repo.count("/") != 1:
+        return None
+    try:
+        from huggingface_hub import snapshot_download
+
+        return Path(snapshot_download(repo, local_files_only=True))
+    except Exception:  # not cached (or huggingface_hub missing): absent
+        return None
+
+
+def folder_bytes(path: Path) -> int:
+    """Size on disk of a model folder, following the HF cache's symlinks into its blobs."""
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for f in files:
+            try:
+                total += os.stat(os.path.join(root, f)).st_size
+            except OSError:
+                pass
+    return total
+
+
+def fetch_hint(repo: str, where: str) -> str:
+    if Path(repo).expanduser().is_absolute() or repo.startswith((".", "~")):
+        return f"model folder {repo} ({where}) does not exist"
+    return (f"model {repo} ({where}) is not downloaded; fetch it with `huggingface-cli download {repo}` "
+            f"or set {where} to a local folder")
+
+
+def pick_device(device: str) -> str:
+    if device not in ("auto", "", None):
+        return device
+    try:
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    except ImportError:
+        return "cpu"
+
+
+def pick_dtype(dtype: str, device: str):
+    import torch
+
+    if dtype == "auto":
+        if not device.startswith("cuda"):
+            return torch.float32
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[dtype]
+
+
+def denoiser_of(pipe: Any):
+    return getattr(pipe, "transformer", None) or getattr(pipe, "unet", None)
+
+
+def apply_knobs(pipe: Any, s: DiffusionSettings, device: str, work: Size | None = None) -> dict[str, Any]:
+    """Speed knobs on a loaded pipeline; returns what was actually applied (for describe/bench)."""
+    import torch
+
+    applied: dict[str, Any] = {"attention": "sdpa" if hasattr(torch.nn.functional, "scaled_dot_product_attention")
+                               else "eager"}
+    net = denoiser_of(pipe)
+    if s.fuse_qkv and hasattr(pipe, "fuse_qkv_projections"):
+        pipe.fuse_qkv_projections()
+        applied["fuse_qkv"] = True
+    elif s.fuse_qkv and hasattr(net, "fuse_qkv_projections"):
+        net.fuse_qkv_projections()
+        applied["fuse_qkv"] = True
+    if s.cpu_offload and device.startswith("cuda"):
+        pipe.enable_model_cpu_offload(device=device)
+        applied["cpu_offload"] = True
+    else:
+        pipe.to(device)
+    if s.channels_last and getattr(pipe, "unet", None) is not None:
+        pipe.unet.to(memory_format=torch.channels_last)
+        applied["channels_last"] = True
+    if s.vae_tiling or (s.vae_tiling is None and work is not None and max(work.w, work.h) > 1536):
+        pipe.vae.enable_tiling()
+        applied["vae_tiling"] = True
+    if s.cache_threshold and hasattr(net, "enable_cache"):
+        from diffusers.hooks import FirstBlockCacheConfig
+
+        net.enable_cache(FirstBlockCacheConfig(threshold=s.cache_threshold))
+        applied["first_block_cache"] = s.cache_threshold
+    if s.compile and net is not None:
+        compiled = torch.compile(net, mode=s.compile_mode, fullgraph=False)
+        setattr(pipe, "transformer" if getattr(pipe, "transformer", None) is not None else "unet", compiled)
+        applied["compile"] = s.compile_mode
+    if hasattr(pipe, "set_progress_bar_config"):
+        pipe.set_progress_bar_config(disable=True)
+    return applied
+
+
+def generators(requests: Sequence[SceneRequest]) -> list:
+    """One CPU generator per request, seeded by request.seed: the same seed gives the same pixels on any
+    device and in any batch position."""
+    import torch
+
+    return [torch.Generator("cpu").manual_seed(int(r.seed) % (2**63)) for r in requests]
+
+
+class Loader:
+    """Loads a backend's components from its settings: safetensors only, never remote code, local files
+    only unless downloads are allowed; a missing model becomes BackendUnavailable naming the fix."""
+
+    def __init__(self, backend: DiffusionBackend, dtype: Any):
+        self.backend = backend
+        self.dtype = dtype
+
+    def source(self, key: str) -> str:
+        repo = getattr(self.backend.settings, key)
+        found = locate(repo)
+        if found is not None:
+            return str(found)
+        if self.backend.local_only:
+            raise BackendUnavailable(fetch_hint(repo, self.backend.where(key)))
+        return repo
+
+    def load(self, cls: Any, key: str, **kwargs: Any) -> Any:
+        src = self.source(key)
+        kwargs.setdefault("torch_dtype", self.dtype)
+        try:
+            return cls.from_pretrained(src, use_safetensors=True, local_files_only=self.backend.local_only,
+                                       **kwargs)
+        except (OSError, ValueError) as e:
+            raise BackendUnavailable(
+                f"{fetch_hint(getattr(self.backend.settings, key), self.backend.where(key))} "
+                f"({type(e).__name__}: {str(e).splitlines()[0][:160]})") from None
+
+    def lora(self, pipe: Any, key: str, weight_name: str | None, scale: float = 1.0) -> None:
+        """Load a LoRA and fuse it into the weights (no per-step LoRA overhead)."""
+        src = self.source(key)
+        kwargs = {"weight_name": weight_name} if weight_name else {}
+        try:
+            pipe.load_lora_weights(src, adapter_name="accel", local_files_only=self.backend.local_only, **kwargs)
+        except (OSError, ValueError) as e:
+            raise BackendUnavailable(f"{fetch_hint(getattr(self.backend.settings, key), self.backend.where(key))}"
+                                     f" ({type(e).__name__}: {str(e).splitlines()[0][:160]})") from None
+        pipe.fuse_lora(lora_scale=scale, adapter_names=["accel"])
+        pipe.unload_lora_weights()
+
+
+class DiffusionBackend:
+    """Base of the diffusers backends: subclasses declare Settings, NEEDS, ALIGN and implement `build`
+    (load the pipeline) and `generate` (one batched pipeline call → working-size images)."""
+
+    name: ClassVar[str]
+    Settings: ClassVar[type[DiffusionSettings]] = DiffusionSettings
+    NEEDS: ClassVar[tuple[Need, ...]] = ()
+    ALIGN: ClassVar[int] = 16  # working size multiple (VAE factor × patch size)
+
+    def __init__(self, settings: dict[str, Any] | None = None, device: str = "auto"):
+        try:
+            self.settings = self.Settings.model_validate(settings or {})
+        except ValidationError as e:
+            first = e.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise ConfigError(f"config backends.{self.name}.{where}: {first['msg']}") from None
+        self.device = pick_device(device)
+        self._pipe: Any = None
+        self.applied: dict[str, Any] = {}
+        self.load_seconds: float | None = None
+
+    # --- what it needs -------------------------------------------------------------------------
+    @property
+    def local_only(self) -> bool:
+        return offline() or not self.settings.allow_download
+
+    def where(self, key: str) -> str:
+        return f"backends.{self.name}.{key}"
+
+    def needs(self) -> list[tuple[Need, str]]:
+        """(need, repo id or folder) for every model this configuration uses."""
+        out = []
+        for need in self.NEEDS:
+            repo = getattr(self.settings, need.key)
+            if repo:
+                out.append((need, str(repo)))
+        return out
+
+    def unavailable(self) -> str | None:
+        try:
+            import diffusers  # noqa: F401
+            import torch  # noqa: F401
+        except ImportError as e:
+            return f"{e.name} is not installed; {INSTALL_HINT}"
+        if not self.local_only:
+            return None
+        for need, repo in self.needs():
+            if locate(repo) is None:
+                return fetch_hint(repo, self.where(need.key))
+        return None
+
+    def describe(self) -> dict[str, Any]:
+        s = self.settings
+        return {"models": {need.key: repo for need, repo in self.needs()}, "steps": s.steps,
+                "guidance": s.guidance, "dtype": s.dtype, "device": self.device, "knobs": dict(self.applied),
+                **self.extra_describe()}
+
+    def extra_describe(self) -> dict[str, Any]:
+        return {}
+
+    # --- running -------------------------------------------------------------------------------
+    def pipeline(self, work: Size | None = None) -> Any:
+        """The loaded pipeline, once per backend instance (and get_backend keeps one instance per process)."""
+        if self._pipe is None:
+            t0 = time.perf_counter()
+            loader = Loader(self, pick_dtype(self.settings.dtype, self.device))
+            pipe = self.build(loader)
+            if self.settings.tiny_vae:
+                from diffusers import AutoencoderTiny
+
+                pipe.vae = loader.load(AutoencoderTiny, "tiny_vae")
+                self.applied["tiny_vae"] = True
+            self.applied.update(apply_knobs(pipe, self.settings, self.device, work))
+            self._pipe = pipe
+            self.load_seconds = time.perf_counter() - t0
+        return self._pipe
+
+    def work_size(self, canvas_size: Size) -> Size:
+        return canvas.work_size(canvas_size, self.ALIGN, self.settings.max_side)
+
+    def render(self, requests: Sequence[SceneRequest]) -> list[Scene]:
+        """Scenes in request order; requests of one size go through the pipeline in batches."""
+        scenes: list[Scene | None] = [None] * len(requests)
+        by_size: dict[tuple[int, int], list[int]] = {}
+        for i, r in enumerate(requests):
+            by_size.setdefault(r.size.tuple, []).append(i)
+        for idx in by_size.values():
+            for start in range(0, len(idx), max(1, self.settings.batch)):
+                chunk = idx[start:start + max(1, self.settings.batch)]
+                for i, scene in zip(chunk, self._render_batch([requests[i] for i in chunk])):
+                    scenes[i] = scene
+        return [s for s in scenes if s is not None]
+
+    def _render_batch(self, batch: list[SceneRequest]) -> list[Scene]:
+        import torch
+
+        work = self.work_size(batch[0].size)
+        pipe = self.pipeline(work)
+        t0 = time.perf_counter()
+        try:
+            with torch.inference_mode():
+                images = self.generate(pipe, batch, work, generators(batch))
+        except (RuntimeError, ValueError) as e:
+            raise RenderError(f"{self.name}: {type(e).__name__}: {str(e).splitlines()[0][:200]}") from None
+        seconds = (time.perf_counter() - t0) / len(batch)
+        out = []
+        for req, img in zip(batch, images):
+            scene = canvas.harmonize(canvas.to_canvas(img, req.size), req, self.settings.harmonize)
+            out.append(Scene(scene, {"backend": self.name, **self.describe(), "seed": req.seed,
+                                     "work_size": str(work), "batch": len(batch), "seconds": seconds}))
+        return out
+
+    def prompts(self, batch: Sequence[SceneRequest]) -> tuple[list[str], list[str]]:
+        """Prompt and negative prompt per request (the runner builds them from the style and the SKU)."""
+        pos = [r.prompt or "product photography background" for r in batch]
+        neg = [", ".join(x for x in (r.negative_prompt, self.settings.negative_prompt) if x) for r in batch]
+        return pos, neg
+
+    def build(self, loader: Loader) -> Any:
+        raise NotImplementedError
+
+    def generate(self, pipe: Any, batch: list[SceneRequest], work: Size, gens: list) -> list:
+        raise NotImplementedError

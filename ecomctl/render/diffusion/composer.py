@@ -1,0 +1,121 @@
+"""Scene stage backend `composer`: single-stage multi-image edit (Qwen-Image-Edit-Plus) from the placed product,
+a style reference and the glyph image — the open analogue of InnoAds-Composer."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from ecomctl.render import BACKENDS
+from ecomctl.render.diffusion import canvas
+from ecomctl.render.diffusion.common import Loader, Need
+from ecomctl.render.diffusion.qwen_image import QwenBackendBase, QwenSettings, accelerate_qwen
+from ecomctl.types import SceneRequest, Size, Style
+
+INSTRUCTION = (
+    "Make an e-commerce poster scene. Picture 1 is the product already placed on the canvas: keep it exactly "
+    "where and as it is. Picture 2 is the style reference: follow its colours, light and mood. Picture 3 marks "
+    "where the copy goes (white on black): keep those areas calm and uncluttered, draw no text. Scene: {prompt}"
+)
+
+
+class ComposerSettings(QwenSettings):
+    model: str = "Qwen/Qwen-Image-Edit-2509"
+    lora_weight: str | None = "Qwen-Image-Edit-2509/Qwen-Image-Edit-2509-Lightning-4steps-V1.0-bf16.safetensors"
+    steps: int = 4
+    max_side: int | None = 1024
+    vae_condition_side: int = 1024  # condition images are VAE-encoded at about this side (pipeline default)
+    vl_condition_side: int = 384  # … and read by the VL encoder at about this side (pipeline default)
+    instruction: str = INSTRUCTION
+
+
+@contextlib.contextmanager
+def _video_processor_optional() -> Iterator[None]:
+    """transformers insists on a video processor class (which needs torchvision) even for image-only use;
+    without torchvision, accept `video_processor=None` — the edit pipeline never feeds video."""
+    from transformers.processing_utils import ProcessorMixin
+
+    original = ProcessorMixin.check_argument_for_proper_class
+
+    def check(self: Any, name: str, arg: Any) -> Any:
+        return None if name == "video_processor" and arg is None else original(self, name, arg)
+
+    ProcessorMixin.check_argument_for_proper_class = check  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        ProcessorMixin.check_argument_for_proper_class = original  # type: ignore[method-assign]
+
+
+def vl_processor(image_processor: Any, tokenizer: Any) -> Any:
+    """A Qwen2-VL processor from its parts, with or without torchvision installed."""
+    from transformers import Qwen2VLProcessor
+
+    if importlib.util.find_spec("torchvision") is not None:
+        return Qwen2VLProcessor(image_processor=image_processor, tokenizer=tokenizer)
+    with _video_processor_optional():
+        return Qwen2VLProcessor(image_processor=image_processor, tokenizer=tokenizer, video_processor=None)
+
+
+def style_reference(style: Style, size: Size) -> Image.Image:
+    """The style's reference image, else a swatch of its palette (gradient stops + accent band)."""
+    if style.reference is not None and style.reference.exists():
+        return Image.open(style.reference).convert("RGB").resize(size.tuple, Image.LANCZOS)
+    stops = np.array(style.background or ((240, 240, 240),), dtype=np.float32)
+    t = np.linspace(0, 1, size.h)[:, None]
+    idx = t * (len(stops) - 1)
+    lo = np.floor(idx).astype(int)
+    hi = np.minimum(lo + 1, len(stops) - 1)
+    col = stops[lo[:, 0]] * (1 - (idx - lo)) + stops[hi[:, 0]] * (idx - lo)
+    img = np.repeat(col[:, None, :], size.w, axis=1)
+    img[int(size.h * 0.85):, : max(1, size.w // 4)] = style.accent
+    return Image.fromarray(img.round().astype(np.uint8), "RGB")
+
+
+@BACKENDS.register("composer")
+class ComposerBackend(QwenBackendBase):
+    name = "composer"
+    Settings = ComposerSettings
+    NEEDS = (
+        Need("model", "Qwen-Image-Edit-2509 (edit MMDiT, Qwen2.5-VL-7B, VAE, VL processor)", 57.7),
+        Need("lora", "Qwen-Image-Edit Lightning LoRA", 1.7, required=False),
+    )
+
+    def build(self, loader: Loader) -> Any:
+        from diffusers import QwenImageEditPlusPipeline
+
+        src = loader.source("model")
+        pipe = loader.load(QwenImageEditPlusPipeline, "model", processor=self._processor(src))
+        accelerate_qwen(pipe, loader, self.settings)
+        return pipe
+
+    def _processor(self, src: str) -> Any:
+        from transformers import AutoImageProcessor, AutoTokenizer
+
+        kw = {"local_files_only": self.local_only}
+        return vl_processor(AutoImageProcessor.from_pretrained(src, subfolder="processor", **kw),
+                            AutoTokenizer.from_pretrained(src, subfolder="processor", **kw))
+
+    def prompts(self, batch):  # type: ignore[override]
+        pos, neg = super().prompts(batch)
+        return [self.settings.instruction.format(prompt=p) for p in pos], neg
+
+    def generate(self, pipe: Any, batch: list[SceneRequest], work: Size, gens: list) -> list:
+        from diffusers.pipelines.qwenimage import pipeline_qwenimage_edit_plus as mod
+
+        s = self.settings
+        images = [[canvas.init_image(r, work), style_reference(r.style, work), canvas.glyph_image(r, work)]
+                  for r in batch]
+        saved = (mod.VAE_IMAGE_SIZE, mod.CONDITION_IMAGE_SIZE)
+        mod.VAE_IMAGE_SIZE, mod.CONDITION_IMAGE_SIZE = s.vae_condition_side ** 2, s.vl_condition_side ** 2
+        try:
+            out = pipe(image=images, height=work.h, width=work.w, num_inference_steps=s.steps, generator=gens,
+                       max_sequence_length=s.max_sequence_length, output_type="pil", **self.cfg_kwargs(batch))
+        finally:
+            mod.VAE_IMAGE_SIZE, mod.CONDITION_IMAGE_SIZE = saved
+        return out.images
