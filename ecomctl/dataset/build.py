@@ -66,11 +66,12 @@ def _is_render_folder(source: Path) -> bool:
 
 
 def build_corpus(source: Path, out: Path, s: DatasetSettings, kind: str = "auto",
-                 progress: Progress | None = None) -> BuildReport:
+                 progress: Progress | None = None, force: bool = False) -> BuildReport:
+    """Build (or resume) a corpus in `out`; finished samples are skipped unless `force`."""
     start = time.perf_counter()
     kind, items = discover(source, kind, Path(s.metadata) if s.metadata else None)
     out.mkdir(parents=True, exist_ok=True)
-    done = {i.id: r for i in items if (r := _finished(out, i, s)) is not None}
+    done = {} if force else {i.id: r for i in items if (r := _finished(out, i, s)) is not None}
     todo = [i for i in items if i.id not in done]
     fresh = _run(todo, s, out, progress, len(items), len(done))
     records = [done.get(i.id) or fresh[i.id] for i in items]

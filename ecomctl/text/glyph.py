@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageChops, ImageDraw, ImageFont
 
-from ecomctl.text.fonts import default_font_path, load_font
+from ecomctl.text.fonts import load_font
 from ecomctl.types import Box, Layout, Size, TextLine
 
 GLYPH_CELL = 64  # side of one per-glyph crop in the atlas
@@ -54,10 +54,11 @@ def font_size_code(font_size: float, canvas_h: int) -> int:
 
 
 def font_path_for(font: str | None) -> str | None:
-    """The `path` argument for load_font from a Layout's recorded font (None = the default Noto face)."""
-    if not font or Path(font).name == default_font_path().name or not Path(font).is_file():
-        return None
-    return str(font)
+    """The `path` argument for load_font, as the typesetter passes it (None = the default Noto face).
+
+    A recorded font file that no longer exists (corpus built on another machine) falls back to the default.
+    """
+    return str(font) if font and Path(font).is_file() else None
 
 
 def render_glyphs(layout: Layout) -> GlyphRender:

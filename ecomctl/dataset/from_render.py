@@ -1,0 +1,56 @@
+"""Source 1 — an ecomctl render output folder: every condition is known exactly from the sidecars."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+
+from ecomctl.dataset.from_posters import safe_id
+from ecomctl.dataset.inpaint import boxes_mask, grow_mask, inpaint
+from ecomctl.dataset.items import Conditions, SourceItem
+from ecomctl.dataset.prompts import render_prompt
+from ecomctl.dataset.settings import DatasetSettings
+from ecomctl.engine.sidecar import SCHEMA, load_poster
+
+_SIDECAR = re.compile(r".+-v\d+\.json$")
+
+
+def discover_renders(root: Path) -> list[SourceItem]:
+    """One item per poster sidecar `OUT/<sku>/<sku>-v<k>.json`, in SKU then variant order."""
+    items = []
+    for path in sorted(root.glob("*/*.json")):
+        if not _SIDECAR.match(path.name):
+            continue
+        try:
+            head = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if head.get("schema") != SCHEMA:
+            continue
+        sku = str(head["sku"])
+        items.append(SourceItem(id=safe_id(f"{sku}-v{head['variant']}"), kind="render", path=path, sku=sku,
+                                group=sku))
+    return sorted(items, key=lambda i: (i.sku, i.id))
+
+
+def render_conditions(item: SourceItem, s: DatasetSettings) -> Conditions:
+    """Poster, intended product mask, background layer (the style image) and layout, as rendered."""
+    poster = load_poster(item.path)
+    mask = np.asarray(poster.subject_mask, np.uint8)
+    notes: list[str] = []
+    if poster.background is not None:
+        style, style_from = poster.background.convert("RGB"), "layer"
+    else:  # rendered without --keep-layers: remove text, plates and product from the poster instead
+        layout = poster.layout
+        hole = boxes_mask(poster.image.size, [ln.box for ln in layout.lines] + [p.box for p in layout.plates])
+        style = inpaint(poster.image, np.maximum(hole, grow_mask(mask, 7)), s.inpaint, s.inpaint_radius)
+        style_from = "inpaint"
+        notes.append("no background layer (render without --keep-layers): style image inpainted")
+    row = poster.row
+    prompt = render_prompt(row.prompt, poster.style.name, poster.style.prompt, row.subject or s.subject_prompt)
+    method = str(poster.meta.get("subject", {}).get("method", "unknown"))
+    return Conditions(poster=poster.image.convert("RGB"), subject_mask=mask, style=style, layout=poster.layout,
+                      prompt=prompt, style_from=style_from, subject_method=method, notes=tuple(notes))
