@@ -16,6 +16,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "render",
     "validate",
     "dataset",
+    "qa",
+    "eval",
 )
 
 app = typer.Typer(

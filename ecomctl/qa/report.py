@@ -6,7 +6,6 @@ import csv
 import io
 import json
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime, timezone
@@ -14,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ecomctl import __version__
+from ecomctl.io import atomic_write_text
 from ecomctl.types import ItemResult
 
 SCHEMA = "ecomctl.report/1"
@@ -65,18 +65,6 @@ def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         m.update(n=len(vals), mean=round(sum(vals) / len(vals), 4) if vals else None,
                  min=min(vals, default=None), max=max(vals, default=None), values=vals)
     return {"items": len(rows), "status": counts, "metrics": dict(sorted(metrics.items()))}
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def header(out_dir: Path) -> dict[str, Any]:

@@ -11,7 +11,8 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 from PIL import Image
 
-from ecomctl.qa.report import atomic_write_text, header, report_rows, summarize
+from ecomctl.io import atomic_write_text
+from ecomctl.qa.report import header, report_rows, summarize
 from ecomctl.qa.thresholds import ReportSettings
 from ecomctl.types import ItemResult
 
