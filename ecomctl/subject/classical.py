@@ -27,6 +27,7 @@ class ClassicalSettings:
     border: float = 0.02  # width of the border strip that teaches the background, fraction of the short side
     shadow_floor: float = 0.6  # a pixel down to this fraction of the background's brightness may be shadow
     min_threshold: float = 3.0  # distance (0..441) under which a pixel is background, at least
+    smooth_sigma: float = 1.0  # Gaussian denoise before measuring distances (0 = off)
     iterations: int = 4  # GrabCut iterations
     band_px: int = 12  # trimap band around the rough mask where GrabCut decides, at work scale
     feather_px: float = 1.2
@@ -61,21 +62,29 @@ def _design(h: int, w: int, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
     return np.stack([np.ones_like(x), x, y, x * y, x * x, y * y], axis=1)
 
 
-def fit_background(rgb: np.ndarray, strip: np.ndarray) -> tuple[np.ndarray, float]:
-    """Smooth background colour field fitted (robustly) to the border strip; returns (HxWx3, noise level)."""
+def fit_background(rgb: np.ndarray, strip: np.ndarray, shadow_floor: float) -> tuple[np.ndarray, float]:
+    """Smooth backdrop colour field fitted robustly to the border strip → (HxWx3 field, noise level).
+
+    The fit is pulled to the unshadowed backdrop: border pixels clearly darker than the current fit
+    (a shadow reaching the frame) and outliers (a product touching the edge) are dropped, then refit.
+    The noise level is the 95th percentile of the shadow-tolerant distance over the backdrop pixels.
+    """
     h, w, _ = rgb.shape
     ys, xs = np.nonzero(strip)
     a = _design(h, w, ys.astype(np.float32), xs.astype(np.float32))
     vals = rgb[ys, xs].astype(np.float32)
     keep = np.ones(len(vals), bool)
-    for _ in range(3):  # drop border pixels that belong to a product touching the edge, refit
+    for _ in range(6):
         coef, *_ = np.linalg.lstsq(a[keep], vals[keep], rcond=None)
-        resid = np.linalg.norm(vals - a @ coef, axis=1)
-        scale = 1.4826 * np.median(resid[keep]) + 1.0
-        keep = resid < 3 * scale + 2
+        diff = vals - a @ coef
+        resid = np.linalg.norm(diff, axis=1)
+        scale = 1.4826 * float(np.median(resid[keep])) + 1.0
+        keep = (resid < 3 * scale + 2) & (diff.mean(axis=1) > -scale)
+    backdrop = background_distance(vals, a @ coef, shadow_floor)
+    noise = float(np.percentile(backdrop[backdrop < 3 * scale + 2], 95))
     gy, gx = np.mgrid[0:h, 0:w]
     field = (_design(h, w, gy.ravel().astype(np.float32), gx.ravel().astype(np.float32)) @ coef).reshape(h, w, 3)
-    return np.clip(field, 0, 255), float(np.percentile(resid[keep], 95))
+    return np.clip(field, 0, 255), noise
 
 
 def background_distance(rgb: np.ndarray, bg: np.ndarray, shadow_floor: float) -> np.ndarray:
@@ -117,8 +126,11 @@ class ClassicalExtractor:
         s = self.settings
         h, w, _ = rgb.shape
         strip = border_mask(h, w, max(2, round(min(h, w) * s.border)))
-        bg, noise = fit_background(rgb, strip)
-        dist = background_distance(rgb, bg, s.shadow_floor)
+        # distances are measured on a lightly smoothed copy: sensor/JPEG noise would otherwise set
+        # the threshold above the faint edge of a light product on a light backdrop
+        smooth = cv2.GaussianBlur(rgb.astype(np.float32), (0, 0), s.smooth_sigma) if s.smooth_sigma else rgb
+        bg, noise = fit_background(smooth, strip, s.shadow_floor)
+        dist = background_distance(smooth, bg, s.shadow_floor)
         t_bg = max(s.min_threshold, 2.5 * noise)
         t_fg = max(4 * t_bg, 40.0)
         rough = dist > t_bg
@@ -126,7 +138,7 @@ class ClassicalExtractor:
             raise ExtractionError("nothing stands out from the background")
         rough = clean_mask(rough, Cleanup(keep_ratio=0.02, min_area=0.0005, close_px=3))
         trimap = self._trimap(rough, dist > t_fg, strip & ~(dist > t_bg))
-        if (trimap == cv2.GC_FGD).any() or (trimap == cv2.GC_PR_FGD).any():
+        if s.iterations > 0 and ((trimap == cv2.GC_FGD).any() or (trimap == cv2.GC_PR_FGD).any()):
             bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
             cv2.grabCut(rgb[..., ::-1].copy(), trimap, None, bgd, fgd, s.iterations, cv2.GC_INIT_WITH_MASK)
         out = (trimap == cv2.GC_FGD) | (trimap == cv2.GC_PR_FGD)
