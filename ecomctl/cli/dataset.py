@@ -48,10 +48,11 @@ def build(
     drops = ", ".join(f"{k} {v}" for k, v in report.dropped.items()) or "none"
     console.print(f"{report.kept} samples ({splits}) from {report.items} posters "
                   f"({report.resumed} unchanged) in {report.seconds:.1f}s; dropped: {drops}; "
-                  f"errors: {len(report.errors)}", highlight=False)
+                  f"errors: {len(report.errors)}", highlight=False, soft_wrap=True)
     for e in report.errors:
-        err_console.print(f"[red]error:[/red] {escape(e['id'])}: {escape(e['error'])}", highlight=False)
-    console.print(f"corpus: {out}", highlight=False)
+        err_console.print(f"[red]error:[/red] {escape(e['id'])}: {escape(e['error'])}", highlight=False,
+                          soft_wrap=True)
+    console.print(f"corpus: {out}", highlight=False, soft_wrap=True)
     raise typer.Exit(1 if report.errors else 0)
 
 
@@ -100,4 +101,4 @@ def validate(corpus: Path = typer.Argument(..., help="A corpus folder made by `d
         err_console.print(f"[red]corpus {escape(str(corpus))} is broken: {len(problems)} problem(s)[/red]",
                           highlight=False, soft_wrap=True)
         raise typer.Exit(1)
-    console.print(f"corpus {corpus} ok", highlight=False)
+    console.print(f"corpus {corpus} ok", highlight=False, soft_wrap=True)
