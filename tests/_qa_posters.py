@@ -54,7 +54,8 @@ def draw_lines(img: Image.Image, specs, x: int, y: int, color: RGB, gap: int = 1
 
 
 def make_poster(size: Size = Size(512, 512), copy=COPY, top: RGB = (250, 240, 225), bottom: RGB = (235, 205, 170),
-                text_color: RGB = (30, 25, 20), sku: str = "SKU-1", variant: int = 1) -> Poster:
+                text_color: RGB = (30, 25, 20), sku: str = "SKU-1", variant: int = 1,
+                style: str | None = None) -> Poster:
     background = gradient(size, top, bottom)
     subject_box = Box(size.w // 2, size.h // 3, size.w - size.w // 12, size.h - size.h // 16)
     layer = product_layer(size, subject_box)
@@ -64,7 +65,7 @@ def make_poster(size: Size = Size(512, 512), copy=COPY, top: RGB = (250, 240, 22
     row = SkuRow(sku=sku, image=Path("/nonexistent/photo.png"), title=copy[0][1], size=size,
                  subtitle=copy[1][1] if len(copy) > 1 else None, price=copy[2][1] if len(copy) > 2 else None)
     layout = Layout(size, "test", subject_box, tuple(lines), font="NotoSansCJK-VF.otf.ttc")
-    style = Style(name="test", background=(top, bottom))
+    style = Style(name=style or f"style-{variant}", background=(top, bottom))
     mask = np.asarray(layer.getchannel("A")).copy()
     return Poster(row, variant, 0, image, background, mask, layer, layout, style)
 

@@ -149,6 +149,15 @@ def test_variants_flag_near_duplicates_but_not_distinct_styles(pixels_only):
     assert check_variants([a], base[:1], pixels_only) == base[:1]  # a lone variant has nothing to compare
 
 
+def test_a_pinned_style_may_share_its_palette(pixels_only):
+    a = make_poster(variant=1, style="festive-red")
+    b = make_poster(variant=2, style="festive-red", text_color=(120, 20, 20))
+    out = check_variants([a, b], [QAResult("pass")] * 2, pixels_only)
+    c = by_name(out[0])
+    assert c["variants.palette_de"].status == "pass" and c["variants.palette_de"].value < 6
+    assert c["variants.phash"].status == "warn"  # still the same picture apart from the text colour
+
+
 def test_merge_checks_replaces_and_recomputes():
     r = QAResult("pass", (Check("x", 1.0, "pass"),))
     merged = merge_checks(r, [Check("x", 0.0, "fail", "bad"), Check("y", 1.0, "warn", "hm")])

@@ -26,7 +26,8 @@ def scene_palette(poster: Poster) -> tuple[np.ndarray, np.ndarray]:
 
 
 def variant_checks(posters: Sequence[Poster], t: VariantThresholds) -> list[list[Check]]:
-    """Per poster: its nearest sibling by palette ΔE and by pHash distance (nothing for a lone variant)."""
+    """Per poster: its nearest sibling by palette ΔE (judged against siblings of another style) and by
+    pHash distance (judged against all); nothing for a lone variant."""
     if not t.enabled or len(posters) < 2:
         return [[] for _ in posters]
     pals = [scene_palette(p) for p in posters]
@@ -36,7 +37,12 @@ def variant_checks(posters: Sequence[Poster], t: VariantThresholds) -> list[list
         others = [j for j in range(len(posters)) if j != i]
         de, j_de = min((palette_distance(pals[i], pals[j]), j) for j in others)
         hd, j_hd = min((int(hashes[i] - hashes[j]), j) for j in others)
-        de_bad, hd_bad = de < t.palette_delta_e, hd <= t.phash_distance
+        # a palette is only expected to differ from siblings drawn in another style (a pinned style is shared)
+        styled = [(palette_distance(pals[i], pals[j]), j) for j in others if posters[j].style.name != p.style.name]
+        de_bad = bool(styled) and min(styled)[0] < t.palette_delta_e
+        if de_bad:
+            de, j_de = min(styled)
+        hd_bad = hd <= t.phash_distance
         out.append([
             Check("variants.palette_de", round(de, 2), t.status if de_bad else "pass",
                   f"palette too close to {posters[j_de].name} (ΔE {de:.1f} < {t.palette_delta_e})" if de_bad else ""),

@@ -1,0 +1,102 @@
+"""Report writers: report.json (schema ecomctl.report/1), report.csv (formula-safe), report.html (escaped)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from rich.console import Console
+
+from ecomctl.config import load_config
+from ecomctl.qa import summary_table, write_reports
+from ecomctl.qa.report import safe_cell
+from ecomctl.types import Check, ItemResult, QAResult
+
+EVIL = '<script>alert("x")</script>'
+
+
+def sample_results(out: Path) -> list[ItemResult]:
+    """Four items: pass, fail (hostile strings), warn, error; images on disk for thumbnails."""
+    items = []
+    specs = [("GOOD-1", "pass", (40, 120, 200)), (EVIL, "fail", (200, 40, 40)), ("=cmd|' /C calc'!A0", "warn", (90, 90, 90))]
+    for sku, status, colour in specs:
+        folder = out / "x"
+        folder.mkdir(parents=True, exist_ok=True)
+        png = folder / f"{len(items)}-v1.png"
+        Image.new("RGB", (300, 200), colour).save(png)
+        checks = (Check("text.ned", 1.0 if status == "pass" else 0.62, "pass" if status == "pass" else "fail",
+                        "" if status == "pass" else f'title line 1 "{EVIL}" read as "=SUM(A1)" (NED 0.62)'),
+                  Check("subject.iou", 0.998, "pass"),
+                  Check("layout.margin", -0.01, "fail" if status == "fail" else "pass"))
+        qa = QAResult(status, checks)  # type: ignore[arg-type]
+        items.append(ItemResult(sku, 1, status, png, folder / f"{len(items)}-v1.json", None, qa, 1.5, "m.csv:2"))
+    items.append(ItemResult("BROKEN", None, "error", error="m.csv:5: cannot read image broken.png", where="m.csv:5"))
+    return items
+
+
+@pytest.fixture
+def written(tmp_path):
+    results = sample_results(tmp_path)
+    write_reports(tmp_path, results, load_config(environ={}))
+    return tmp_path, results
+
+
+def test_json_report_schema_order_and_summary(written):
+    out, _ = written
+    data = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert data["schema"] == "ecomctl.report/1"
+    assert [i["status"] for i in data["items"]] == ["error", "fail", "warn", "pass"]  # failures first
+    assert data["summary"]["status"] == {"error": 1, "fail": 1, "warn": 1, "pass": 1, "skipped": 0}
+    ned = data["summary"]["metrics"]["text.ned"]
+    assert ned["n"] == 3 and ned["fail"] == 2 and ned["min"] == 0.62 and ned["max"] == 1.0
+    item = data["items"][1]
+    assert item["sku"] == EVIL and item["image"] == "x/1-v1.png" and item["sidecar"] == "x/1-v1.json"
+    assert item["reasons"][0].startswith("title line 1") and item["metrics"]["subject.iou"] == 0.998
+    assert data["items"][0]["reasons"] == ["m.csv:5: cannot read image broken.png"]
+
+
+def test_csv_neutralises_formulas(written):
+    out, _ = written
+    with open(out / "report.csv", newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    by_status = {r["status"]: r for r in rows}
+    assert by_status["warn"]["sku"] == "'=cmd|' /C calc'!A0"
+    assert by_status["fail"]["layout.margin"] == "-0.01"  # numbers stay numbers
+    for row in rows:
+        for value in row.values():
+            assert not value.startswith(("=", "+", "@")) or value == "", value
+    assert [r["status"] for r in rows] == ["error", "fail", "warn", "pass"]
+
+
+@pytest.mark.parametrize("raw, safe", [("=1+1", "'=1+1"), ("+49 30", "'+49 30"), ("-x", "'-x"),
+                                       ("@SUM(A1)", "'@SUM(A1)"), ("\tcmd", "'\tcmd"), ("ok", "ok"),
+                                       (-0.5, -0.5), (None, None)])
+def test_safe_cell(raw, safe):
+    assert safe_cell(raw) == safe
+
+
+def test_html_is_self_contained_and_escaped(written):
+    out, _ = written
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert EVIL not in html and "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
+    assert '<table class="items" id="items">' in html
+    assert html.count('src="data:image/jpeg;base64,') == 3  # one inlined thumbnail per image
+    assert 'href="x/1-v1.png"' in html and 'href="x/1-v1.json"' in html
+    assert "<svg" in html and "http://" not in html.replace("http://www.w3.org", "")  # no external assets
+    assert html.index("BROKEN") < html.index("GOOD-1")  # failures first
+
+
+def test_html_with_no_items(tmp_path):
+    write_reports(tmp_path, [], load_config(environ={}))
+    assert "No items." in (tmp_path / "report.html").read_text(encoding="utf-8")
+
+
+def test_summary_table_lists_failures_with_reasons(tmp_path):
+    console = Console(record=True, width=200)
+    console.print(summary_table(sample_results(tmp_path)))
+    text = console.export_text()
+    assert "QA: 4 items — 1 error 1 fail 1 warn 1 pass" in text
+    assert EVIL in text and "title line 1" in text and "GOOD-1" not in text
