@@ -108,6 +108,7 @@ def _qwen_encoder(scale: Scale, tok: Any) -> Any:
                 "rope_scaling": {"mrope_section": [1, 1, 2], "rope_type": "default", "type": "default"},
                 "rope_theta": 1000000.0}
         vision = {"depth": 1, "hidden_size": 16, "intermediate_size": 16, "num_heads": 2, "out_hidden_size": 16}
+    text.update(bos_token_id=None, eos_token_id=tok.convert_tokens_to_ids("<|im_end|>"))
     cfg = Qwen2_5_VLConfig(text_config=text, vision_config=vision, hidden_size=text["hidden_size"],
                            vocab_size=text["vocab_size"], **toks.qwen_token_ids(tok))
     return Qwen2_5_VLForConditionalGeneration(cfg)
@@ -139,12 +140,12 @@ def qwen_image(scale: Scale) -> dict[str, Any]:
 
 def composer(scale: Scale) -> dict[str, Any]:
     """Qwen-Image-Edit-Plus: Qwen-Image plus the VL processor that reads the condition images."""
-    from transformers import Qwen2VLImageProcessorPil, Qwen2VLProcessor
+    from ecomctl.render.diffusion.composer import vl_image_processor, vl_processor
 
     parts = qwen_image(scale)
-    processor = Qwen2VLProcessor(image_processor=Qwen2VLImageProcessorPil(), tokenizer=parts["tokenizer"],
-                                 chat_template="")
-    return {**parts, "processor": processor}
+    # tiny: few vision patches per condition image keep the CPU run short
+    kw = {} if scale == "full" else {"min_pixels": 56 * 56, "max_pixels": 56 * 56 * 4}
+    return {**parts, "processor": vl_processor(vl_image_processor()(**kw), parts["tokenizer"])}
 
 
 def flux_fill(scale: Scale) -> dict[str, Any]:

@@ -16,6 +16,16 @@ from ecomctl.errors import BackendUnavailable, ConfigError, RenderError
 from ecomctl.render.diffusion import canvas
 from ecomctl.types import Scene, SceneRequest, Size
 
+def _dtype_kw() -> str:
+    """diffusers renamed from_pretrained's `torch_dtype` to `dtype` (0.36+); use what this one expects."""
+    try:
+        from diffusers.utils import deprecation_utils
+
+        return "dtype" if hasattr(deprecation_utils, "_TORCH_DTYPE_DEPRECATION_MESSAGE") else "torch_dtype"
+    except ImportError:
+        return "torch_dtype"
+
+
 INSTALL_HINT = "install the models extra: pip install 'ecomctl[models]'"
 
 
@@ -180,7 +190,7 @@ class Loader:
 
     def load(self, cls: Any, key: str, **kwargs: Any) -> Any:
         src = self.source(key)
-        kwargs.setdefault("torch_dtype", self.dtype)
+        kwargs.setdefault(_dtype_kw(), self.dtype)
         try:
             return cls.from_pretrained(src, use_safetensors=True, local_files_only=self.backend.local_only,
                                        **kwargs)
@@ -302,7 +312,7 @@ class DiffusionBackend:
         pipe = self.pipeline(work)
         t0 = time.perf_counter()
         try:
-            with torch.inference_mode():
+            with torch.inference_mode(), self._cache_context(pipe):
                 images = self.generate(pipe, batch, work, generators(batch))
         except (RuntimeError, ValueError) as e:
             raise RenderError(f"{self.name}: {type(e).__name__}: {str(e).splitlines()[0][:200]}") from None
@@ -313,6 +323,16 @@ class DiffusionBackend:
             out.append(Scene(scene, {"backend": self.name, **self.describe(), "seed": req.seed,
                                      "work_size": str(work), "batch": len(batch), "seconds": seconds}))
         return out
+
+    def _cache_context(self, pipe: Any) -> Any:
+        """Cache hooks need a named context; pipelines that do not open one per step (FLUX Fill in
+        diffusers 0.42) get one around the whole call (no true CFG there, so one context is right)."""
+        import contextlib
+
+        net = denoiser_of(pipe)
+        if "first_block_cache" in self.applied and hasattr(net, "cache_context"):
+            return net.cache_context("cond")
+        return contextlib.nullcontext()
 
     def prompts(self, batch: Sequence[SceneRequest]) -> tuple[list[str], list[str]]:
         """Prompt and negative prompt per request (the runner builds them from the style and the SKU)."""

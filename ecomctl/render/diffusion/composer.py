@@ -52,6 +52,15 @@ def _video_processor_optional() -> Iterator[None]:
         ProcessorMixin.check_argument_for_proper_class = original  # type: ignore[method-assign]
 
 
+def vl_image_processor() -> type:
+    """Qwen2-VL image processor class: the torchvision one when installed, else the PIL one."""
+    import transformers
+
+    if importlib.util.find_spec("torchvision") is not None:
+        return transformers.Qwen2VLImageProcessor
+    return transformers.Qwen2VLImageProcessorPil
+
+
 def vl_processor(image_processor: Any, tokenizer: Any) -> Any:
     """A Qwen2-VL processor from its parts, with or without torchvision installed."""
     from transformers import Qwen2VLProcessor
@@ -109,13 +118,16 @@ class ComposerBackend(QwenBackendBase):
         from diffusers.pipelines.qwenimage import pipeline_qwenimage_edit_plus as mod
 
         s = self.settings
-        images = [[canvas.init_image(r, work), style_reference(r.style, work), canvas.glyph_image(r, work)]
-                  for r in batch]
         saved = (mod.VAE_IMAGE_SIZE, mod.CONDITION_IMAGE_SIZE)
         mod.VAE_IMAGE_SIZE, mod.CONDITION_IMAGE_SIZE = s.vae_condition_side ** 2, s.vl_condition_side ** 2
-        try:
-            out = pipe(image=images, height=work.h, width=work.w, num_inference_steps=s.steps, generator=gens,
-                       max_sequence_length=s.max_sequence_length, output_type="pil", **self.cfg_kwargs(batch))
+        try:  # one call per request: the edit pipeline takes one set of condition images per call
+            return [self._one(pipe, r, work, g) for r, g in zip(batch, gens)]
         finally:
             mod.VAE_IMAGE_SIZE, mod.CONDITION_IMAGE_SIZE = saved
-        return out.images
+
+    def _one(self, pipe: Any, r: SceneRequest, work: Size, gen: Any) -> Image.Image:
+        s = self.settings
+        images = [canvas.init_image(r, work), style_reference(r.style, work), canvas.glyph_image(r, work)]
+        out = pipe(image=images, height=work.h, width=work.w, num_inference_steps=s.steps, generator=gen,
+                   max_sequence_length=s.max_sequence_length, output_type="pil", **self.cfg_kwargs([r]))
+        return out.images[0]

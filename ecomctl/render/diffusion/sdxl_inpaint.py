@@ -67,7 +67,9 @@ class SdxlInpaintBackend(DiffusionBackend):
         control: Any = torch.from_numpy(np.concatenate([canvas.ecomxl_control(i, m) for i, m in zip(inits, masks)]))
         scale: Any = s.control_scale
         if s.softedge:
-            control = [control, [canvas.softedge_control(i, m) for i, m in zip(inits, masks)]]
+            edges = np.stack([np.asarray(canvas.softedge_control(i, m), dtype=np.float32) / 255.0
+                              for i, m in zip(inits, masks)]).transpose(0, 3, 1, 2)
+            control = [control, torch.from_numpy(edges)]  # tensors: the pipeline rejects nested image lists
             scale = [s.control_scale, s.softedge_scale]
         out = pipe(prompt=pos, negative_prompt=neg if any(neg) else None, image=control, height=work.h,
                    width=work.w, num_inference_steps=s.steps, guidance_scale=s.guidance,

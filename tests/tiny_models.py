@@ -1,0 +1,113 @@
+"""Tiny random diffusion pipelines saved with save_pretrained in the published repos' layout, built once per
+test session; `tiny_settings(name)` gives the `backends.<name>` config that points every repo id at them."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ecomctl.bench import arch
+
+_ROOT: Path | None = None
+_BUILT: dict[str, dict[str, Any]] = {}
+COMMON = {"dtype": "fp32", "steps": 2, "batch": 2, "max_side": None}
+
+
+def _root() -> Path:
+    global _ROOT
+    if _ROOT is None:
+        _ROOT = Path(tempfile.mkdtemp(prefix="ecomctl-tiny-models-"))
+    return _ROOT
+
+
+def _lora(net: Any, targets: list[str]) -> dict[str, Any]:
+    """A random rank-2 LoRA on `net` (non-zero, so loading and fusing it changes the output)."""
+    import torch
+    from peft import LoraConfig
+    from peft.utils import get_peft_model_state_dict
+
+    torch.manual_seed(1)
+    net.add_adapter(LoraConfig(r=2, lora_alpha=2, target_modules=targets, init_lora_weights=False))
+    state = get_peft_model_state_dict(net)
+    net.delete_adapters(net.active_adapters())
+    return state
+
+
+def _sdxl(root: Path) -> dict[str, Any]:
+    from diffusers import StableDiffusionXLPipeline
+
+    c = arch.sdxl("tiny")
+    controlnet = c.pop("controlnet")
+    StableDiffusionXLPipeline(**c).save_pretrained(root / "sdxl-base")
+    controlnet.save_pretrained(root / "ecomxl-inpaint")
+    controlnet.save_pretrained(root / "ecomxl-softedge")
+    lora = _lora(c["unet"], ["to_q", "to_k", "to_v", "to_out.0"])
+    StableDiffusionXLPipeline.save_lora_weights(root / "slam-lora", unet_lora_layers=lora)
+    return {"base": root / "sdxl-base", "controlnet": root / "ecomxl-inpaint", "lora": root / "slam-lora"}
+
+
+def _sdxs(root: Path) -> dict[str, Any]:
+    from diffusers import StableDiffusionPipeline
+
+    StableDiffusionPipeline(**arch.sdxs("tiny"), requires_safety_checker=False).save_pretrained(root / "sdxs")
+    return {"model": root / "sdxs", "steps": 1}
+
+
+def _qwen_lora(root: Path, transformer: Any) -> Path:
+    from diffusers import QwenImagePipeline
+
+    lora = _lora(transformer, ["to_q", "to_k", "to_v"])
+    QwenImagePipeline.save_lora_weights(root / "qwen-lightning", transformer_lora_layers=lora)
+    return root / "qwen-lightning"
+
+
+def _qwen(root: Path) -> dict[str, Any]:
+    from diffusers import QwenImagePipeline
+
+    c = arch.qwen_image("tiny")
+    QwenImagePipeline(**c).save_pretrained(root / "qwen-image")
+    return {"model": root / "qwen-image", "lora": _qwen_lora(root, c["transformer"]),
+            "lora_weight": "pytorch_lora_weights.safetensors"}
+
+
+def _flux(root: Path) -> dict[str, Any]:
+    from diffusers import FluxFillPipeline
+
+    FluxFillPipeline(**arch.flux_fill("tiny")).save_pretrained(root / "flux-fill")
+    return {"model": root / "flux-fill", "guidance": 3.0}
+
+
+def _composer(root: Path) -> dict[str, Any]:
+    """Saved like Qwen-Image-Edit-2509: the VL processor's parts in processor/ (saved by hand because a
+    processor without torchvision's video half cannot save itself)."""
+    from diffusers import QwenImageEditPlusPipeline
+
+    c = arch.composer("tiny")
+    processor = c.pop("processor")
+    folder = root / "qwen-image-edit"
+    QwenImageEditPlusPipeline(**c, processor=None).save_pretrained(folder)
+    processor.image_processor.save_pretrained(folder / "processor")
+    processor.tokenizer.save_pretrained(folder / "processor")
+    index = json.loads((folder / "model_index.json").read_text())
+    index["processor"] = ["transformers", "Qwen2VLProcessor"]
+    (folder / "model_index.json").write_text(json.dumps(index, indent=2))
+    return {"model": folder, "lora": _qwen_lora(root, c["transformer"]),
+            "lora_weight": "pytorch_lora_weights.safetensors", "vae_condition_side": 64, "vl_condition_side": 56}
+
+
+_BUILDERS = {"sdxl-inpaint": _sdxl, "sdxs": _sdxs, "qwen-image": _qwen, "flux-fill": _flux, "composer": _composer}
+NAMES = tuple(_BUILDERS)
+
+
+def tiny_settings(name: str) -> dict[str, Any]:
+    """`backends.<name>` settings pointing at tiny saved models (built on first use, then reused)."""
+    if name not in _BUILT:
+        import torch
+
+        torch.set_num_threads(1)
+        torch.manual_seed(0)
+        paths = _BUILDERS[name](_root())
+        _BUILT[name] = {**COMMON, **{k: str(v) if isinstance(v, Path) else v for k, v in paths.items()}}
+    return dict(_BUILT[name])
