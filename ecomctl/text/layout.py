@@ -38,9 +38,9 @@ TEMPLATES: dict[str, Template] = {t.name: t for t in (
              regions=(Region((0.56, 0.04, 1.0, 0.96), ("badge", "title", "subtitle", "price")),)),
     Template("hero-top", subject=(0.14, 0.36, 0.86, 1.0), max_title_lines=2,
              regions=(Region((0.0, 0.0, 1.0, 0.31), ("badge", "title", "subtitle", "price"), "center", "top"),)),
-    Template("story", subject=(0.06, 0.27, 0.94, 0.80), max_title_lines=2,
+    Template("story", subject=(0.03, 0.26, 0.97, 0.86), max_title_lines=2,
              regions=(Region((0.0, 0.0, 1.0, 0.24), ("badge", "title", "subtitle"), "center", "top"),
-                      Region((0.0, 0.84, 1.0, 1.0), ("price",), "center", "center"))),
+                      Region((0.0, 0.88, 1.0, 1.0), ("price",), "center", "center"))),
 )}
 # templates that suit a canvas shape; variants cycle through them
 BY_SHAPE = {"wide": ("split-left", "split-right"), "square": ("split-left", "hero-top", "split-right"),
@@ -48,6 +48,8 @@ BY_SHAPE = {"wide": ("split-left", "split-right"), "square": ("split-left", "her
 # size of each role relative to the title size, and its weight key
 ROLE_SCALE = {"title": 1.0, "subtitle": 0.44, "price": 0.66, "badge": 0.34}
 ROLE_LINES = {"subtitle": 2, "price": 1, "badge": 1}
+# floor of each role's size as a multiple of the canvas's smallest legible size: secondary copy stays readable
+ROLE_FLOOR = {"title": 1.0, "subtitle": 1.3, "price": 1.6, "badge": 1.1}
 
 
 def shape_of(size: Size) -> str:
@@ -103,7 +105,7 @@ def _blocks(copy: dict[str, str], roles: tuple[str, ...], title_px: int, max_w: 
     for role in roles:
         if role not in copy:
             continue
-        size = max(min_px, round(title_px * ROLE_SCALE[role]))
+        size = max(round(min_px * ROLE_FLOOR[role]), round(title_px * ROLE_SCALE[role]))
         weight = style.title_weight if role in ("title", "price", "badge") else style.body_weight
         font = load_font(size, weight, font_path)
         pad = {"price": (round(size * 0.8), round(size * 0.22)),
@@ -136,7 +138,7 @@ def _fit(copy: dict[str, str], tpl: Template, safe: Box, style: Style, font_path
 def _fit_mode(copy: dict[str, str], tpl: Template, safe: Box, style: Style, font_path: str | None,
               min_px: int, phrases: bool) -> tuple[int, list[list[_Block]]] | None:
     """Largest title size at which every region's copy fits; binary search over integer px."""
-    lo, hi = min_px, max(min_px, round(min(safe.w, safe.h) * 0.12))
+    lo, hi = min_px, max(min_px, round(min(safe.w, safe.h) * 0.16))
     best: tuple[int, list[list[_Block]]] | None = None
     while lo <= hi:
         mid = (lo + hi) // 2

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from ecomctl.text.colour import best_text_colour, contrast, luminance
+from ecomctl.text.colour import best_text_colour, luminance
 from ecomctl.text.fonts import load_font
 from ecomctl.types import RGB, Box, Layout, Plate, Style, TextLine
 
@@ -92,9 +92,3 @@ def typeset(scene: Image.Image, layout: Layout, style: Style, min_contrast: floa
     return img, layout
 
 
-def line_contrast(img: Image.Image, line: TextLine) -> float:
-    """Contrast of a drawn line against the pixels around its ink (used by QA and tests)."""
-    return worst_contrast(img, line.box.expand(2), line.color) if line.box.area else 21.0
-
-
-__all__ = ["typeset", "choose_colours", "worst_contrast", "line_contrast", "contrast"]
