@@ -42,32 +42,65 @@ def extract_subject(
     image: Image.Image, prompt: str, method: str = "auto", settings: dict[str, Any] | None = None
 ) -> Subject:
     """Run one extractor, or the auto chain. The returned Subject's `note` says why a fallback happened."""
+    out = extract_subjects([image], [prompt], method, settings)[0]
+    if isinstance(out, ExtractionError):
+        raise out
+    return out
+
+
+def usable_extractor(method: str, settings: dict[str, Any] | None = None) -> Extractor:
+    """The named extractor, or BackendUnavailable saying why it cannot run here (checked up front)."""
+    ex = get_extractor(method, (settings or {}).get(method))
+    why = ex.unavailable()
+    if why:
+        raise BackendUnavailable(f"subject extractor {method!r} unavailable: {why}")
+    return ex
+
+
+def extract_subjects(
+    images: list[Image.Image], prompts: list[str], method: str = "auto", settings: dict[str, Any] | None = None
+) -> list[Subject | ExtractionError]:
+    """Batched form: one Subject or ExtractionError per image (extractors with `extract_many` batch)."""
     settings = settings or {}
     if method != "auto":
-        ex = get_extractor(method, settings.get(method))
-        why = ex.unavailable()
-        if why:
-            raise BackendUnavailable(f"subject extractor {method!r} unavailable: {why}")
-        return ex.extract(image, prompt)
-    notes: list[str] = []
+        return _run_many(usable_extractor(method, settings), images, prompts)
+    results: list[Subject | ExtractionError | None] = [None] * len(images)
+    notes: list[list[str]] = [[] for _ in images]
     for name in AUTO_CHAIN:
-        if name not in EXTRACTORS and name != "alpha":
+        pending = [i for i, r in enumerate(results) if r is None]
+        if not pending or (name not in EXTRACTORS and name != "alpha"):
             continue
         ex = get_extractor(name, settings.get(name))
         why = ex.unavailable()
-        if why is None and name == "alpha" and not has_useful_alpha(image):
-            why = "image has no transparency"
-        if why:
-            notes.append(f"{name}: {why}")
-            continue
+        todo = [] if why else pending
+        if name == "alpha" and not why:
+            todo = [i for i in pending if has_useful_alpha(images[i])]
+        for i in set(pending) - set(todo):
+            notes[i].append(f"{name}: {why or 'image has no transparency'}")
         try:
-            subject = ex.extract(image, prompt)
+            outs = _run_many(ex, [images[i] for i in todo], [prompts[i] for i in todo]) if todo else []
+        except BackendUnavailable as e:  # e.g. weights present but unloadable: fall back, say why
+            outs = [ExtractionError(str(e))] * len(todo)
+        for i, out in zip(todo, outs):
+            if isinstance(out, ExtractionError):
+                notes[i].append(f"{name}: {out}")
+            else:
+                results[i] = Subject(out.image, out.mask, out.bbox, out.method, "; ".join(notes[i]) or None)
+    return [r if r is not None else ExtractionError("no extractor found the product (" + "; ".join(n) + ")")
+            for r, n in zip(results, notes)]
+
+
+def _run_many(ex: Extractor, images: list[Image.Image], prompts: list[str]) -> list[Subject | ExtractionError]:
+    many = getattr(ex, "extract_many", None)
+    if many is not None:
+        return many(images, prompts)
+    out: list[Subject | ExtractionError] = []
+    for image, prompt in zip(images, prompts):
+        try:
+            out.append(ex.extract(image, prompt))
         except ExtractionError as e:
-            notes.append(f"{name}: {e}")
-            continue
-        note = "; ".join(notes) or None
-        return Subject(subject.image, subject.mask, subject.bbox, subject.method, note)
-    raise ExtractionError("no extractor found the product (" + "; ".join(notes) + ")")
+            out.append(e)
+    return out
 
 
 def has_useful_alpha(image: Image.Image) -> bool:
