@@ -78,7 +78,12 @@ def poster_conditions(item: SourceItem, s: DatasetSettings) -> Conditions:
     return Conditions(poster=poster, subject_mask=mask, style=style, layout=layout,
                       prompt=item.prompt or found_poster_prompt(subject_prompt, style), style_from="inpaint",
                       subject_method=subject.method, line_scores=tuple(ln.score for ln in copy_lines),
-                      notes=tuple(notes))
+                      notes=tuple(notes), suspect=_suspect(len(lines), on_product))
+
+
+def _suspect(n_lines: int, on_product: int) -> str | None:
+    """A product label is one line or two; a mask over most of the copy means extraction went wrong."""
+    return "subject_covers_text" if on_product and on_product * 2 >= n_lines else None
 
 
 def _split_product_text(lines: list[OcrLine], mask: np.ndarray) -> tuple[list[OcrLine], int]:

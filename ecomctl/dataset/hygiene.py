@@ -59,7 +59,8 @@ def _scale_layout(layout: Layout, pl: Placement, side: int) -> Layout:
 def phash(image: Image.Image) -> str:
     import imagehash
 
-    return str(imagehash.phash(image))
+    # 256-bit hash: posters sharing a template and palette but not their copy stay apart (64 bits merge them)
+    return str(imagehash.phash(image, hash_size=16))
 
 
 def duplicates(hashes: list[str], max_distance: int) -> list[int | None]:
@@ -79,7 +80,10 @@ def duplicates(hashes: list[str], max_distance: int) -> list[int | None]:
 
 
 def drop_reason(cond: Conditions, orig: tuple[int, int], s: DatasetSettings) -> str | None:
-    """The first filter a sample fails (min_size, no_text, ocr_confidence, subject_area), or None."""
+    """The first filter a sample fails (min_size, no_text, ocr_confidence, subject_area, or the source's
+    own `suspect` reason), or None."""
+    if cond.suspect:
+        return cond.suspect
     if min(orig) < s.min_size:
         return "min_size"
     if s.require_text and not cond.layout.lines:

@@ -44,6 +44,7 @@ class Conditions:
     subject_method: str
     line_scores: tuple[float, ...] = ()  # OCR confidence per line (1.0 when known exactly)
     notes: tuple[str, ...] = field(default_factory=tuple)
+    suspect: str | None = None  # a drop reason the source found (e.g. the subject mask swallowed the copy)
 
 
 @dataclass(frozen=True)

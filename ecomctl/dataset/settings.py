@@ -22,7 +22,7 @@ class DatasetSettings:
     min_line_conf: float = 0.7  # OCR lines below this are ignored
     subject_area: tuple[float, float] = (0.01, 0.9)  # subject mask area / canvas, inclusive bounds
     require_text: bool = True
-    dedup_distance: int = 4  # perceptual-hash Hamming distance at or below which posters are duplicates
+    dedup_distance: int = 8  # 256-bit perceptual-hash Hamming distance at or below which posters are duplicates
     shards: bool = False  # also write WebDataset tar shards
     shard_size: int = 500
     pair_siblings: bool = False  # style reference from a sibling of the same SKU group
