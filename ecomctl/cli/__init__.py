@@ -54,7 +54,7 @@ def main() -> None:
     from ecomctl.cli import common
 
     try:
-        app(standalone_mode=False)
+        rc = app(standalone_mode=False)  # click returns (not raises) typer.Exit codes here
     except EcomctlError as e:
         if common.STATE.debug:
             raise
@@ -72,3 +72,4 @@ def main() -> None:
             e.show()
             sys.exit(2)
         raise
+    sys.exit(rc if isinstance(rc, int) else 0)
