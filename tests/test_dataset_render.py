@@ -79,7 +79,7 @@ def test_lines_come_from_the_sidecar_and_prompt_is_not_the_copy(corpus: Path):
     df = pd.read_parquet(corpus / "samples.parquet").set_index("id")
     a1 = df.loc["A1-v1"]
     assert [ln["role"] for ln in a1.lines][-2:] == ["subtitle", "price"]
-    assert "Deep hydration" in a1.text and a1.lang == "mixed" and df.loc["B2-v1"].lang == "en"
+    assert "hydration" in a1.text and a1.lang == "mixed" and df.loc["B2-v1"].lang == "en"
     for row in df.itertuples():
         assert row.prompt and not any(ln["text"] in row.prompt for ln in row.lines)
         assert row.n_glyphs == len(row.glyphs) == sum(len(ln["text"].replace(" ", "")) for ln in row.lines)
