@@ -1,0 +1,113 @@
+"""`ecomctl qa OUT`: recompute QA from sidecars after a threshold change; exact exit codes and messages."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageDraw
+from typer.testing import CliRunner
+
+from ecomctl.cli import app
+from tests.conftest import make_product, write_manifest
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory) -> Path:
+    """One SKU, two 512×512 variants rendered by the compose backend (text QA off while rendering)."""
+    root = tmp_path_factory.mktemp("qa_cli")
+    make_product(root / "p.png")
+    manifest = write_manifest(root / "m.csv", [
+        {"sku": "P1", "image": "p.png", "title": "保湿面霜 长效锁水", "subtitle": "Deep hydration",
+         "price": "¥99", "size": "512x512", "variants": "2"}])
+    (root / "fast.yaml").write_text("qa:\n  text:\n    enabled: false\n", encoding="utf-8")
+    res = runner.invoke(app, ["render", str(manifest), "--out", str(root / "out"), "--config", str(root / "fast.yaml")])
+    assert res.exit_code == 0, res.output
+    return root / "out"
+
+
+@pytest.fixture
+def out(rendered: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "out"
+    shutil.copytree(rendered, copy)
+    return copy
+
+
+def sidecar(out: Path, v: int = 1) -> dict:
+    return json.loads((out / "P1" / f"P1-v{v}.json").read_text(encoding="utf-8"))
+
+
+def test_qa_recomputes_with_ocr_and_rewrites_sidecars_and_reports(out: Path):
+    for name in ("report.html", "report.json", "report.csv"):
+        (out / name).unlink()
+    res = runner.invoke(app, ["qa", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "pass    P1-v1" in res.stdout and "pass    P1-v2" in res.stdout
+    assert f"report: {out / 'report.html'}" in res.stdout
+    checks = {c["name"]: c for c in sidecar(out)["qa"]["checks"]}
+    assert checks["text.sen_acc"]["value"] == 1.0 and checks["subject.iou"]["value"] >= 0.99  # text QA ran now
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert report["schema"] == "ecomctl.report/1" and [i["name"] for i in report["items"]] == ["P1-v1", "P1-v2"]
+    assert (out / "report.csv").is_file() and (out / "report.html").is_file()
+
+
+def test_threshold_change_turns_pass_into_fail(out: Path):
+    res = runner.invoke(app, ["qa", str(out), "--set", "qa.text.enabled=false",
+                              "--set", "qa.layout.contrast_warn=30", "--set", "qa.layout.contrast_fail=25"])
+    assert res.exit_code == 1, res.output
+    assert "fail    P1-v1" in res.stdout and "contrast" in res.stdout
+    qa = sidecar(out)["qa"]
+    assert qa["status"] == "fail"
+    assert any(c["name"] == "layout.contrast" and c["status"] == "fail" for c in qa["checks"])
+    assert json.loads((out / "report.json").read_text())["summary"]["status"]["fail"] == 2
+
+
+def test_threshold_file_is_read(out: Path, tmp_path: Path):
+    cfg = tmp_path / "strict.yaml"
+    cfg.write_text("qa:\n  text: {enabled: false}\n  subject: {iou_warn: 1.5, iou_fail: 1.2}\n", encoding="utf-8")
+    res = runner.invoke(app, ["qa", str(out), "--config", str(cfg), "--quiet"])
+    assert res.exit_code == 1 and "P1-v1" in res.stdout and "IoU" in res.stdout
+
+
+def test_damaged_poster_fails_naming_the_line(out: Path):
+    side = sidecar(out, 2)
+    title = next(ln for ln in side["layout"]["lines"] if ln["role"] == "title")
+    png = out / "P1" / "P1-v2.png"
+    img = Image.open(png).convert("RGB")
+    x0, y0, x1, y1 = title["box"]
+    ImageDraw.Draw(img).rectangle((x0 + (x1 - x0) // 4, y0 - 2, x1 - (x1 - x0) // 4, y1 + 2), fill=(200, 40, 40))
+    img.save(png)
+    res = runner.invoke(app, ["qa", str(out)])
+    assert res.exit_code == 1
+    assert "pass    P1-v1" in res.stdout and "fail    P1-v2" in res.stdout
+    reason = next(c["reason"] for c in sidecar(out, 2)["qa"]["checks"] if c["name"] == "text.ned")
+    assert reason.startswith(f'title line 1 "{title["text"]}" read as ')
+
+
+def test_missing_source_photo_is_an_error_row(out: Path, rendered: Path):
+    side_path = out / "P1" / "P1-v1.json"
+    data = sidecar(out)
+    data["inputs"]["image"] = str(rendered.parent / "moved-away.png")
+    side_path.write_text(json.dumps(data), encoding="utf-8")
+    res = runner.invoke(app, ["qa", str(out), "--set", "qa.text.enabled=false"])
+    assert res.exit_code == 1
+    assert "error   P1-v1  cannot rebuild poster from P1-v1.json" in res.stdout
+
+
+def test_cannot_run_exits_2(tmp_path: Path):
+    res = runner.invoke(app, ["qa", str(tmp_path / "nope")])
+    assert res.exit_code == 2 and f"error: {tmp_path / 'nope'}: no such output folder" in res.stderr
+    res = runner.invoke(app, ["qa", str(tmp_path)])
+    assert res.exit_code == 2 and "no poster sidecars found (expected <sku>/<sku>-v<k>.json)" in res.stderr
+    res = runner.invoke(app, ["qa", str(tmp_path), "--set", "qa.text"])
+    assert res.exit_code == 2 and "error: --set 'qa.text': expected KEY=VALUE" in res.stderr
+
+
+def test_invalid_threshold_exits_2(out: Path):
+    res = runner.invoke(app, ["qa", str(out), "--set", "qa.subject.iou=0.5"])
+    assert res.exit_code == 2
+    assert "error: config qa.subject.iou: Extra inputs are not permitted" in res.stderr
