@@ -26,6 +26,7 @@ class RunConfig(_Section):
     executor: Literal["auto", "serial", "process", "gpu", "ray"] = "auto"
     skip_finished: bool = True
     keep_layers: bool = False
+    ray_address: str | None = None  # Ray cluster address ("auto" joins a running cluster); None = local
 
 
 class RenderConfig(_Section):

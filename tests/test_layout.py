@@ -108,3 +108,16 @@ def test_typeset_guarantees_contrast_on_any_background(background):
             assert worst_contrast(scene, line.box, line.color) >= 4.5, line
     if background == "noise":
         assert any(p.kind == "band" for p in final.plates)
+
+
+def test_small_canvas_falls_back_to_a_template_that_fits():
+    from ecomctl.text.layout import plan_for_variant
+
+    row = _row(Size(450, 450), **COPY[0])
+    with pytest.raises(LayoutError):
+        plan_layout(row, TEMPLATES["hero-top"], row.size, (500, 500), STYLES["clean-studio"])
+    layout = plan_for_variant(row, 2, (500, 500), STYLES["clean-studio"])  # variant 2 prefers hero-top
+    assert layout.template in ("split-left", "split-right")
+    pinned = SkuRow(**{**row.__dict__, "template": "hero-top"})
+    with pytest.raises(LayoutError, match="hero-top"):
+        plan_for_variant(pinned, 2, (500, 500), STYLES["clean-studio"])

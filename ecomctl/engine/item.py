@@ -22,9 +22,12 @@ from ecomctl.render.paste import paste_subject, place_subject
 from ecomctl.render.prompt import NEGATIVE, build_prompt
 from ecomctl.render.styles import resolve_style
 from ecomctl.subject import extract_subject
-from ecomctl.text.layout import plan_layout, template_for
+from ecomctl.text.layout import plan_for_variant
 from ecomctl.text.typeset import typeset
 from ecomctl.types import ItemResult, Poster, SceneRequest, SkuRow, Style, Subject
+
+
+WORKER_DEVICE: str | None = None  # set once per worker process by the per-GPU / Ray executors
 
 
 @dataclass
@@ -130,15 +133,14 @@ def _render(row: SkuRow, ctx: RunContext, key: str, digest: str) -> list[ItemRes
     timings["extract"] = time.perf_counter() - t
     folder = ctx.out / row.sku
     atomic_save_image(folder / f"{row.sku}.mask.png", Image.fromarray(subject.mask, "L"))
-    backend = get_backend(ctx.backend, ctx.backend_settings, cfg.render.device)
+    backend = get_backend(ctx.backend, ctx.backend_settings, WORKER_DEVICE or cfg.render.device)
     requests, layout_s = [], []
     for v in range(1, row.variants + 1):
         t = time.perf_counter()
         style = style_for(row, v, ctx)
-        tpl = template_for(row.size, v, row.template)
-        layout = plan_layout(row, tpl, row.size, (subject.bbox.w, subject.bbox.h), style,
-                             str(cfg.text.font) if cfg.text.font else None, cfg.text.margin,
-                             cfg.text.min_font_size)
+        layout = plan_for_variant(row, v, (subject.bbox.w, subject.bbox.h), style,
+                                  str(cfg.text.font) if cfg.text.font else None, cfg.text.margin,
+                                  cfg.text.min_font_size)
         layer = place_subject(subject, layout.subject_box, row.size)
         seed = derive_seed(row.seed if row.seed is not None else cfg.run.seed, row.sku, v)
         requests.append(SceneRequest(row, v, seed, style, layout, layer, build_prompt(row, style,

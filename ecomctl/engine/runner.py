@@ -1,11 +1,9 @@
-"""Run a whole manifest: validate up front, render SKUs (serial or process pool), write run.yaml + reports."""
+"""Run a whole manifest: validate up front, render SKUs on the chosen executor, write run.yaml + reports."""
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import time
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,12 +11,13 @@ import yaml
 
 from ecomctl import __version__
 from ecomctl.config import Config
-from ecomctl.engine.item import RunContext, render_sku
+from ecomctl.engine import executors
+from ecomctl.engine.item import RunContext
 from ecomctl.io import atomic_write_text
 from ecomctl.manifest import Manifest, load_manifest
 from ecomctl.render import get_backend
 from ecomctl.render.styles import load_styles
-from ecomctl.types import ItemResult, SkuRow
+from ecomctl.types import ItemResult
 
 OnResult = Callable[[ItemResult], None]
 
@@ -45,24 +44,6 @@ def load_run_manifest(path: Path, cfg: Config) -> tuple[Manifest, dict]:
     return manifest, styles
 
 
-def _serial(rows: Iterable[SkuRow], ctx: RunContext) -> Iterator[ItemResult]:
-    for row in rows:
-        yield from render_sku(row, ctx)
-
-
-def _pool(rows: list[SkuRow], ctx: RunContext, workers: int) -> Iterator[ItemResult]:
-    # spawn: safe with torch/onnxruntime threads; each worker loads its models once
-    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
-        futures = {pool.submit(render_sku, row, ctx): row for row in rows}
-        for fut in as_completed(futures):
-            try:
-                yield from fut.result()
-            except Exception as e:  # a worker died (e.g. out of memory): the SKU is an error row
-                row = futures[fut]
-                yield ItemResult(row.sku, None, "error", error=f"worker failed: {type(e).__name__}: {e}",
-                                 where=row.where)
-
-
 def run_render(manifest_path: Path, cfg: Config, on_result: OnResult | None = None,
                force: bool = False) -> RunSummary:
     """Render every SKU of the manifest into cfg.run.out; never raises for a single SKU's failure."""
@@ -72,13 +53,13 @@ def run_render(manifest_path: Path, cfg: Config, on_result: OnResult | None = No
     out.mkdir(parents=True, exist_ok=True)
     name = cfg.render.backend
     settings = cfg.backends.get(name, {})
-    backend = get_backend(name, settings, cfg.render.device)  # fails fast (exit 2) if unusable
+    devices = executors.devices_of(cfg.render.device)
+    backend = get_backend(name, settings, devices[0])  # fails fast (exit 2) if unusable
     ctx = RunContext(cfg, out, styles, name, settings, force)
-    _write_run_yaml(out, manifest, cfg, backend.describe())
-    workers = max(1, cfg.run.workers)
-    use_pool = cfg.run.executor == "process" or (cfg.run.executor == "auto" and workers > 1)
     rows = list(manifest.rows)
-    stream = _pool(rows, ctx, workers) if use_pool and len(rows) > 1 else _serial(rows, ctx)
+    kind = executors.choose(cfg.run.executor, cfg.run.workers, devices, len(rows))
+    _write_run_yaml(out, manifest, cfg, backend.describe() | {"executor": kind})
+    stream = executors.run(kind, rows, ctx)
     results = []
     for res in stream:
         results.append(res)

@@ -207,3 +207,22 @@ def plan_layout(row: SkuRow, tpl: Template, size: Size, subject_wh: tuple[int, i
         if t.box.intersection(subject_box) > 0:
             raise LayoutError(f"template {tpl.name!r}: {t.role} line overlaps the product")
     return layout
+
+
+def plan_for_variant(row: SkuRow, variant: int, subject_wh: tuple[int, int], style: Style,
+                     font_path: str | None = None, margin: float = 0.06, min_px: int = 18) -> Layout:
+    """The variant's template, or — when the copy does not fit it and the row did not pin one — the next
+    template that suits the canvas shape (small canvases cannot hold every template's copy block)."""
+    first = template_for(row.size, variant, row.template)
+    if row.template:
+        return plan_layout(row, first, row.size, subject_wh, style, font_path, margin, min_px)
+    names = BY_SHAPE[shape_of(row.size)]
+    order = [first.name] + [n for n in names if n != first.name]
+    order += [n for n in TEMPLATES if n not in order]
+    error: LayoutError | None = None
+    for name in order:
+        try:
+            return plan_layout(row, TEMPLATES[name], row.size, subject_wh, style, font_path, margin, min_px)
+        except LayoutError as e:
+            error = error or e
+    raise error  # type: ignore[misc]
