@@ -15,6 +15,7 @@ from ecomctl.errors import EcomctlError
 COMMAND_MODULES: tuple[str, ...] = (
     "render",
     "validate",
+    "extract",
     "dataset",
     "qa",
     "eval",

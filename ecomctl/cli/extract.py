@@ -1,0 +1,56 @@
+"""`ecomctl extract MANIFEST --out DIR`: cutouts, masks, overlays and a contact sheet; exit 0 / 1 some failed / 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from ecomctl.cli.common import build_config, console, guard, is_tty
+
+
+def _line(res) -> str:
+    if res.status != "ok":
+        return f"error   {res.sku}  {res.error}"
+    why = f"  (fallback: {res.note})" if res.note and res.method != "alpha" else ""
+    return f"ok      {res.sku}  {res.method}{why}"
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    @guard
+    def extract(
+        manifest: Path = typer.Argument(..., help="CSV or YAML manifest of SKUs."),
+        out: Path = typer.Option(..., "--out", "-o", help="Output folder for cutouts, masks and previews."),
+        method: str = typer.Option(None, "--method", "-m",
+                                   help="auto | alpha | classical | grounded-sam [default: subject.method]."),
+        config: Path = typer.Option(None, "--config", "-c", help="YAML config file (layered over defaults)."),
+    ) -> None:
+        """Extract every SKU's product: RGBA cutout, mask, overlay preview, plus one contact sheet."""
+        from ecomctl.manifest import load_manifest
+        from ecomctl.subject.catalog import SHEET, extract_catalog
+
+        cfg = build_config(config, {"subject.method": method})
+        rows = list(load_manifest(manifest, cfg.render.size, cfg.render.variants).rows)
+        summary = _run(extract_catalog, rows, out, cfg, len(rows))
+        console.print(f"{len(summary.results)} SKUs in {summary.seconds:.1f}s "
+                      f"({len(summary.results) - summary.failed} ok, {summary.failed} failed); "
+                      f"contact sheet: {out / SHEET}", highlight=False, soft_wrap=True)
+        raise typer.Exit(summary.exit_code)
+
+
+def _run(extract_catalog, rows, out, cfg, total):
+    if not is_tty():
+        return extract_catalog(rows, out, cfg, on_result=lambda r: print(_line(r), flush=True))
+    columns = (TextColumn("[bold]extract"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task("", total=total)
+
+        def on_result(res) -> None:
+            bar.advance(task)
+            colour = "green" if res.status == "ok" else "red"
+            bar.console.print(f"[{colour}]{escape(_line(res))}[/]", highlight=False)
+
+        return extract_catalog(rows, out, cfg, on_result=on_result)

@@ -1,0 +1,133 @@
+"""`ecomctl extract` library side: manifest → per-SKU cutout, mask, overlay + one contact sheet for the catalog."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from PIL import Image
+
+from ecomctl.config import Config
+from ecomctl.errors import ExtractionError
+from ecomctl.io import atomic_save_image, atomic_write_json
+from ecomctl.subject import extract_subjects, usable_extractor
+from ecomctl.subject.preview import SheetEntry, overlay, sheet_from_tiles, tile
+from ecomctl.types import SkuRow, Subject
+
+SHEET = "contact_sheet.png"
+SUMMARY = "extract.json"
+
+
+@dataclass(frozen=True)
+class ExtractResult:
+    """One SKU's extraction, a row of OUT/extract.json."""
+
+    sku: str
+    status: Literal["ok", "error"]
+    method: str | None = None
+    note: str | None = None  # why the auto chain fell back, if it did
+    error: str | None = None
+    bbox: list[int] | None = None
+    files: dict[str, str] = field(default_factory=dict)  # relative to OUT
+    seconds: float = 0.0
+    where: str = ""
+
+
+@dataclass(frozen=True)
+class ExtractSummary:
+    out: Path
+    results: tuple[ExtractResult, ...]
+    seconds: float
+
+    @property
+    def failed(self) -> int:
+        return sum(r.status != "ok" for r in self.results)
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failed else 0
+
+
+def _batches(rows: list[SkuRow], size: int) -> Iterator[list[SkuRow]]:
+    for i in range(0, len(rows), max(1, size)):
+        yield rows[i:i + size]
+
+
+def _open(row: SkuRow) -> Image.Image | ExtractionError:
+    try:
+        with Image.open(row.image) as im:
+            im.load()
+            return im.copy()
+    except OSError as e:
+        return ExtractionError(f"{row.image}: cannot read image: {e}")
+
+
+def _write(row: SkuRow, subject: Subject, out: Path, seconds: float) -> ExtractResult:
+    folder = out / row.sku
+    files = {"mask": f"{row.sku}/{row.sku}.mask.png", "cutout": f"{row.sku}/{row.sku}.cutout.png",
+             "overlay": f"{row.sku}/{row.sku}.overlay.jpg"}
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_save_image(out / files["mask"], Image.fromarray(subject.mask, "L"))
+    atomic_save_image(out / files["cutout"], subject.cutout())
+    atomic_save_image(out / files["overlay"], overlay(subject), quality=90)
+    return ExtractResult(row.sku, "ok", subject.method, subject.note, bbox=subject.bbox.as_list(), files=files,
+                         seconds=seconds, where=row.where)
+
+
+def _extract_batch(rows: list[SkuRow], method: str, settings: dict[str, Any], default_prompt: str,
+                   out: Path) -> Iterator[tuple[ExtractResult, Subject | None]]:
+    t0 = time.perf_counter()
+    opened = [_open(r) for r in rows]
+    ok = [i for i, im in enumerate(opened) if isinstance(im, Image.Image)]
+    subjects = extract_subjects([opened[i] for i in ok], [rows[i].subject or default_prompt for i in ok],
+                                method, settings)
+    per_item = (time.perf_counter() - t0) / max(1, len(rows))
+    found = dict(zip(ok, subjects))
+    for i, row in enumerate(rows):
+        got = found.get(i, opened[i])
+        if isinstance(got, Subject):
+            yield _write(row, got, out, per_item), got
+        else:
+            yield ExtractResult(row.sku, "error", error=str(got), seconds=per_item, where=row.where), None
+
+
+def extract_catalog(
+    rows: list[SkuRow], out: Path, cfg: Config, method: str | None = None,
+    on_result: Callable[[ExtractResult], None] | None = None,
+) -> ExtractSummary:
+    """Extract every row's subject into `out`; one item's failure never stops the batch.
+
+    An explicitly requested extractor that cannot run (extra or weights missing, model id wrong)
+    raises BackendUnavailable before any item is processed.
+    """
+    t0 = time.perf_counter()
+    method = method or cfg.subject.method
+    settings = cfg.section("subject")
+    if method != "auto":
+        ex = usable_extractor(method, settings)
+        if hasattr(ex, "models"):
+            ex.models()  # load now: a wrong model id is a run error (exit 2), not N item errors
+    batch = int((settings.get("grounded-sam") or {}).get("batch_size", 8))
+    results: list[ExtractResult] = []
+    tiles: list[Image.Image] = []
+    for chunk in _batches(list(rows), batch):
+        for res, subject in _extract_batch(chunk, method, settings, cfg.subject.default_prompt, out):
+            results.append(res)
+            tiles.append(tile(SheetEntry(res.sku, subject, res.error)))
+            if on_result:
+                on_result(res)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_save_image(out / SHEET, sheet_from_tiles(tiles, title=f"ecomctl extract — {len(tiles)} SKUs, method {method}"))
+    summary = ExtractSummary(out, tuple(results), time.perf_counter() - t0)
+    atomic_write_json(out / SUMMARY, {"schema": "ecomctl.extract/1", "method": method, "sheet": SHEET,
+                                      "seconds": round(summary.seconds, 3),
+                                      "items": [_row_json(r) for r in results]})
+    return summary
+
+
+def _row_json(r: ExtractResult) -> dict[str, Any]:
+    return {"sku": r.sku, "status": r.status, "method": r.method, "note": r.note, "error": r.error,
+            "bbox": r.bbox, "files": r.files, "seconds": round(r.seconds, 3), "where": r.where}
