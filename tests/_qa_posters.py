@@ -53,9 +53,10 @@ def draw_lines(img: Image.Image, specs, x: int, y: int, color: RGB, gap: int = 1
     return lines
 
 
-def make_poster(size: Size = Size(512, 512), copy=COPY, top: RGB = (250, 240, 225), bottom: RGB = (235, 205, 170),
+def make_poster(size: Size | None = None, copy=COPY, top: RGB = (250, 240, 225), bottom: RGB = (235, 205, 170),
                 text_color: RGB = (30, 25, 20), sku: str = "SKU-1", variant: int = 1,
                 style: str | None = None) -> Poster:
+    size = size or Size(512, 512)
     background = gradient(size, top, bottom)
     subject_box = Box(size.w // 2, size.h // 3, size.w - size.w // 12, size.h - size.h // 16)
     layer = product_layer(size, subject_box)

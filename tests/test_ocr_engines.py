@@ -18,7 +18,7 @@ from ecomctl.types import Box
 
 def render_line(text: str, size: int = 40, weight: int = 400, fg=(20, 20, 20), bg=(245, 240, 230)) -> np.ndarray:
     font = load_font(size, weight)
-    x0, y0, x1, y1 = font.getbbox(text)
+    _, _, x1, y1 = font.getbbox(text)
     img = Image.new("RGB", (x1 + 24, y1 + 24), bg)
     ImageDraw.Draw(img).text((12, 12), text, font=font, fill=fg)
     return np.asarray(img)

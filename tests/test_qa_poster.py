@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from _qa_posters import damage_line, make_poster, with_image
 from ecomctl.config import load_config
 from ecomctl.qa import check_poster, check_variants, merge_checks
 from ecomctl.text.fonts import load_font
 from ecomctl.types import Check, QAResult, Size
+from tests._qa_posters import damage_line, make_poster, with_image
 
 
 def by_name(result: QAResult) -> dict[str, Check]:

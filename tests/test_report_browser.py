@@ -12,7 +12,7 @@ from PIL import Image
 
 from ecomctl.config import load_config
 from ecomctl.qa import write_reports
-from test_qa_report import sample_results
+from tests.test_qa_report import sample_results
 
 pytestmark = pytest.mark.browser
 CHROMIUM = next((p for p in (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")) if p), None)

@@ -41,7 +41,7 @@ class PaddleOcrEngine:
                 return paddleocr.TextRecognition(**opts)
             return paddleocr.PaddleOCR(use_doc_orientation_classify=False, use_doc_unwarping=False,
                                        use_textline_orientation=False, **opts)
-        except Exception as e:  # paddle raises many kinds when its model hub is unreachable
+        except Exception as e:  # noqa: BLE001 — paddle raises many kinds when its model hub is unreachable
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise BackendUnavailable(f"OCR engine 'paddleocr' cannot load its models ({first}): {_HOWTO}") from None
 
