@@ -10,11 +10,11 @@ from PIL import Image
 
 from ecomctl.errors import LayoutError
 from ecomctl.render.styles import load_styles
-from ecomctl.text.layout import BY_SHAPE, TEMPLATES, plan_layout, template_for
 from ecomctl.text.colour import contrast
+from ecomctl.text.fonts import load_font
+from ecomctl.text.layout import BY_SHAPE, TEMPLATES, plan_layout, template_for
 from ecomctl.text.typeset import typeset, worst_contrast
 from ecomctl.text.wrap import tokens, wrap
-from ecomctl.text.fonts import load_font
 from ecomctl.types import Size, SkuRow
 
 STYLES = load_styles(None)

@@ -26,7 +26,6 @@ from ecomctl.text.layout import plan_for_variant
 from ecomctl.text.typeset import typeset
 from ecomctl.types import ItemResult, Poster, SceneRequest, SkuRow, Style, Subject
 
-
 WORKER_DEVICE: str | None = None  # set once per worker process by the per-GPU / Ray executors
 
 

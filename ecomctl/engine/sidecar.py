@@ -13,8 +13,7 @@ from PIL import Image
 from ecomctl.errors import EcomctlError
 from ecomctl.render.paste import place_subject
 from ecomctl.subject.mask import mask_bbox
-from ecomctl.types import (Box, Check, Layout, Plate, Poster, QAResult, Size, SkuRow, Style, Subject,
-                           TextLine)
+from ecomctl.types import Box, Check, Layout, Plate, Poster, QAResult, Size, SkuRow, Style, Subject, TextLine
 
 SCHEMA = "ecomctl.sidecar/1"
 
