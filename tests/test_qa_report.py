@@ -48,6 +48,7 @@ def test_json_report_schema_order_and_summary(written):
     out, _ = written
     data = json.loads((out / "report.json").read_text(encoding="utf-8"))
     assert data["schema"] == "ecomctl.report/1"
+    assert data["thresholds"]["text"]["line_ned_fail"] == 0.8 and "report" not in data["thresholds"]
     assert [i["status"] for i in data["items"]] == ["error", "fail", "warn", "pass"]  # failures first
     assert data["summary"]["status"] == {"error": 1, "fail": 1, "warn": 1, "pass": 1, "skipped": 0}
     ned = data["summary"]["metrics"]["text.ned"]
@@ -87,6 +88,7 @@ def test_html_is_self_contained_and_escaped(written):
     assert 'href="x/1-v1.png"' in html and 'href="x/1-v1.json"' in html
     assert "<svg" in html and "http://" not in html.replace("http://www.w3.org", "")  # no external assets
     assert html.index("BROKEN") < html.index("GOOD-1")  # failures first
+    assert "line_ned_fail: 0.8" in html  # the thresholds are shown
 
 
 def test_html_with_no_items(tmp_path):

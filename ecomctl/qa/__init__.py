@@ -14,7 +14,7 @@ from ecomctl.qa.thresholds import thresholds, worst
 from ecomctl.qa.variants import variant_checks
 from ecomctl.types import Check, ItemResult, Poster, QAResult
 
-__all__ = ["check_poster", "check_variants", "write_reports", "merge_checks", "summary_table"]
+__all__ = ["check_poster", "check_variants", "merge_checks", "summary_table", "write_reports"]
 
 
 def check_poster(poster: Poster, cfg: Config) -> QAResult:
@@ -60,9 +60,10 @@ def write_reports(out_dir: Path, results: list[ItemResult], cfg: Config) -> None
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_json(out_dir / "report.json", results, out_dir)
+    limits = thresholds(cfg)
+    write_json(out_dir / "report.json", results, out_dir, limits.model_dump(exclude={"report"}))
     write_csv(out_dir / "report.csv", results, out_dir)
-    write_html(out_dir / "report.html", results, out_dir, thresholds(cfg).report)
+    write_html(out_dir / "report.html", results, out_dir, limits)
 
 
 def summary_table(results: list[ItemResult]):  # -> rich.table.Table (rich is imported lazily)

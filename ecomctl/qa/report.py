@@ -73,16 +73,17 @@ def header(out_dir: Path) -> dict[str, Any]:
             "out_dir": str(Path(out_dir).resolve())}
 
 
-def report_data(results: Sequence[ItemResult], out_dir: Path) -> dict[str, Any]:
+def report_data(results: Sequence[ItemResult], out_dir: Path, limits: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The report.json document; `limits` are the thresholds the verdicts were made with."""
     rows = report_rows(results, out_dir)
     summary = summarize(rows)
     for m in summary["metrics"].values():
         m.pop("values")
-    return {**header(out_dir), "summary": summary, "items": rows}
+    return {**header(out_dir), "thresholds": limits or {}, "summary": summary, "items": rows}
 
 
-def write_json(path: Path, results: Sequence[ItemResult], out_dir: Path) -> None:
-    data = report_data(results, out_dir)
+def write_json(path: Path, results: Sequence[ItemResult], out_dir: Path, limits: dict[str, Any] | None = None) -> None:
+    data = report_data(results, out_dir, limits)
     atomic_write_text(path, json.dumps(data, ensure_ascii=False, indent=2, allow_nan=False) + "\n")
 
 

@@ -8,12 +8,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import yaml
 from jinja2 import Environment, PackageLoader, select_autoescape
 from PIL import Image
 
 from ecomctl.io import atomic_write_text
 from ecomctl.qa.report import header, report_rows, summarize
-from ecomctl.qa.thresholds import ReportSettings
+from ecomctl.qa.thresholds import QAThresholds
 from ecomctl.types import ItemResult
 
 # metrics shown as table columns, in this order (every check still appears in the reasons and the summary)
@@ -59,7 +60,8 @@ def fmt(value: Any) -> str:
     return str(value)
 
 
-def page_context(results: Sequence[ItemResult], out_dir: Path, settings: ReportSettings) -> dict[str, Any]:
+def page_context(results: Sequence[ItemResult], out_dir: Path, limits: QAThresholds) -> dict[str, Any]:
+    settings = limits.report
     rows = report_rows(results, out_dir)
     summary = summarize(rows)
     by_name = {(r.sku, r.variant): r for r in results}
@@ -70,14 +72,15 @@ def page_context(results: Sequence[ItemResult], out_dir: Path, settings: ReportS
     present = [m for m in KEY_METRICS if m in summary["metrics"]]
     for m in summary["metrics"].values():
         m["hist"] = histogram(m.pop("values"))
-    return {"rows": rows, "summary": summary, "columns": present, **header(out_dir)}
+    shown = yaml.safe_dump({"qa": limits.model_dump(exclude={"report"})}, sort_keys=False, allow_unicode=True)
+    return {"rows": rows, "summary": summary, "columns": present, "thresholds": shown, **header(out_dir)}
 
 
-def render_html(results: Sequence[ItemResult], out_dir: Path, settings: ReportSettings) -> str:
+def render_html(results: Sequence[ItemResult], out_dir: Path, limits: QAThresholds) -> str:
     template = _ENV.get_template("report.html.j2")
     template.globals["fmt"] = fmt
-    return template.render(**page_context(results, out_dir, settings))
+    return template.render(**page_context(results, out_dir, limits))
 
 
-def write_html(path: Path, results: Sequence[ItemResult], out_dir: Path, settings: ReportSettings) -> None:
-    atomic_write_text(path, render_html(results, out_dir, settings))
+def write_html(path: Path, results: Sequence[ItemResult], out_dir: Path, limits: QAThresholds) -> None:
+    atomic_write_text(path, render_html(results, out_dir, limits))
