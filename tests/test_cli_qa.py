@@ -44,6 +44,7 @@ def sidecar(out: Path, v: int = 1) -> dict:
 def test_qa_recomputes_with_ocr_and_rewrites_sidecars_and_reports(out: Path):
     for name in ("report.html", "report.json", "report.csv"):
         (out / name).unlink()
+    (out / "P1" / "notes.json").write_text('{"schema": "something/else"}', encoding="utf-8")  # not a sidecar
     res = runner.invoke(app, ["qa", str(out)])
     assert res.exit_code == 0, res.output
     assert "pass    P1-v1" in res.stdout and "pass    P1-v2" in res.stdout

@@ -65,6 +65,16 @@ def test_rapidocr_detects_and_reads_a_page():
     assert lines[0].box.y0 < 60 < lines[0].box.y1 and lines[1].box.y0 < 220 < lines[1].box.y1
 
 
+def test_detect_at_a_reduced_scale_returns_boxes_in_image_pixels():
+    page = Image.new("RGB", (1600, 900), (240, 245, 250))
+    ImageDraw.Draw(page).text((900, 600), "新品上市 NEW", font=load_font(72, 700), fill=(20, 20, 20))
+    rgb = np.asarray(page)
+    full, small = get_ocr().detect(rgb), get_ocr().detect(rgb, max_side=640)
+    assert len(full) == len(small) == 1
+    for box in (full[0], small[0]):
+        assert abs(box.x0 - 900) < 24 and 590 < box.y0 < 640 and 670 < box.y1 < 730 and box.x1 > 1250
+
+
 def test_read_of_a_blank_image_is_empty():
     blank = np.full((200, 300, 3), 255, np.uint8)
     assert get_ocr().read(blank) == []

@@ -81,7 +81,7 @@ def allowed_region(poster: Poster, t: TextThresholds) -> np.ndarray:
 def stray_text(rgb: np.ndarray, allowed: np.ndarray, t: TextThresholds, ocr: OcrEngine) -> list[dict[str, Any]]:
     """Text detected outside the allowed region: detection on the whole image, recognition on leftovers."""
     h, w = rgb.shape[:2]
-    boxes = [b.clip(Size(w, h)) for b in ocr.detect(rgb)]
+    boxes = [b.clip(Size(w, h)) for b in ocr.detect(rgb, t.stray_scan_px or None)]
     boxes = [b for b in boxes if b.area > 0 and allowed[b.y0:b.y1, b.x0:b.x1].mean() < 0.5]
     reads = ocr.recognize([crop_line(rgb, b, 0.0, t.min_crop_height) for b in boxes])
     return [{"text": r.text, "score": round(r.score, 4), "box": b.as_list()}

@@ -40,8 +40,9 @@ class OcrEngine(Protocol):
     def recognize(self, crops: Sequence[np.ndarray]) -> list[OcrText]:
         """Read one line of text from each RGB uint8 crop (batched; no detection)."""
 
-    def detect(self, image: np.ndarray) -> list[Box]:
-        """Boxes of the text lines in an RGB uint8 image (detection only, no recognition)."""
+    def detect(self, image: np.ndarray, max_side: int | None = None) -> list[Box]:
+        """Boxes of the text lines in an RGB uint8 image (detection only, no recognition); with `max_side`
+        the detector sees the image scaled down to at most that longest side (boxes in image pixels)."""
 
     def read(self, image: np.ndarray) -> list[OcrLine]:
         """Detect and recognise every text line of an RGB uint8 image."""

@@ -63,8 +63,8 @@ class PaddleOcrEngine:
                     lines.append(OcrLine(str(text), float(score), quad_to_box(poly)))
         return lines
 
-    def detect(self, image: np.ndarray) -> list[Box]:
-        return [line.box for line in self.read(image)]
+    def detect(self, image: np.ndarray, max_side: int | None = None) -> list[Box]:
+        return [line.box for line in self.read(image)]  # the pipeline picks its own detection scale
 
 
 OCR_ENGINES.add("paddleocr", PaddleOcrEngine)

@@ -28,6 +28,7 @@ class RapidOcrEngine:
     def __init__(self, settings: OcrSettings):
         self.settings = settings
         self._engine: Any = None
+        self._detectors: dict[int, Any] = {}  # max_side → detection-only engine (Det.limit_type: max)
         self._lock = threading.Lock()  # RapidOCR keeps per-call flags on the instance
 
     def unavailable(self) -> str | None:
@@ -66,9 +67,19 @@ class RapidOcrEngine:
             out = self._get()._load_rec_model()(TextRecInput(img=bgr))
         return [OcrText(str(t), float(s)) for t, s in zip(out.txts, out.scores)]
 
-    def detect(self, image: np.ndarray) -> list[Box]:
+    def _detector(self, max_side: int | None) -> Any:
+        if not max_side:
+            return self._get()
+        if max_side not in self._detectors:
+            from rapidocr import RapidOCR
+
+            params = {**self._params(), "Det.limit_type": "max", "Det.limit_side_len": int(max_side)}
+            self._detectors[max_side] = RapidOCR(params=params)
+        return self._detectors[max_side]
+
+    def detect(self, image: np.ndarray, max_side: int | None = None) -> list[Box]:
         with self._lock:
-            out = self._get()(_bgr(image), use_det=True, use_cls=False, use_rec=False)
+            out = self._detector(max_side)(_bgr(image), use_det=True, use_cls=False, use_rec=False)
         boxes = getattr(out, "boxes", None)
         return [] if boxes is None else [quad_to_box(q) for q in boxes]
 
