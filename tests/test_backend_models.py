@@ -3,6 +3,8 @@ code, rendered, deterministic per seed, batch-independent, product pixels exact 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
@@ -14,11 +16,12 @@ pytest.importorskip("diffusers")
 pytestmark = pytest.mark.models
 
 
-def request(seed: int = 7, size: Size = Size(96, 64), variant: int = 1) -> SceneRequest:
+def request(seed: int = 7, variant: int = 1) -> SceneRequest:
+    size = Size(96, 64)
     layer = Image.new("RGBA", size.tuple, (0, 0, 0, 0))
     ImageDraw.Draw(layer).rounded_rectangle((30, 14, 62, 58), radius=6, fill=(40, 90, 160, 255))
     ImageDraw.Draw(layer).rectangle((38, 30, 54, 40), fill=(240, 240, 230, 255))
-    row = SkuRow(sku="T1", image=__import__("pathlib").Path("p.png"), title="Mug", size=size)
+    row = SkuRow(sku="T1", image=Path("p.png"), title="Mug", size=size)
     line = TextLine("title", "Mug", Box(4, 2, 28, 12), 10, 700, (20, 20, 20))
     layout = Layout(size, "left", Box(30, 14, 62, 58), (line,))
     style = Style("studio", ((240, 240, 240), (200, 200, 210)), prompt="clean studio")

@@ -87,7 +87,8 @@ def sdxs(scale: Scale) -> dict[str, Any]:
         te = _clip(16, 2, 2, 32, 16, 514, False)
         vae = AutoencoderTiny(encoder_block_out_channels=(8, 8), decoder_block_out_channels=(8, 8),
                               num_encoder_blocks=(1, 1), num_decoder_blocks=(1, 1), latent_channels=4)
-    sched = DDPMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear")
+    sched = DDPMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False,
+                          steps_offset=1, timestep_spacing="trailing")
     return {"unet": unet, "vae": vae, "text_encoder": te, "tokenizer": toks.clip_tokenizer(), "scheduler": sched,
             "safety_checker": None, "feature_extractor": None}
 

@@ -13,8 +13,8 @@ NEUTRAL = (127, 127, 127)  # init-image fill outside the product: mid grey biase
 def work_size(canvas: Size, align: int, max_side: int | None = None) -> Size:
     """The size the pipeline runs at: the canvas scaled so its long side <= max_side, rounded to `align`."""
     scale = min(1.0, max_side / max(canvas.w, canvas.h)) if max_side else 1.0
-    w = max(align, int(round(canvas.w * scale / align)) * align)
-    h = max(align, int(round(canvas.h * scale / align)) * align)
+    w = max(align, round(canvas.w * scale / align) * align)
+    h = max(align, round(canvas.h * scale / align) * align)
     return Size(w, h)
 
 

@@ -16,6 +16,7 @@ from ecomctl.errors import BackendUnavailable, ConfigError, RenderError
 from ecomctl.render.diffusion import canvas
 from ecomctl.types import Scene, SceneRequest, Size
 
+
 def _dtype_kw() -> str:
     """diffusers renamed from_pretrained's `torch_dtype` to `dtype` (0.36+); use what this one expects."""
     try:
@@ -77,7 +78,7 @@ def locate(repo: str) -> Path | None:
         from huggingface_hub import snapshot_download
 
         return Path(snapshot_download(repo, local_files_only=True))
-    except Exception:  # not cached (or huggingface_hub missing): absent
+    except Exception:  # noqa: BLE001 — not cached, or huggingface_hub missing: absent either way
         return None
 
 
@@ -213,13 +214,16 @@ class Loader:
 
 
 class DiffusionBackend:
-    """Base of the diffusers backends: subclasses declare Settings, NEEDS, ALIGN and implement `build`
-    (load the pipeline) and `generate` (one batched pipeline call → working-size images)."""
+    """Base of the diffusers backends: subclasses declare Settings, NEEDS, ALIGN, PIPELINE, may adjust
+    `load_kwargs`/`configure`, and implement `generate` (one batched pipeline call → working-size images)."""
 
     name: ClassVar[str]
     Settings: ClassVar[type[DiffusionSettings]] = DiffusionSettings
     NEEDS: ClassVar[tuple[Need, ...]] = ()
     ALIGN: ClassVar[int] = 16  # working size multiple (VAE factor × patch size)
+    PIPELINE: ClassVar[str]  # diffusers pipeline class
+    MAIN: ClassVar[str] = "model"  # settings key of the main repo
+    GUIDANCE_ARG: ClassVar[str] = "guidance_scale"  # the pipeline argument `guidance` feeds (for stock runs)
 
     def __init__(self, settings: dict[str, Any] | None = None, device: str = "auto"):
         try:
@@ -265,7 +269,7 @@ class DiffusionBackend:
 
     def describe(self) -> dict[str, Any]:
         s = self.settings
-        return {"models": {need.key: repo for need, repo in self.needs()}, "steps": s.steps,
+        return {"name": self.name, "models": {need.key: repo for need, repo in self.needs()}, "steps": s.steps,
                 "guidance": s.guidance, "dtype": s.dtype, "device": self.device, "knobs": dict(self.applied),
                 **self.extra_describe()}
 
@@ -284,10 +288,37 @@ class DiffusionBackend:
 
                 pipe.vae = loader.load(AutoencoderTiny, "tiny_vae")
                 self.applied["tiny_vae"] = True
-            self.applied.update(apply_knobs(pipe, self.settings, self.device, work))
-            self._pipe = pipe
+            self.adopt(pipe, work)
             self.load_seconds = time.perf_counter() - t0
         return self._pipe
+
+    def adopt(self, pipe: Any, work: Size | None = None, knobs: bool = True) -> None:
+        """Use `pipe` from now on (bench hands in random-weight pipelines this way), knobs applied."""
+        if knobs:
+            self.applied.update(apply_knobs(pipe, self.settings, self.device, work))
+        else:
+            pipe.to(self.device)
+            pipe.set_progress_bar_config(disable=True)
+        self._pipe = pipe
+
+    def build(self, loader: Loader) -> Any:
+        """Load the pipeline, fuse the acceleration LoRA, configure the sampler."""
+        pipe = loader.load(self.pipeline_class(), self.MAIN, **self.load_kwargs(loader))
+        if getattr(self.settings, "lora", None):
+            loader.lora(pipe, "lora", getattr(self.settings, "lora_weight", None))
+        self.configure(pipe)
+        return pipe
+
+    def pipeline_class(self) -> Any:
+        import diffusers
+
+        return getattr(diffusers, self.PIPELINE)
+
+    def load_kwargs(self, loader: Loader) -> dict[str, Any]:
+        return {}
+
+    def configure(self, pipe: Any) -> None:
+        """Sampler settings our acceleration needs (scheduler swaps); nothing by default."""
 
     def work_size(self, canvas_size: Size) -> Size:
         return canvas.work_size(canvas_size, self.ALIGN, self.settings.max_side)
@@ -320,8 +351,8 @@ class DiffusionBackend:
         out = []
         for req, img in zip(batch, images):
             scene = canvas.harmonize(canvas.to_canvas(img, req.size), req, self.settings.harmonize)
-            out.append(Scene(scene, {"backend": self.name, **self.describe(), "seed": req.seed,
-                                     "work_size": str(work), "batch": len(batch), "seconds": seconds}))
+            out.append(Scene(scene, {"seed": req.seed, "work_size": str(work), "batch": len(batch),
+                                     "seconds": round(seconds, 4), "load_seconds": round(self.load_seconds or 0, 3)}))
         return out
 
     def _cache_context(self, pipe: Any) -> Any:
@@ -339,9 +370,6 @@ class DiffusionBackend:
         pos = [r.prompt or "product photography background" for r in batch]
         neg = [", ".join(x for x in (r.negative_prompt, self.settings.negative_prompt) if x) for r in batch]
         return pos, neg
-
-    def build(self, loader: Loader) -> Any:
-        raise NotImplementedError
 
     def generate(self, pipe: Any, batch: list[SceneRequest], work: Size, gens: list) -> list:
         raise NotImplementedError

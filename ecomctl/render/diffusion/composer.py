@@ -14,7 +14,7 @@ from PIL import Image
 from ecomctl.render import BACKENDS
 from ecomctl.render.diffusion import canvas
 from ecomctl.render.diffusion.common import Loader, Need
-from ecomctl.render.diffusion.qwen_image import QwenBackendBase, QwenSettings, accelerate_qwen
+from ecomctl.render.diffusion.qwen_image import QwenBackendBase, QwenSettings
 from ecomctl.types import SceneRequest, Size, Style
 
 INSTRUCTION = (
@@ -90,18 +90,14 @@ def style_reference(style: Style, size: Size) -> Image.Image:
 class ComposerBackend(QwenBackendBase):
     name = "composer"
     Settings = ComposerSettings
+    PIPELINE = "QwenImageEditPlusPipeline"
     NEEDS = (
         Need("model", "Qwen-Image-Edit-2509 (edit MMDiT, Qwen2.5-VL-7B, VAE, VL processor)", 57.7),
         Need("lora", "Qwen-Image-Edit Lightning LoRA", 1.7, required=False),
     )
 
-    def build(self, loader: Loader) -> Any:
-        from diffusers import QwenImageEditPlusPipeline
-
-        src = loader.source("model")
-        pipe = loader.load(QwenImageEditPlusPipeline, "model", processor=self._processor(src))
-        accelerate_qwen(pipe, loader, self.settings)
-        return pipe
+    def load_kwargs(self, loader: Loader) -> dict[str, Any]:
+        return {"processor": self._processor(loader.source("model"))}
 
     def _processor(self, src: str) -> Any:
         from transformers import AutoImageProcessor, AutoTokenizer

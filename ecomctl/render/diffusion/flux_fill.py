@@ -7,7 +7,7 @@ from typing import Any
 
 from ecomctl.render import BACKENDS
 from ecomctl.render.diffusion import canvas
-from ecomctl.render.diffusion.common import DiffusionBackend, DiffusionSettings, Loader, Need
+from ecomctl.render.diffusion.common import DiffusionBackend, DiffusionSettings, Need
 from ecomctl.types import SceneRequest, Size
 
 
@@ -24,15 +24,11 @@ class FluxFillBackend(DiffusionBackend):
     name = "flux-fill"
     Settings = FluxFillSettings
     ALIGN = 32
+    PIPELINE = "FluxFillPipeline"
     NEEDS = (
         Need("model", "FLUX.1 Fill [dev] (transformer, CLIP-L, T5-XXL, VAE)", 34.0),
         Need("tiny_vae", "tiny VAE decoder (optional, e.g. madebyollin/taef1)", 0.01, required=False),
     )
-
-    def build(self, loader: Loader) -> Any:
-        from diffusers import FluxFillPipeline
-
-        return loader.load(FluxFillPipeline, "model")
 
     def generate(self, pipe: Any, batch: list[SceneRequest], work: Size, gens: list) -> list:
         s = self.settings

@@ -8,7 +8,7 @@ from typing import Any
 
 from ecomctl.render import BACKENDS
 from ecomctl.render.diffusion import canvas
-from ecomctl.render.diffusion.common import DiffusionBackend, DiffusionSettings, Loader, Need
+from ecomctl.render.diffusion.common import DiffusionBackend, DiffusionSettings, Need
 from ecomctl.types import SceneRequest, Size
 
 # FlowMatchEulerDiscreteScheduler overrides the Qwen-Image Lightning LoRAs are distilled with
@@ -31,20 +31,17 @@ class QwenSettings(DiffusionSettings):
     max_side: int | None = 2048
 
 
-def accelerate_qwen(pipe: Any, loader: Loader, s: QwenSettings) -> None:
-    """Lightning LoRA fused + its scheduler settings (shared by qwen-image and composer)."""
-    from diffusers import FlowMatchEulerDiscreteScheduler
-
-    if s.lora:
-        loader.lora(pipe, "lora", s.lora_weight)
-    if s.lightning_scheduler:
-        pipe.scheduler = FlowMatchEulerDiscreteScheduler.from_config({**pipe.scheduler.config,
-                                                                      **LIGHTNING_SCHEDULER})
-
-
 class QwenBackendBase(DiffusionBackend):
     Settings = QwenSettings
     ALIGN = 32
+    GUIDANCE_ARG = "true_cfg_scale"
+
+    def configure(self, pipe: Any) -> None:
+        from diffusers import FlowMatchEulerDiscreteScheduler
+
+        if self.settings.lightning_scheduler:
+            pipe.scheduler = FlowMatchEulerDiscreteScheduler.from_config({**pipe.scheduler.config,
+                                                                          **LIGHTNING_SCHEDULER})
 
     def cfg_kwargs(self, batch: list[SceneRequest]) -> dict[str, Any]:
         pos, neg = self.prompts(batch)
@@ -57,17 +54,11 @@ class QwenBackendBase(DiffusionBackend):
 @BACKENDS.register("qwen-image")
 class QwenImageBackend(QwenBackendBase):
     name = "qwen-image"
+    PIPELINE = "QwenImageInpaintPipeline"
     NEEDS = (
         Need("model", "Qwen-Image (20B MMDiT, Qwen2.5-VL-7B text encoder, VAE)", 57.7),
         Need("lora", "Qwen-Image Lightning LoRA", 1.7, required=False),
     )
-
-    def build(self, loader: Loader) -> Any:
-        from diffusers import QwenImageInpaintPipeline
-
-        pipe = loader.load(QwenImageInpaintPipeline, "model")
-        accelerate_qwen(pipe, loader, self.settings)
-        return pipe
 
     def generate(self, pipe: Any, batch: list[SceneRequest], work: Size, gens: list) -> list:
         s = self.settings

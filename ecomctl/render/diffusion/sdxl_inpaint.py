@@ -31,6 +31,8 @@ class SdxlInpaintBackend(DiffusionBackend):
     name = "sdxl-inpaint"
     Settings = SdxlInpaintSettings
     ALIGN = 64
+    PIPELINE = "StableDiffusionXLControlNetPipeline"
+    MAIN = "base"
     NEEDS = (
         Need("base", "SDXL base 1.0 (UNet, 2 text encoders, VAE)", 7.0),
         Need("controlnet", "EcomXL inpaint ControlNet", 2.5),
@@ -40,21 +42,21 @@ class SdxlInpaintBackend(DiffusionBackend):
         Need("tiny_vae", "tiny VAE decoder (optional)", 0.01, required=False),
     )
 
-    def build(self, loader: Loader) -> Any:
-        from diffusers import AutoencoderKL, ControlNetModel, LCMScheduler, StableDiffusionXLControlNetPipeline
+    def load_kwargs(self, loader: Loader) -> dict[str, Any]:
+        from diffusers import AutoencoderKL, ControlNetModel
 
         s = self.settings
         nets = [loader.load(ControlNetModel, "controlnet")]
         if s.softedge:
             nets.append(loader.load(ControlNetModel, "softedge"))
         extra = {"vae": loader.load(AutoencoderKL, "vae")} if s.vae else {}
-        pipe = loader.load(StableDiffusionXLControlNetPipeline, "base", controlnet=nets if s.softedge else nets[0],
-                           add_watermarker=False, **extra)
-        if s.lora:
-            loader.lora(pipe, "lora", s.lora_weight)
-        if s.scheduler == "lcm":
+        return {"controlnet": nets if s.softedge else nets[0], "add_watermarker": False, **extra}
+
+    def configure(self, pipe: Any) -> None:
+        from diffusers import LCMScheduler
+
+        if self.settings.scheduler == "lcm":
             pipe.scheduler = LCMScheduler.from_config(pipe.scheduler.config)
-        return pipe
 
     def generate(self, pipe: Any, batch: list[SceneRequest], work: Size, gens: list) -> list:
         import numpy as np

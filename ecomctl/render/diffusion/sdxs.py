@@ -22,16 +22,14 @@ class SdxsBackend(DiffusionBackend):
     name = "sdxs"
     Settings = SdxsSettings
     ALIGN = 64
+    PIPELINE = "StableDiffusionPipeline"
     NEEDS = (
         Need("model", "SDXS-512 one-step UNet + text encoder + tiny VAE", 1.3),
         Need("tiny_vae", "tiny VAE decoder (optional)", 0.01, required=False),
     )
 
-    def build(self, loader: Loader) -> Any:
-        from diffusers import StableDiffusionPipeline
-
-        return loader.load(StableDiffusionPipeline, "model", safety_checker=None, feature_extractor=None,
-                           requires_safety_checker=False)
+    def load_kwargs(self, loader: Loader) -> dict[str, Any]:
+        return {"safety_checker": None, "feature_extractor": None, "requires_safety_checker": False}
 
     def generate(self, pipe: Any, batch: list[SceneRequest], work: Size, gens: list) -> list:
         s = self.settings
