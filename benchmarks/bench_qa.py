@@ -7,7 +7,8 @@ text.ned / text.sen_acc. Baseline: the whole poster through detection + directio
 recognition, OCR lines then assigned to the expected lines by best NED (what `ecomctl eval` does
 without boxes). Both score Sen.Acc/NED against the sidecar's copy, so speed and accuracy are compared
 together. The engine is warmed up before timing; each path takes the best of --repeat runs per
-poster. Also reported: the full `check_poster` time (it adds a detection-only stray-text pass).
+poster. Also reported: the stray-text scan (detection only, longest side qa.text.stray_scan_px) and
+the full `check_poster` time (line crops + stray scan + pixel checks).
 CPU only (onnxruntime CPU); absolute times are this machine's, the ratio is the result.
 
     .venv/bin/python benchmarks/bench_qa.py [--posters OUT] [--repeat 2] [--threads 0]
@@ -61,14 +62,16 @@ def measure(posters, cfg, repeat: int) -> dict:
     ocr, t = get_ocr(cfg.section("ocr")), thresholds(cfg).text
     rgbs = [np.asarray(p.image.convert("RGB")) for p in posters]
     ocr.read(rgbs[0]), read_lines(rgbs[0], posters[0].layout.lines, t, ocr)  # warm-up: sessions, arenas
-    rows = {"crop": [], "full": [], "qa": []}
+    rows = {"crop": [], "full": [], "stray": [], "qa": []}
     scores = {"crop": [], "full": []}
     for p, rgb in zip(posters, rgbs):
         expected = [ln.text for ln in p.layout.lines]
         per_line, s_crop = best_of(lambda p=p, rgb=rgb: read_lines(rgb, p.layout.lines, t, ocr), repeat)
         found, s_full = best_of(lambda e=expected, rgb=rgb: match_lines(e, ocr.read(rgb)), repeat)
+        _, s_stray = best_of(lambda rgb=rgb: ocr.detect(rgb, t.stray_scan_px or None), repeat)
         _, s_qa = best_of(lambda p=p: check_poster(p, cfg), 1)
-        rows["crop"].append(s_crop), rows["full"].append(s_full), rows["qa"].append(s_qa)
+        for key, sec in (("crop", s_crop), ("full", s_full), ("stray", s_stray), ("qa", s_qa)):
+            rows[key].append(sec)
         scores["crop"] += [(d["exact"], d["ned"]) for d in per_line]
         scores["full"] += [(exact(r, e), ned(r, e)) for r, e in zip(found, expected)]
     return {"seconds": rows, "scores": scores}
@@ -83,6 +86,7 @@ def summarise(m: dict, n_posters: int, n_lines: int) -> dict:
         "line_crop_ocr": {"seconds_per_poster": round(sec["crop"], 4), **acc["crop"]},
         "full_image_ocr": {"seconds_per_poster": round(sec["full"], 4), **acc["full"]},
         "speedup_full_over_crop": round(sec["full"] / sec["crop"], 2),
+        "stray_text_scan_seconds_per_poster": round(sec["stray"], 4),
         "check_poster_seconds_per_poster": round(sec["qa"], 4),
     }
 

@@ -18,14 +18,16 @@ runner = CliRunner()
 
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory) -> Path:
-    """One SKU, two 512×512 variants rendered by the compose backend (text QA off while rendering)."""
+    """One SKU, two 512×512 variants rendered by the compose backend (text QA off while rendering), with
+    the background layer kept so the subject checks compare against the exact composite."""
     root = tmp_path_factory.mktemp("qa_cli")
     make_product(root / "p.png")
     manifest = write_manifest(root / "m.csv", [
         {"sku": "P1", "image": "p.png", "title": "保湿面霜 长效锁水", "subtitle": "Deep hydration",
          "price": "¥99", "size": "512x512", "variants": "2"}])
     (root / "fast.yaml").write_text("qa:\n  text:\n    enabled: false\n", encoding="utf-8")
-    res = runner.invoke(app, ["render", str(manifest), "--out", str(root / "out"), "--config", str(root / "fast.yaml")])
+    res = runner.invoke(app, ["render", str(manifest), "--out", str(root / "out"), "--config", str(root / "fast.yaml"),
+                              "--keep-layers"])
     assert res.exit_code == 0, res.output
     return root / "out"
 
@@ -51,6 +53,7 @@ def test_qa_recomputes_with_ocr_and_rewrites_sidecars_and_reports(out: Path):
     assert f"report: {out / 'report.html'}" in res.stdout
     checks = {c["name"]: c for c in sidecar(out)["qa"]["checks"]}
     assert checks["text.sen_acc"]["value"] == 1.0 and checks["subject.iou"]["value"] >= 0.99  # text QA ran now
+    assert sidecar(out)["qa"]["details"]["subject"]["background_known"] is True
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
     assert report["schema"] == "ecomctl.report/1" and [i["name"] for i in report["items"]] == ["P1-v1", "P1-v2"]
     assert (out / "report.csv").is_file() and (out / "report.html").is_file()
