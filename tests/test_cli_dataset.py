@@ -105,3 +105,22 @@ def test_a_broken_item_is_recorded_and_the_build_goes_on(rendered: Path, tmp_pat
     assert "2 samples" in res.output and "errors: 1" in res.output and "error: B2-v1: " in res.output
     stats = json.loads((tmp_path / "c" / "stats.json").read_text())
     assert stats["errors"] == 1 and stats["error_items"][0]["id"] == "B2-v1"
+
+
+def test_config_filters_count_drops_by_reason(rendered: Path, tmp_path: Path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("dataset:\n  min_size: 500\n", encoding="utf-8")
+    out = tmp_path / "c"
+    res = runner.invoke(app, ["dataset", "build", str(rendered), "-o", str(out), "--config", str(cfg)])
+    assert res.exit_code == 0, res.output
+    assert "0 samples (none) from 3 posters" in res.output and "dropped: min_size 3" in res.output
+    assert json.loads((out / "stats.json").read_text())["dropped"] == {"min_size": 3}
+    assert "Dropped: min_size 3" in (out / "datasheet.md").read_text()
+    assert runner.invoke(app, ["dataset", "validate", str(out)]).exit_code == 0
+
+
+def test_unknown_dataset_config_key_is_a_usage_error(rendered: Path, tmp_path: Path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("dataset:\n  min_sise: 500\n", encoding="utf-8")
+    res = runner.invoke(app, ["dataset", "build", str(rendered), "-o", str(tmp_path / "c"), "--config", str(cfg)])
+    assert res.exit_code == 2 and "config dataset: unknown key 'min_sise'" in res.output

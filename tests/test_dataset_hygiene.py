@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from ecomctl.dataset.hygiene import detect_lang, drop_reason, duplicates, map_box, normalise, phash, placement_for
+from ecomctl.dataset.hygiene import (
+    detect_lang,
+    drop_reason,
+    duplicates,
+    map_box,
+    normalise,
+    phash,
+    placement_for,
+)
 from ecomctl.dataset.items import Conditions
 from ecomctl.dataset.settings import settings_from
 from ecomctl.dataset.split import assign_split, bench_target, pair_siblings

@@ -125,3 +125,16 @@ def test_resume_skips_finished_and_errors_do_not_stop_the_build(corpus: Path, po
     report = build_corpus(src, out, settings_from(size=512, shards=True, pair_siblings=True))
     assert report.resumed == N_POSTERS and report.kept == N_POSTERS
     assert [e["id"] for e in report.errors] == ["poster_099"] and "cannot identify image" in report.errors[0]["error"]
+
+
+@pytest.mark.timeout(300)
+def test_process_pool_works_after_the_parent_already_ran_ocr(posters: Path, tmp_path: Path):
+    from ecomctl.dataset.ocr import read_lines
+
+    assert read_lines(Image.open(posters / "poster_000.png"), {"threads": 1})  # parent holds an OCR engine
+    src = tmp_path / "two"
+    src.mkdir()
+    for name in ("poster_000.png", "poster_001.png"):
+        shutil.copy(posters / name, src / name)
+    report = build_corpus(src, tmp_path / "c", settings_from(size=256, workers=2))
+    assert report.items == 2 and not report.errors

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 from PIL import Image
 
@@ -60,7 +62,7 @@ def test_per_glyph_boxes_codes_and_local_positions():
     assert "".join(g.char for g in r.glyphs) == "".join(ln.text.replace(" ", "") for ln in layout.lines)
     title = [g for g in r.glyphs if g.line == 0]
     assert [g.index for g in title] == [0, 1, 2, 3, 5, 6, 7, 8]  # the space has no glyph
-    assert all(a.box.x1 <= b.box.x0 + 2 for a, b in zip(title, title[1:]))  # left to right, no big overlap
+    assert all(a.box.x1 <= b.box.x0 + 2 for a, b in itertools.pairwise(title))  # left to right, no big overlap
     for g in r.glyphs:
         lb = layout.lines[g.line].box
         assert lb.x0 <= g.box.x0 < g.box.x1 <= lb.x1 and lb.y0 <= g.box.y0 < g.box.y1 <= lb.y1

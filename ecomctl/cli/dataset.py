@@ -39,9 +39,12 @@ def build(
     from ecomctl.dataset import build_corpus, settings_from
 
     cfg = build_config(config, {})
-    settings = settings_from(cfg.section("dataset"), size=size, workers=workers, bench_size=bench, shards=shards,
-                             pair_siblings=pair, seed=seed, metadata=str(metadata) if metadata else None,
-                             ocr={"threads": 1, **cfg.section("ocr")})
+    # other sections supply defaults (one OCR thread per worker); the `dataset` section wins over them
+    base = {"ocr": {"threads": 1, **cfg.section("ocr")}, "subject": cfg.section("subject"),
+            "subject_method": cfg.subject.method, "subject_prompt": cfg.subject.default_prompt}
+    settings = settings_from({**base, **cfg.section("dataset")}, size=size, workers=workers, bench_size=bench,
+                             shards=shards, pair_siblings=pair, seed=seed,
+                             metadata=str(metadata) if metadata else None)
     report = _with_progress(lambda progress: build_corpus(source, out, settings, kind, progress, force))
     stats = json.loads((out / "stats.json").read_text(encoding="utf-8"))
     splits = ", ".join(f"{k} {v}" for k, v in stats["splits"].items()) or "none"

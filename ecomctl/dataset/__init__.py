@@ -6,8 +6,15 @@ from ecomctl.dataset.build import BuildReport, build_corpus, discover
 from ecomctl.dataset.settings import DatasetSettings, settings_from
 from ecomctl.dataset.validate import validate_corpus
 
-__all__ = ["BuildReport", "DatasetSettings", "build_corpus", "discover", "settings_from", "validate_corpus",
-           "corpus_stats"]
+__all__ = [
+    "BuildReport",
+    "DatasetSettings",
+    "build_corpus",
+    "corpus_stats",
+    "discover",
+    "settings_from",
+    "validate_corpus",
+]
 
 
 def corpus_stats(corpus):

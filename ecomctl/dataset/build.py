@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import time
 from collections import Counter
@@ -103,13 +104,16 @@ def _run(items: list[SourceItem], s: DatasetSettings, out: Path, progress: Progr
             results[item.id] = process_item(item, s, out)
             tick()
         return results
-    with ProcessPoolExecutor(max_workers=s.workers, initializer=_init_worker) as pool:
+    # spawn, not fork: a parent that already ran OCR holds onnxruntime/OpenCV thread pools, and forked
+    # children inherit their locks and hang
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=s.workers, initializer=_init_worker, mp_context=ctx) as pool:
         futures = {pool.submit(process_item, item, s, out): item for item in items}
         for fut in as_completed(futures):
             item = futures[fut]
             try:
                 results[item.id] = fut.result()
-            except Exception as e:  # a worker died (e.g. out of memory): record it, keep going
+            except Exception as e:  # noqa: BLE001 — a worker died (e.g. out of memory): record it, keep going
                 results[item.id] = {"id": item.id, "sku": item.sku, "group": item.group, "source": item.kind,
                                     "status": "error", "error": f"worker failed: {type(e).__name__}: {e}"}
             tick()

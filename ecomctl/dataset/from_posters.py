@@ -64,7 +64,7 @@ def poster_conditions(item: SourceItem, s: DatasetSettings) -> Conditions:
     lines = [ln for ln in found if ln.score >= s.min_line_conf and ln.box.h <= MAX_LINE_HEIGHT * poster.height]
     no_text = inpaint(poster, boxes_mask(poster.size, (ln.box for ln in lines)), s.inpaint, s.inpaint_radius)
     subject_prompt = item.subject or s.subject_prompt
-    subject = extract_subject(no_text, subject_prompt, s.subject_method)
+    subject = extract_subject(no_text, subject_prompt, s.subject_method, s.subject)
     mask = np.asarray(subject.mask, np.uint8)
     copy_lines, on_product = _split_product_text(lines, mask)
     style = inpaint(no_text, grow_mask(mask, 7), s.inpaint, s.inpaint_radius)

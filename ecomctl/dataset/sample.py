@@ -34,7 +34,7 @@ def process_item(item: SourceItem, s: DatasetSettings, corpus: Path) -> dict[str
         rec.update(_build(item, s, corpus))
     except EcomctlError as e:
         rec.update(status="error", error=str(e))
-    except Exception as e:  # one bad poster must not stop the build; the record keeps the reason
+    except Exception as e:  # noqa: BLE001 — one bad poster must not stop the build; the record keeps the reason
         rec.update(status="error", error=f"{type(e).__name__}: {e}")
     write_json_atomic(record_path(corpus, item.id), rec)
     return rec

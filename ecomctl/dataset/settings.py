@@ -29,6 +29,7 @@ class DatasetSettings:
     inpaint: str = "telea"  # telea | ns (OpenCV inpainting of text and subject for style images)
     inpaint_radius: int = 5
     subject_method: str = "auto"
+    subject: dict[str, Any] = field(default_factory=dict)  # the `subject:` config section (extractor settings)
     subject_prompt: str = "product"
     metadata: str | None = None  # CSV beside a poster folder: file, sku, group, prompt, subject
     ocr: dict[str, Any] = field(default_factory=lambda: {"threads": 1})  # the `ocr:` config section

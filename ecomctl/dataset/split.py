@@ -47,4 +47,4 @@ def pair_siblings(rows: list[dict[str, Any]]) -> None:
 
 
 def _hamming(a: str, b: str) -> int:
-    return bin(int(a, 16) ^ int(b, 16)).count("1")
+    return (int(a, 16) ^ int(b, 16)).bit_count()

@@ -23,7 +23,7 @@ def validate_corpus(corpus: Path) -> list[str]:
         return [f"{corpus / SAMPLES}: missing (not a built corpus?)"]
     try:
         rows = read_samples(corpus)
-    except Exception as e:  # pyarrow raises several kinds for a damaged file
+    except Exception as e:  # noqa: BLE001 — pyarrow raises several kinds for a damaged file
         return [f"{corpus / SAMPLES}: unreadable: {e}"]
     missing_cols = [c for c in SCHEMA.names if rows and c not in rows[0]]
     if missing_cols:
