@@ -85,10 +85,19 @@ def test_html_is_self_contained_and_escaped(written):
     assert EVIL not in html and "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
     assert '<table class="items" id="items">' in html
     assert html.count('src="data:image/jpeg;base64,') == 3  # one inlined thumbnail per image
-    assert 'href="x/1-v1.png"' in html and 'href="x/1-v1.json"' in html
+    assert 'href="./x/1-v1.png"' in html and 'href="./x/1-v1.json"' in html
     assert "<svg" in html and "http://" not in html.replace("http://www.w3.org", "")  # no external assets
     assert html.index("BROKEN") < html.index("GOOD-1")  # failures first
     assert "line_ned_fail: 0.8" in html  # the thresholds are shown
+
+
+@pytest.mark.parametrize("path, href", [("javascript:alert(1)/a-v1.png", "./javascript%3Aalert%281%29/a-v1.png"),
+                                        ("A#1/A#1-v1.png", "./A%231/A%231-v1.png"), ("../x.png", "../x.png"),
+                                        (None, "")])
+def test_links_cannot_become_a_scheme(path, href):
+    from ecomctl.qa.report_html import link
+
+    assert link(path) == href
 
 
 def test_html_with_no_items(tmp_path):

@@ -7,6 +7,7 @@ import io
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import yaml
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -52,6 +53,13 @@ def histogram(values: Sequence[float], bins: int = 12) -> dict[str, Any]:
     return {"bars": [c / top for c in counts], "counts": counts, "lo": lo, "hi": hi}
 
 
+def link(path: str | None) -> str:
+    """A relative href that can never read as a URL scheme (a SKU like `javascript:x`) and survives `#`, `?`."""
+    if not path:
+        return ""
+    return quote(path, safe="/") if path.startswith(("/", "../")) else "./" + quote(path, safe="/")
+
+
 def fmt(value: Any) -> str:
     if value is None:
         return "–"
@@ -78,7 +86,7 @@ def page_context(results: Sequence[ItemResult], out_dir: Path, limits: QAThresho
 
 def render_html(results: Sequence[ItemResult], out_dir: Path, limits: QAThresholds) -> str:
     template = _ENV.get_template("report.html.j2")
-    template.globals["fmt"] = fmt
+    template.globals.update(fmt=fmt, link=link)
     return template.render(**page_context(results, out_dir, limits))
 
 
