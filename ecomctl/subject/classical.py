@@ -63,25 +63,33 @@ def _design(h: int, w: int, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
 
 
 def fit_background(rgb: np.ndarray, strip: np.ndarray, shadow_floor: float) -> tuple[np.ndarray, float]:
-    """Smooth backdrop colour field fitted robustly to the border strip → (HxWx3 field, noise level).
+    """Smooth backdrop colour field fitted to the border strip → (HxWx3 field, noise level).
 
-    The fit is pulled to the unshadowed backdrop: border pixels clearly darker than the current fit
-    (a shadow reaching the frame) and outliers (a product touching the edge) are dropped, then refit.
-    The noise level is the 95th percentile of the shadow-tolerant distance over the backdrop pixels.
+    The fit is driven to the upper envelope of the backdrop: border pixels darker than the current
+    fit (a shadow reaching the frame) and outliers (a product touching the edge) are dropped and the
+    surface refitted until it settles. Darker-than-fit backdrop is harmless downstream (the distance
+    tolerates shadow), brighter-than-fit backdrop would read as product. The noise level is the 95th
+    percentile of that distance over the border pixels that are backdrop.
     """
     h, w, _ = rgb.shape
     ys, xs = np.nonzero(strip)
     a = _design(h, w, ys.astype(np.float32), xs.astype(np.float32))
     vals = rgb[ys, xs].astype(np.float32)
+    fine = np.abs(rgb - cv2.GaussianBlur(rgb, (0, 0), 2.0))[ys, xs].mean(axis=1)
+    tol = 3 * 1.4826 * float(np.median(fine)) + 1.5  # pixel noise, independent of any fit
     keep = np.ones(len(vals), bool)
-    for _ in range(6):
+    for _ in range(8):
         coef, *_ = np.linalg.lstsq(a[keep], vals[keep], rcond=None)
         diff = vals - a @ coef
-        resid = np.linalg.norm(diff, axis=1)
-        scale = 1.4826 * float(np.median(resid[keep])) + 1.0
-        keep = (resid < 3 * scale + 2) & (diff.mean(axis=1) > -scale)
-    backdrop = background_distance(vals, a @ coef, shadow_floor)
-    noise = float(np.percentile(backdrop[backdrop < 3 * scale + 2], 95))
+        lum = diff.mean(axis=1)
+        chroma = np.linalg.norm(diff - lum[:, None], axis=1)
+        backdrop = (chroma < 3 * tol + 4) & (lum < 3 * tol + 6)  # not a product touching the frame
+        new = backdrop & (lum > -tol)
+        if new.sum() < 0.1 * len(vals) or np.array_equal(new, keep):
+            break
+        keep = new
+    dist = background_distance(vals, a @ coef, shadow_floor)
+    noise = float(np.percentile(dist[backdrop], 95)) if backdrop.any() else tol
     gy, gx = np.mgrid[0:h, 0:w]
     field = (_design(h, w, gy.ravel().astype(np.float32), gx.ravel().astype(np.float32)) @ coef).reshape(h, w, 3)
     return np.clip(field, 0, 255), noise
@@ -138,13 +146,20 @@ class ClassicalExtractor:
             raise ExtractionError("nothing stands out from the background")
         rough = clean_mask(rough, Cleanup(keep_ratio=0.02, min_area=0.0005, close_px=3))
         trimap = self._trimap(rough, dist > t_fg, strip & ~(dist > t_bg))
-        if s.iterations > 0 and ((trimap == cv2.GC_FGD).any() or (trimap == cv2.GC_PR_FGD).any()):
-            bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
-            cv2.grabCut(rgb[..., ::-1].copy(), trimap, None, bgd, fgd, s.iterations, cv2.GC_INIT_WITH_MASK)
+        if s.iterations > 0:
+            self._run_grabcut(rgb, trimap)
         out = (trimap == cv2.GC_FGD) | (trimap == cv2.GC_PR_FGD)
         # GrabCut's colour model cannot keep product areas that match the backdrop (a white can on
         # white): the rough mask's enclosed interior stays product
         return fill_holes(out | cv2.erode(rough.astype(np.uint8), disk(s.band_px)).astype(bool))
+
+    def _run_grabcut(self, rgb: np.ndarray, trimap: np.ndarray) -> None:
+        """GrabCut in place on the trimap (whole frame: its backdrop colour model needs all of it)."""
+        if not np.isin(trimap, (cv2.GC_FGD, cv2.GC_PR_FGD)).any():
+            return
+        bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+        cv2.grabCut(np.ascontiguousarray(rgb[..., ::-1]), trimap, None, bgd, fgd, self.settings.iterations,
+                    cv2.GC_INIT_WITH_MASK)
 
     def _trimap(self, rough: np.ndarray, strong: np.ndarray, sure_bg: np.ndarray) -> np.ndarray:
         band = disk(self.settings.band_px)
