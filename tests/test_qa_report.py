@@ -100,6 +100,13 @@ def test_links_cannot_become_a_scheme(path, href):
     assert link(path) == href
 
 
+def test_thumbnails_are_capped_failures_first(tmp_path):
+    write_reports(tmp_path, sample_results(tmp_path), load_config(environ={}, overrides={"qa.report.max_thumbs": 2}))
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert html.count('src="data:image/jpeg;base64,') == 1  # the error row has no image; the fail row keeps its
+    assert html.index("data:image/jpeg") < html.index("GOOD-1")
+
+
 def test_html_with_no_items(tmp_path):
     write_reports(tmp_path, [], load_config(environ={}))
     assert "No items." in (tmp_path / "report.html").read_text(encoding="utf-8")

@@ -41,7 +41,10 @@ def register(app: typer.Typer) -> None:
         min_ned: float = typer.Option(None, "--min-ned", help="Exit 1 when the overall NED is below this."),
         min_sen_acc: float = typer.Option(None, "--min-sen-acc", help="Exit 1 when the overall Sen.Acc is below this."),
     ) -> None:
-        """Score posters against expected copy: per-image and overall Sen.Acc and NED (OCR: ocr.engine)."""
+        """Score posters against expected copy: per-image and overall Sen.Acc and NED (OCR: ocr.engine).
+
+        Both compare normalised text: NFKC (full/half width), typographic variants folded (quotes, dashes, ¥/￥ …), case-folded, whitespace removed. With boxes each line is read from its crop; without, full-image OCR lines are assigned to the expected lines by best NED.
+        """
         from ecomctl.errors import EcomctlError
         from ecomctl.qa.evaluate import evaluate, load_expected
         from ecomctl.text.ocr import get_ocr

@@ -73,9 +73,10 @@ def page_context(results: Sequence[ItemResult], out_dir: Path, limits: QAThresho
     rows = report_rows(results, out_dir)
     summary = summarize(rows)
     by_name = {(r.sku, r.variant): r for r in results}
-    for row in rows:
+    for i, row in enumerate(rows):
         src = by_name.get((row["sku"], row["variant"]))
-        row["thumb"] = thumbnail(src.image if src else None, settings.thumb_px, settings.thumb_quality)
+        wanted = src is not None and i < settings.max_thumbs  # failures come first, so they keep theirs
+        row["thumb"] = thumbnail(src.image, settings.thumb_px, settings.thumb_quality) if wanted else None
         row["check_status"] = {c["name"]: c["status"] for c in row["checks"]}
     present = [m for m in KEY_METRICS if m in summary["metrics"]]
     for m in summary["metrics"].values():

@@ -61,6 +61,7 @@ class VariantThresholds(_S):
 class ReportSettings(_S):
     thumb_px: int = 160  # longest side of the JPEG thumbnails inlined into report.html
     thumb_quality: int = 70
+    max_thumbs: int = 2000  # beyond this many items, rows link to their image without an inline thumbnail
 
 
 class QAThresholds(_S):
