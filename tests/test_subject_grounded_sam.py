@@ -122,3 +122,27 @@ def test_prompt_is_normalised_for_grounding_dino():
     assert _prompt_text("Perfume Bottle") == "perfume bottle ."
     assert _prompt_text("cup, saucer.") == "cup . saucer ."
     assert _prompt_text("  ") == "product ."
+
+
+@pytest.mark.models
+def test_sam_candidate_chosen_by_predicted_iou_and_boxes_united(tiny):
+    import torch
+
+    ex = GroundedSamExtractor(tiny)
+    m = ex.models()
+    cand = -torch.ones(1, 2, 3, 32, 32)  # 1 image, 2 boxes, 3 candidates each (logits)
+    cand[0, 0, 0] = 1.0  # box 0: candidate 0 = everything (low predicted IoU)
+    cand[0, 0, 1, :, :16] = 1.0  # box 0: candidate 1 = left half (best predicted IoU)
+    cand[0, 1, 2, :16, :] = 1.0  # box 1: candidate 2 = top half (best predicted IoU)
+    scores = torch.tensor([[[0.1, 0.9, 0.2], [0.3, 0.1, 0.8]]])
+    fake = type(m)(m.torch, m.detector, m.det_proc,
+                   lambda **kw: type("Out", (), {"pred_masks": cand, "iou_scores": scores}), m.seg_proc, "cpu")
+    img = Image.new("RGB", (64, 64))
+    (mask,) = ex.segment(fake, [img], [[[0, 0, 32, 64], [0, 0, 64, 32]]])
+    expect = np.zeros((64, 64), bool)
+    expect[:, :32] = True
+    expect[:32, :] = True
+    assert mask.shape == (64, 64)
+    assert (mask == expect).mean() > 0.97  # bilinear upsampling blurs the seam by a pixel
+    (single,) = ex.segment(fake, [img], [[[0, 0, 32, 64]]])  # one real box: the padded copy is ignored
+    assert single[:, 34:].sum() == 0 and single[:, :30].all()

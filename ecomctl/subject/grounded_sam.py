@@ -205,15 +205,13 @@ class GroundedSamExtractor:
         inputs = m.seg_proc(images=rgbs, input_boxes=padded, return_tensors="pt").to(m.device)
         with m.torch.inference_mode():
             out = m.segmenter(**inputs, multimask_output=True)
+            # keep SAM's best of its 3 candidates per box (by predicted IoU) before upsampling
+            best = out.iou_scores.argmax(-1)  # (images, boxes)
+            idx = best[..., None, None, None].expand(-1, -1, 1, *out.pred_masks.shape[-2:])
+            chosen = out.pred_masks.gather(2, idx).float().cpu()  # (images, boxes, 1, h, w)
         logits = m.seg_proc.image_processor.post_process_masks(
-            out.pred_masks.float().cpu(), inputs["original_sizes"].cpu(), inputs["reshaped_input_sizes"].cpu(),
-            binarize=False)
-        best = out.iou_scores.float().cpu().argmax(-1)  # (images, boxes)
-        masks = []
-        for i, b in enumerate(boxes):
-            per_box = [logits[i][j, int(best[i, j])].numpy() > 0 for j in range(len(b))]
-            masks.append(np.logical_or.reduce(per_box))
-        return masks
+            chosen, inputs["original_sizes"].cpu(), inputs["reshaped_input_sizes"].cpu(), binarize=False)
+        return [(logits[i][: len(b), 0] > 0).any(dim=0).numpy() for i, b in enumerate(boxes)]
 
 
 EXTRACTORS.add("grounded-sam", GroundedSamExtractor)
