@@ -25,15 +25,25 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from ecomctl.subject.grounded_sam import GroundedSamExtractor  # noqa: E402
+from ecomctl.subject.grounded_sam import GroundedSamExtractor
 
 
 def build_full_size(root: Path) -> tuple[Path, Path]:
     """GroundingDINO-base (Swin-B, BERT-base text) and SAM ViT-B with random weights, saved to `root`."""
     from tiny_grounded_sam import VOCAB
-    from transformers import (BertConfig, BertTokenizer, GroundingDinoConfig, GroundingDinoForObjectDetection,
-                              GroundingDinoImageProcessorPil, GroundingDinoProcessor, SamConfig,
-                              SamImageProcessorPil, SamModel, SamProcessor, SwinConfig)
+    from transformers import (
+        BertConfig,
+        BertTokenizer,
+        GroundingDinoConfig,
+        GroundingDinoForObjectDetection,
+        GroundingDinoImageProcessorPil,
+        GroundingDinoProcessor,
+        SamConfig,
+        SamImageProcessorPil,
+        SamModel,
+        SamProcessor,
+        SwinConfig,
+    )
 
     det_dir, seg_dir = root / "detector", root / "segmenter"
     (root / "vocab.txt").write_text("\n".join(VOCAB) + "\n", encoding="utf-8")
