@@ -7,8 +7,18 @@ import pytest
 
 from ecomctl.config import load_config
 from ecomctl.errors import ConfigError
-from ecomctl.qa.metrics import (contrast_ratio, exact, iou, ned, normalize_text, palette, palette_distance, psnr,
-                                srgb_to_lab, ssim)
+from ecomctl.qa.metrics import (
+    contrast_ratio,
+    exact,
+    iou,
+    ned,
+    normalize_text,
+    palette,
+    palette_distance,
+    psnr,
+    srgb_to_lab,
+    ssim,
+)
 from ecomctl.qa.thresholds import grade, thresholds, worst
 
 
