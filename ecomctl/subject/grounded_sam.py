@@ -7,6 +7,7 @@ code. Weights come from a local folder or the local Hugging Face cache; nothing 
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -47,6 +48,17 @@ class GroundedSamSettings:
         if out.box_policy not in ("best", "union"):
             raise ConfigError(f"subject.grounded-sam.box_policy: {out.box_policy!r} is not best or union")
         return out
+
+
+def _missing_module(*names: str) -> str | None:
+    """The first module that cannot be imported, found without importing it (torch costs seconds)."""
+    for name in names:
+        try:
+            if importlib.util.find_spec(name) is None:
+                return name
+        except (ImportError, ValueError):  # ValueError: a module set to None in sys.modules (blocked)
+            return name
+    return None
 
 
 def offline() -> bool:
@@ -108,11 +120,9 @@ class GroundedSamExtractor:
         return self.settings.download and not offline()
 
     def unavailable(self) -> str | None:
-        try:
-            import torch  # noqa: F401
-            import transformers  # noqa: F401
-        except ImportError as e:
-            return f"needs torch and transformers ({e.name} is missing); {INSTALL_HINT}"
+        missing = _missing_module("torch", "transformers")
+        if missing:
+            return f"needs torch and transformers ({missing} is missing); {INSTALL_HINT}"
         for source in (self.settings.detector, self.settings.segmenter):
             why = weights_missing(source, self.may_download())
             if why:
