@@ -46,9 +46,11 @@ def histogram(values: Sequence[float], bins: int = 12) -> dict[str, Any]:
         return {"bars": [], "lo": None, "hi": None}
     lo, hi = min(values), max(values)
     span = hi - lo
+    if span == 0:  # one value: one full-width bar
+        return {"bars": [1.0], "counts": [len(values)], "lo": lo, "hi": hi}
     counts = [0] * bins
     for v in values:
-        counts[0 if span == 0 else min(bins - 1, int((v - lo) / span * bins))] += 1
+        counts[min(bins - 1, int((v - lo) / span * bins))] += 1
     top = max(counts)
     return {"bars": [c / top for c in counts], "counts": counts, "lo": lo, "hi": hi}
 
