@@ -162,3 +162,11 @@ def test_merge_checks_replaces_and_recomputes():
     r = QAResult("pass", (Check("x", 1.0, "pass"),))
     merged = merge_checks(r, [Check("x", 0.0, "fail", "bad"), Check("y", 1.0, "warn", "hm")])
     assert merged.status == "fail" and [c.name for c in merged.checks] == ["x", "y"]
+
+
+def test_mismatched_subject_mask_fails_without_crashing(poster, cfg):
+    result = check_poster(replace(poster, subject_mask=np.zeros((10, 10), np.uint8)), cfg)
+    c = by_name(result)
+    assert c["subject.iou"].status == "fail"
+    assert c["subject.iou"].reason == "subject mask/layer size differs from the image"
+    assert c["text.sen_acc"].value == 1.0

@@ -69,9 +69,9 @@ def line_checks(per_line: list[dict[str, Any]], t: TextThresholds) -> list[Check
 
 def allowed_region(poster: Poster, t: TextThresholds) -> np.ndarray:
     """Where text is expected: the typeset lines (padded) and the product (its own print is fine)."""
-    h, w = poster.subject_mask.shape[:2]
-    allowed = poster.subject_mask > 0
-    allowed = cv2.dilate(allowed.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+    w, h = poster.image.size
+    mask = poster.subject_mask if poster.subject_mask.shape[:2] == (h, w) else np.zeros((h, w), np.uint8)
+    allowed = cv2.dilate((mask > 0).astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
     for line in poster.layout.lines:
         b = line.box.expand(max(4, round(line.box.h * t.pad * 2))).clip(Size(w, h))
         allowed[b.y0:b.y1, b.x0:b.x1] = True
@@ -85,7 +85,7 @@ def stray_text(rgb: np.ndarray, allowed: np.ndarray, t: TextThresholds, ocr: Ocr
     boxes = [b for b in boxes if b.area > 0 and allowed[b.y0:b.y1, b.x0:b.x1].mean() < 0.5]
     reads = ocr.recognize([crop_line(rgb, b, 0.0, t.min_crop_height) for b in boxes])
     return [{"text": r.text, "score": round(r.score, 4), "box": b.as_list()}
-            for b, r in zip(boxes, reads) if len(r.text.strip()) >= t.stray_min_chars and r.score >= 0.5]
+            for b, r in zip(boxes, reads) if len(r.text.strip()) >= t.stray_min_chars and r.score >= t.stray_min_score]
 
 
 def stray_check(found: list[dict[str, Any]], t: TextThresholds) -> Check:

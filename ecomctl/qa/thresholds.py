@@ -24,6 +24,7 @@ class TextThresholds(_S):
     min_crop_height: int = 48  # smaller crops are upscaled to this height before recognition
     stray_text: Literal["off", "warn", "fail"] = "warn"  # text found outside the copy and the product
     stray_min_chars: int = 2  # shorter stray reads are treated as noise
+    stray_min_score: float = 0.5  # and so are reads the recogniser is less sure of
     stray_scan_px: int = 768  # longest side the stray-text detector looks at (0 = the engine's default)
 
 
