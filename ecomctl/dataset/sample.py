@@ -57,11 +57,12 @@ def _build(item: SourceItem, s: DatasetSettings, corpus: Path) -> dict[str, Any]
         return {"status": "dropped", "reason": reason}
     cond, placement = normalise(cond, s.size)
     glyphs = render_glyphs(cond.layout)
-    paths = _write_images(corpus, item.id, cond, glyphs)
+    paths = _write_images(corpus, item.id, cond, glyphs, s.png_compress)
     return {"status": "ok", **paths, **_describe(cond, placement, glyphs)}
 
 
-def _write_images(corpus: Path, sample_id: str, cond: Conditions, glyphs: GlyphRender) -> dict[str, Any]:
+def _write_images(corpus: Path, sample_id: str, cond: Conditions, glyphs: GlyphRender,
+                  compress: int) -> dict[str, Any]:
     poster = np.asarray(cond.poster)
     keep = (cond.subject_mask > 127)[:, :, None]
     images = {
@@ -79,7 +80,7 @@ def _write_images(corpus: Path, sample_id: str, cond: Conditions, glyphs: GlyphR
             continue
         rel = f"images/{kind}/{sample_id}.png"
         (corpus / rel).parent.mkdir(parents=True, exist_ok=True)
-        image.save(corpus / rel)
+        image.save(corpus / rel, compress_level=compress)
         paths[kind] = rel
     return paths
 

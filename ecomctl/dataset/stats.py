@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from ecomctl.dataset.settings import DatasetSettings
+from ecomctl.text.glyph import GLYPH_CELL
 
 STATS = "stats.json"
 DATASHEET = "datasheet.md"
@@ -70,7 +71,7 @@ InnoComposer-style samples built by `ecomctl dataset build` from `{source}`.
 - **Per sample** (`samples.parquet`, paths relative to this folder): poster; prompt (metadata or built from
   style and category words, never the copy text); subject image (non-subject black) + mask + bbox; style
   image (poster without text and subject: render background layer, else OpenCV {s.inpaint} inpainting);
-  glyph image (text white on black at its place); glyph crops (`images/glyph_crops`, one {64}px cell per
+  glyph image (text white on black at its place); glyph crops (`images/glyph_crops`, one {GLYPH_CELL}px cell per
   glyph, left to right in the order of the `glyphs` column: absolute box, font-size code 0..31 =
   font size / canvas height quantised up to 0.2, local box inside the line); text lines with boxes; language.
 - **Normalisation**: {s.size}×{s.size}, aspect kept, black padding recorded in `pad` (left, top, right,
