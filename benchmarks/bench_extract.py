@@ -57,6 +57,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--src", type=Path, default=ROOT.parent / "shared" / "data" / "products")
     ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--note", default="", help="free text about the machine's load, stored in the JSON")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "extract_cpu.json")
     args = ap.parse_args()
     cv2.setNumThreads(1)
@@ -83,6 +84,7 @@ def main() -> None:
               "baseline": "cv2.grabCut full-res, rect 2% inside frame, 5 iterations, no cleanup",
               "machine": {"cpu_threads_used": 1, "platform": platform.platform(), "python": platform.python_version(),
                           "opencv": cv2.__version__},
+              "note": args.note,
               "mean_iou_near_white": summary["near-white"]["iou"],
               "seconds_per_image_near_white": summary["near-white"]["seconds"],
               "by_backdrop": summary, "items": rows}
