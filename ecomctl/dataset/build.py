@@ -36,7 +36,8 @@ class BuildReport:
     seconds: float = 0.0
 
 
-def discover(source: Path, kind: str = "auto", metadata: Path | None = None) -> tuple[str, list[SourceItem]]:
+def discover(source: Path, kind: str = "auto", metadata: Path | None = None,
+             exclude: Path | None = None) -> tuple[str, list[SourceItem]]:
     """('render' | 'poster', items) for a render output folder or a folder of posters."""
     if not source.is_dir():
         raise ConfigError(f"{source}: not a folder")
@@ -49,7 +50,7 @@ def discover(source: Path, kind: str = "auto", metadata: Path | None = None) -> 
     elif kind == "poster":
         from ecomctl.dataset.from_posters import discover_posters
 
-        items = discover_posters(source, metadata)
+        items = discover_posters(source, metadata, exclude)
     else:
         raise ConfigError(f"unknown dataset source {kind!r} (known: auto, render, poster)")
     if not items:
@@ -70,7 +71,7 @@ def build_corpus(source: Path, out: Path, s: DatasetSettings, kind: str = "auto"
                  progress: Progress | None = None, force: bool = False) -> BuildReport:
     """Build (or resume) a corpus in `out`; finished samples are skipped unless `force`."""
     start = time.perf_counter()
-    kind, items = discover(source, kind, Path(s.metadata) if s.metadata else None)
+    kind, items = discover(source, kind, Path(s.metadata) if s.metadata else None, exclude=out)
     out.mkdir(parents=True, exist_ok=True)
     done = {} if force else {i.id: r for i in items if (r := _finished(out, i, s)) is not None}
     todo = [i for i in items if i.id not in done]

@@ -26,12 +26,18 @@ METADATA_NAME = "metadata.csv"
 MAX_LINE_HEIGHT = 0.25  # a "line" taller than this share of the poster is a detector false positive
 
 
-def discover_posters(root: Path, metadata: Path | None = None) -> list[SourceItem]:
-    """Every image under `root` (sorted), with SKU / group / prompt / subject from the metadata CSV."""
+def discover_posters(root: Path, metadata: Path | None = None, exclude: Path | None = None) -> list[SourceItem]:
+    """Every image under `root` (sorted), with SKU / group / prompt / subject from the metadata CSV.
+
+    `exclude` (the corpus folder, when it sits inside `root`) is skipped so a rebuild never eats its output.
+    """
     meta_file = metadata or (root / METADATA_NAME if (root / METADATA_NAME).is_file() else None)
     meta = read_metadata(meta_file) if meta_file else {}
+    skip = exclude.resolve() if exclude else None
     items = []
     for path in sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()):
+        if skip and path.resolve().is_relative_to(skip):
+            continue
         rel = path.relative_to(root).as_posix()
         row = meta.get(rel, {})
         sku = row.get("sku") or path.stem
