@@ -17,7 +17,7 @@ from PIL import Image
 
 from ecomctl.errors import ConfigError, ExtractionError
 from ecomctl.subject import EXTRACTORS
-from ecomctl.subject.mask import Cleanup, clean_mask, disk, fill_holes, finish_mask, mask_bbox
+from ecomctl.subject.mask import Cleanup, clean_mask, decontaminate, disk, fill_holes, finish_mask, mask_bbox
 from ecomctl.types import Subject
 
 
@@ -117,7 +117,7 @@ class ClassicalExtractor:
         rgb_img = flatten(image)
         binary = self.segment(np.asarray(rgb_img))
         mask = finish_mask(binary, rgb_img, self.cleanup)
-        return Subject(rgb_img, mask, mask_bbox(mask), self.name)
+        return Subject(decontaminate(rgb_img, mask), mask, mask_bbox(mask), self.name)
 
     def segment(self, rgb: np.ndarray) -> np.ndarray:
         """Full-resolution boolean product mask (before feathering)."""

@@ -19,7 +19,7 @@ from PIL import Image
 from ecomctl.errors import BackendUnavailable, ConfigError, EcomctlError, ExtractionError
 from ecomctl.subject import EXTRACTORS
 from ecomctl.subject.classical import flatten
-from ecomctl.subject.mask import Cleanup, finish_mask, mask_bbox
+from ecomctl.subject.mask import Cleanup, decontaminate, finish_mask, mask_bbox
 from ecomctl.types import Subject
 
 INSTALL_HINT = "install the models extra: pip install 'ecomctl[models]'"
@@ -182,7 +182,7 @@ class GroundedSamExtractor:
         for i, raw in zip(found, raws):
             try:
                 mask = finish_mask(raw, rgbs[i], self.cleanup)
-                results[i] = Subject(rgbs[i], mask, mask_bbox(mask), self.name)
+                results[i] = Subject(decontaminate(rgbs[i], mask), mask, mask_bbox(mask), self.name)
             except ExtractionError as e:
                 results[i] = ExtractionError(f"SAM mask empty: {e}")
         return results

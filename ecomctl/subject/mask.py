@@ -110,3 +110,24 @@ def feather(binary: np.ndarray, radius: float, image: Image.Image | None = None)
 def finish_mask(raw: np.ndarray, image: Image.Image | None, opts: Cleanup = Cleanup()) -> np.ndarray:
     """The shared tail of every mask-producing extractor: cleanup then a soft edge (uint8 HxW)."""
     return feather(clean_mask(raw, opts), opts.feather_px, image)
+
+
+def decontaminate(image: Image.Image, mask: np.ndarray, radius: float = 6.0) -> Image.Image:
+    """Remove the backdrop's colour from soft-edge pixels so a cutout shows no halo on a new background.
+
+    The local backdrop colour B is the blurred average of nearby fully transparent pixels; each edge
+    pixel I with alpha a is un-mixed to F = (I - (1 - a) B) / a. Pixels with alpha 0 or 255 are untouched.
+    """
+    a = mask.astype(np.float32) / 255.0
+    edge = (a > 0.02) & (a < 0.98)
+    if not edge.any():
+        return image
+    rgb = np.asarray(image.convert("RGB"), dtype=np.float32)
+    clear = (a <= 0.02).astype(np.float32)
+    weight = cv2.GaussianBlur(clear, (0, 0), radius)
+    backdrop = cv2.GaussianBlur(rgb * clear[..., None], (0, 0), radius) / np.maximum(weight, 1e-4)[..., None]
+    fg = (rgb - (1 - a)[..., None] * backdrop) / np.maximum(a, 0.25)[..., None]
+    use = edge & (weight > 0.05)  # a known backdrop nearby; else leave the pixel as shot
+    out = rgb.copy()
+    out[use] = np.clip(fg[use], 0, 255)
+    return Image.fromarray((out + 0.5).astype(np.uint8), "RGB")
