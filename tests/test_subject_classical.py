@@ -95,6 +95,14 @@ def test_blank_photo_raises_extraction_error(classical):
         classical.extract(Image.new("RGB", (200, 160), (240, 238, 235)), "")
 
 
+@needs_data
+def test_transparent_packshot_is_segmented_over_a_contrasting_matte(classical):
+    packshot, truth = _packshot("652158680541") if "652158680541" in IDS else _packshot(IDS[0])
+    subject = classical.extract(packshot, "")  # the white can would vanish over a white matte
+    assert iou(subject.mask, truth) >= 0.95
+    assert subject.image.getpixel((2, 2)) == (255, 255, 255)  # the returned photo is over white
+
+
 def test_rgba_input_is_blended_not_read_under_alpha():
     rgba = Image.new("RGBA", (10, 10), (255, 0, 0, 0))  # red hidden under alpha=0
     assert flatten(rgba, (250, 250, 250)).getpixel((3, 3)) == (250, 250, 250)

@@ -43,11 +43,32 @@ class ClassicalSettings:
 
 def flatten(image: Image.Image, matte: tuple[int, int, int] = (255, 255, 255)) -> Image.Image:
     """RGB view of any image; transparency is blended over `matte` (never the RGB hidden under alpha=0)."""
-    if image.mode in ("RGBA", "LA", "PA", "P") or "transparency" in image.info:
+    if has_alpha(image):
         rgba = image.convert("RGBA")
         base = Image.new("RGBA", rgba.size, (*matte, 255))
         return Image.alpha_composite(base, rgba).convert("RGB")
     return image.convert("RGB")
+
+
+MATTES = ((250, 250, 250), (128, 128, 128), (16, 16, 16), (0, 170, 80), (200, 0, 200))
+
+
+def has_alpha(image: Image.Image) -> bool:
+    return image.mode in ("RGBA", "LA", "PA", "P") or "transparency" in image.info
+
+
+def best_matte(image: Image.Image) -> tuple[int, int, int]:
+    """For a transparent input: the backdrop colour farthest from the product's own colours.
+
+    (A white can flattened over white would have no edge left to find.)
+    """
+    rgba = np.asarray(image.convert("RGBA"))
+    opaque = rgba[rgba[..., 3] > 200][:, :3].astype(np.float32)
+    if len(opaque) == 0:
+        return MATTES[0]
+    opaque = opaque[:: max(1, len(opaque) // 20000)]
+    gaps = [np.percentile(np.linalg.norm(opaque - np.array(m, np.float32), axis=1), 5) for m in MATTES]
+    return MATTES[int(np.argmax(gaps))]
 
 
 def border_mask(h: int, w: int, width: int) -> np.ndarray:
@@ -114,10 +135,11 @@ class ClassicalExtractor:
         return None
 
     def extract(self, image: Image.Image, prompt: str = "") -> Subject:
-        rgb_img = flatten(image)
-        binary = self.segment(np.asarray(rgb_img))
-        mask = finish_mask(binary, rgb_img, self.cleanup)
-        return Subject(decontaminate(rgb_img, mask), mask, mask_bbox(mask), self.name)
+        photo = flatten(image)
+        # a transparent input is segmented over the backdrop that contrasts most with the product
+        seen = flatten(image, best_matte(image)) if has_alpha(image) else photo
+        mask = finish_mask(self.segment(np.asarray(seen)), seen, self.cleanup)
+        return Subject(decontaminate(photo, mask), mask, mask_bbox(mask), self.name)
 
     def segment(self, rgb: np.ndarray) -> np.ndarray:
         """Full-resolution boolean product mask (before feathering)."""
