@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tarfile
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -43,6 +44,11 @@ def test_build_with_shards_and_pairing(rendered: Path, tmp_path: Path):
     assert res.exit_code == 0, res.output
     assert "3 samples (train 3)" in res.output
     assert sorted(p.name for p in (out / "shards").iterdir()) == ["train-000000.tar"]
+    with tarfile.open(out / "shards" / "train-000000.tar") as tar:
+        names = tar.getnames()
+        meta = json.loads(tar.extractfile("A1-v1.json").read())
+    assert {f"A1-v1.{k}.png" for k in ("poster", "subject", "mask", "style", "glyph", "glyph_crops")} <= set(names)
+    assert len(names) == 3 * 7 and meta["sku"] == "A1" and meta["lines"][0]["text"]
     rows = {r["id"]: r for r in pq.read_table(out / "samples.parquet").to_pylist()}
     assert rows["A1-v1"]["style_ref_id"] == "A1-v2" and rows["A1-v2"]["style_ref_id"] == "A1-v1"
     assert rows["B2-v1"]["style_ref_id"] is None and rows["B2-v1"]["style_ref"] == rows["B2-v1"]["style"]
