@@ -119,9 +119,11 @@ def load_config(
     file: Path | None = None,
     overrides: dict[str, Any] | None = None,
     environ: dict[str, str] | None = None,
+    base: dict[str, Any] | None = None,
 ) -> Config:
-    """Resolve the configuration; `overrides` maps dotted keys (``render.backend``) to flag values."""
-    tree = _read_yaml(DEFAULTS_FILE)
+    """Resolve the configuration; `overrides` maps dotted keys (``render.backend``) to flag values;
+    `base` is a layer between the defaults and the file (e.g. the sections an earlier run used)."""
+    tree = deep_merge(_read_yaml(DEFAULTS_FILE), base or {})
     if file is not None:
         tree = deep_merge(tree, _read_yaml(Path(file)))
     tree = deep_merge(tree, _env_layer(dict(os.environ if environ is None else environ)))

@@ -47,7 +47,7 @@ def test_qa_recomputes_with_ocr_and_rewrites_sidecars_and_reports(out: Path):
     for name in ("report.html", "report.json", "report.csv"):
         (out / name).unlink()
     (out / "P1" / "notes.json").write_text('{"schema": "something/else"}', encoding="utf-8")  # not a sidecar
-    res = runner.invoke(app, ["qa", str(out)])
+    res = runner.invoke(app, ["qa", str(out), "--set", "qa.text.enabled=true"])  # the run had text QA off
     assert res.exit_code == 0, res.output
     assert "pass    P1-v1" in res.stdout and "pass    P1-v2" in res.stdout
     assert f"report: {out / 'report.html'}" in res.stdout
@@ -57,6 +57,14 @@ def test_qa_recomputes_with_ocr_and_rewrites_sidecars_and_reports(out: Path):
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
     assert report["schema"] == "ecomctl.report/1" and [i["name"] for i in report["items"]] == ["P1-v1", "P1-v2"]
     assert (out / "report.csv").is_file() and (out / "report.html").is_file()
+
+
+def test_plain_qa_judges_with_the_runs_settings(out: Path):
+    res = runner.invoke(app, ["qa", str(out)])  # run.yaml says qa.text.enabled: false
+    assert res.exit_code == 0, res.output
+    names = {c["name"] for c in sidecar(out)["qa"]["checks"]}
+    assert "subject.iou" in names and "text.ned" not in names
+    assert json.loads((out / "report.json").read_text())["thresholds"]["text"]["enabled"] is False
 
 
 def test_threshold_change_turns_pass_into_fail(out: Path):
@@ -85,7 +93,7 @@ def test_damaged_poster_fails_naming_the_line(out: Path):
     x0, y0, x1, y1 = title["box"]
     ImageDraw.Draw(img).rectangle((x0 + (x1 - x0) // 4, y0 - 2, x1 - (x1 - x0) // 4, y1 + 2), fill=(200, 40, 40))
     img.save(png)
-    res = runner.invoke(app, ["qa", str(out)])
+    res = runner.invoke(app, ["qa", str(out), "--set", "qa.text.enabled=true"])
     assert res.exit_code == 1
     assert "pass    P1-v1" in res.stdout and "fail    P1-v2" in res.stdout
     reason = next(c["reason"] for c in sidecar(out, 2)["qa"]["checks"] if c["name"] == "text.ned")

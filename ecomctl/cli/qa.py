@@ -9,7 +9,8 @@ import typer
 import yaml
 from rich.markup import escape
 
-from ecomctl.cli.common import build_config, console, guard
+from ecomctl.cli.common import console, guard
+from ecomctl.config import load_config
 from ecomctl.errors import ConfigError
 from ecomctl.types import ItemResult
 
@@ -27,6 +28,20 @@ def parse_sets(items: list[str] | None) -> dict[str, Any]:
     return out
 
 
+def run_sections(out: Path) -> dict[str, Any]:
+    """The qa:/ocr: sections the run that made OUT used (from OUT/run.yaml), so a plain `ecomctl qa OUT`
+    judges with the run's thresholds; --config, env and --set layer over them."""
+    path = Path(out) / "run.yaml"
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
+    except (OSError, yaml.YAMLError) as e:
+        raise ConfigError(f"{path}: cannot read the run's settings: {e}") from None
+    cfg = (doc or {}).get("config") if isinstance(doc, dict) else None
+    if not isinstance(cfg, dict):
+        return {}
+    return {k: cfg[k] for k in ("qa", "ocr") if isinstance(cfg.get(k), dict)}
+
+
 def exit_code(results: list[ItemResult]) -> int:
     return 1 if any(r.status in ("fail", "error") for r in results) else 0
 
@@ -42,15 +57,15 @@ def register(app: typer.Typer) -> None:
     @guard
     def qa(
         out: Path = typer.Argument(..., help="Output folder of an earlier `ecomctl render`."),
-        config: Path = typer.Option(None, "--config", "-c", help="YAML config file (its qa:/ocr: sections)."),
+        config: Path = typer.Option(None, "--config", "-c", help="YAML config (its qa:/ocr: sections) over the run's."),
         sets: list[str] = typer.Option(None, "--set", help="Override a setting, e.g. qa.subject.iou_warn=0.98."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Only the summary table."),
     ) -> None:
-        """Re-run QA on every poster of OUT with the current thresholds; rewrite sidecars and reports."""
+        """Re-run QA on every poster of OUT (thresholds: the run's run.yaml < --config < env < --set); rewrite sidecars and reports."""
         from ecomctl import qa as qa_lib
         from ecomctl.qa.recheck import recheck
 
-        cfg = build_config(config, parse_sets(sets))
+        cfg = load_config(config, parse_sets(sets), base=run_sections(out))
         on_result = None if quiet else (lambda r: console.print(_line(r), highlight=False, soft_wrap=True))
         results = recheck(out, cfg, on_result)
         console.print(qa_lib.summary_table(results))
