@@ -27,7 +27,11 @@ class AlphaExtractor:
         mask = np.asarray(rgba.getchannel("A"), dtype=np.uint8).copy()
         if int((mask > 127).sum()) == 0:
             raise ExtractionError("alpha channel is empty")
-        return Subject(rgba.convert("RGB"), mask, mask_bbox(mask), self.name)
+        # the RGB stored under alpha = 0 is arbitrary (crop artifacts): neutral grey, so previews and any
+        # resampling across the edge never pull that junk in; visible pixels stay exactly as given
+        rgb = np.asarray(rgba.convert("RGB")).copy()
+        rgb[mask == 0] = (128, 128, 128)
+        return Subject(Image.fromarray(rgb, "RGB"), mask, mask_bbox(mask), self.name)
 
 
 EXTRACTORS.add("alpha", AlphaExtractor)
