@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,7 @@ def sample_results(out: Path) -> list[ItemResult]:
                   Check("layout.margin", -0.01, "fail" if status == "fail" else "pass"))
         qa = QAResult(status, checks)  # type: ignore[arg-type]
         items.append(ItemResult(sku, 1, status, png, folder / f"{len(items)}-v1.json", None, qa, 1.5, "m.csv:2"))
+    items[0] = replace(items[0], resumed=True)
     items.append(ItemResult("BROKEN", None, "error", error="m.csv:5: cannot read image broken.png", where="m.csv:5"))
     return items
 
@@ -57,6 +59,7 @@ def test_json_report_schema_order_and_summary(written):
     assert item["sku"] == EVIL and item["image"] == "x/1-v1.png" and item["sidecar"] == "x/1-v1.json"
     assert item["reasons"][0].startswith("title line 1") and item["metrics"]["subject.iou"] == 0.998
     assert data["items"][0]["reasons"] == ["m.csv:5: cannot read image broken.png"]
+    assert [i["resumed"] for i in data["items"]] == [False, False, False, True]
 
 
 def test_csv_neutralises_formulas(written):
@@ -89,6 +92,7 @@ def test_html_is_self_contained_and_escaped(written):
     assert "<svg" in html and "http://" not in html.replace("http://www.w3.org", "")  # no external assets
     assert html.index("BROKEN") < html.index("GOOD-1")  # failures first
     assert "line_ned_fail: 0.8" in html  # the thresholds are shown
+    assert html.count(">unchanged</div>") == 1
 
 
 @pytest.mark.parametrize("path, href", [("javascript:alert(1)/a-v1.png", "./javascript%3Aalert%281%29/a-v1.png"),

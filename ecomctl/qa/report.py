@@ -37,6 +37,7 @@ def item_row(r: ItemResult, out_dir: Path) -> dict[str, Any]:
         "sku": r.sku, "variant": r.variant, "name": r.sku if r.variant is None else f"{r.sku}-v{r.variant}",
         "status": r.status, "image": _rel(r.image, out_dir), "sidecar": _rel(r.sidecar, out_dir),
         "where": r.where, "seconds": round(r.seconds, 3), "error": r.error,
+        "resumed": bool(getattr(r, "resumed", False)),  # verdict kept from an earlier run (inputs unchanged)
         "reasons": ([r.error] if r.error else []) + (qa.reasons if qa else []),
         "metrics": qa.metrics if qa else {},
         "checks": [asdict(c) for c in qa.checks] if qa else [],
