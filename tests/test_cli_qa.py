@@ -123,3 +123,14 @@ def test_invalid_threshold_exits_2(out: Path):
     res = runner.invoke(app, ["qa", str(out), "--set", "qa.subject.iou=0.5"])
     assert res.exit_code == 2
     assert "error: config qa.subject.iou: Extra inputs are not permitted" in res.stderr
+
+
+def test_unavailable_ocr_engine_stops_before_any_poster(out: Path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "paddleocr", None)
+    before = sidecar(out)["qa"]
+    res = runner.invoke(app, ["qa", str(out), "--set", "qa.text.enabled=true", "--set", "ocr.engine=paddleocr"])
+    assert res.exit_code == 2
+    assert "error: OCR engine 'paddleocr' unavailable: paddleocr is not installed" in res.stderr
+    assert sidecar(out)["qa"] == before  # nothing rewritten

@@ -14,7 +14,17 @@ from ecomctl.qa.thresholds import thresholds, worst
 from ecomctl.qa.variants import variant_checks
 from ecomctl.types import Check, ItemResult, Poster, QAResult
 
-__all__ = ["check_poster", "check_variants", "merge_checks", "summary_table", "write_reports"]
+__all__ = ["check_poster", "check_variants", "merge_checks", "preflight", "summary_table", "write_reports"]
+
+
+def preflight(cfg: Config) -> None:
+    """Validate the qa:/ocr: sections and load the OCR engine once, before any poster is made, so a bad
+    threshold or a missing OCR engine stops the command (exit 2) instead of failing every item."""
+    t = thresholds(cfg)
+    if t.text.enabled:
+        from ecomctl.text.ocr import get_ocr
+
+        get_ocr(cfg.section("ocr"))
 
 
 def check_poster(poster: Poster, cfg: Config) -> QAResult:

@@ -10,7 +10,7 @@ from pathlib import Path
 from ecomctl.config import Config
 from ecomctl.errors import EcomctlError
 from ecomctl.io import atomic_write_json
-from ecomctl.qa import check_poster, check_variants, write_reports
+from ecomctl.qa import check_poster, check_variants, preflight, write_reports
 from ecomctl.types import ItemResult, Poster, QAResult
 
 OnResult = Callable[[ItemResult], None]
@@ -39,6 +39,7 @@ def recheck(out_dir: Path, cfg: Config, on_result: OnResult | None = None) -> li
     sidecars = find_sidecars(out_dir)
     if not sidecars:
         raise EcomctlError(f"{out_dir}: no poster sidecars found (expected <sku>/<sku>-v<k>.json)")
+    preflight(cfg)
     groups: dict[str, list[Path]] = {}
     for path in sidecars:
         groups.setdefault(path.parent.name, []).append(path)
