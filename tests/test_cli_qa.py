@@ -134,3 +134,14 @@ def test_unavailable_ocr_engine_stops_before_any_poster(out: Path, monkeypatch):
     assert res.exit_code == 2
     assert "error: OCR engine 'paddleocr' unavailable: paddleocr is not installed" in res.stderr
     assert sidecar(out)["qa"] == before  # nothing rewritten
+
+
+def test_render_with_a_bad_qa_threshold_exits_2_before_rendering(tmp_path: Path):
+    make_product(tmp_path / "p.png")
+    manifest = write_manifest(tmp_path / "m.csv", [{"sku": "Q1", "image": "p.png", "title": "Test", "size": "256x256"}])
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text("qa:\n  subject:\n    iou_typo: 0.5\n", encoding="utf-8")
+    res = runner.invoke(app, ["render", str(manifest), "--out", str(tmp_path / "out"), "--config", str(cfg)])
+    assert res.exit_code == 2
+    assert "error: config qa.subject.iou_typo: Extra inputs are not permitted" in res.stderr
+    assert not (tmp_path / "out" / "Q1").exists()

@@ -55,6 +55,9 @@ def run_render(manifest_path: Path, cfg: Config, on_result: OnResult | None = No
     settings = cfg.backends.get(name, {})
     devices = executors.devices_of(cfg.render.device)
     backend = get_backend(name, settings, devices[0])  # fails fast (exit 2) if unusable
+    from ecomctl import qa
+
+    qa.preflight(cfg)  # bad qa: thresholds or a missing OCR engine: exit 2 before any SKU, not N error rows
     ctx = RunContext(cfg, out, styles, name, settings, force)
     rows = list(manifest.rows)
     kind = executors.choose(cfg.run.executor, cfg.run.workers, devices, len(rows))
@@ -67,8 +70,6 @@ def run_render(manifest_path: Path, cfg: Config, on_result: OnResult | None = No
             on_result(res)
     order = {row.sku: i for i, row in enumerate(rows)}
     results.sort(key=lambda r: (order.get(r.sku, 0), r.variant or 0))
-    from ecomctl import qa
-
     qa.write_reports(out, results, cfg)
     return RunSummary(manifest.path, out, tuple(results), time.perf_counter() - t0)
 
