@@ -113,3 +113,13 @@ def test_grade_and_worst():
     assert grade(None, 1, 0) == "warn"
     assert worst(["pass", "fail", "warn"]) == "fail"
     assert worst([]) == "pass"
+
+
+def test_ocr_threads_share_the_cores_between_workers(monkeypatch):
+    from ecomctl.qa import ocr_section
+
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    assert ocr_section(load_config(environ={})).get("threads") is None
+    assert ocr_section(load_config(environ={}, overrides={"run.workers": 4}))["threads"] == 2
+    assert ocr_section(load_config(environ={}, overrides={"run.workers": 16}))["threads"] == 1
+    assert ocr_section(load_config(environ={}, overrides={"run.workers": 4, "ocr.threads": 3}))["threads"] == 3

@@ -3,6 +3,7 @@ and write the run's reports. Thresholds come from the `qa:` config section (see 
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +18,15 @@ from ecomctl.types import Check, ItemResult, Poster, QAResult
 __all__ = ["check_poster", "check_variants", "merge_checks", "preflight", "summary_table", "write_reports"]
 
 
+def ocr_section(cfg: Config) -> dict[str, Any]:
+    """The `ocr:` section; with several worker processes and no explicit `ocr.threads`, each worker's
+    onnxruntime gets its share of the cores instead of all of them (no oversubscription)."""
+    section = cfg.section("ocr")
+    if not section.get("threads") and cfg.run.workers > 1:
+        section["threads"] = max(1, (os.cpu_count() or 1) // cfg.run.workers)
+    return section
+
+
 def preflight(cfg: Config) -> None:
     """Validate the qa:/ocr: sections and load the OCR engine once, before any poster is made, so a bad
     threshold or a missing OCR engine stops the command (exit 2) instead of failing every item."""
@@ -24,7 +34,7 @@ def preflight(cfg: Config) -> None:
     if t.text.enabled:
         from ecomctl.text.ocr import get_ocr
 
-        get_ocr(cfg.section("ocr"))
+        get_ocr(ocr_section(cfg))
 
 
 def check_poster(poster: Poster, cfg: Config) -> QAResult:
@@ -43,7 +53,7 @@ def check_poster(poster: Poster, cfg: Config) -> QAResult:
         from ecomctl.text.ocr import get_ocr
 
         t0 = time.perf_counter()
-        text_checks, details["text"] = check_text(poster, t.text, get_ocr(cfg.section("ocr")))
+        text_checks, details["text"] = check_text(poster, t.text, get_ocr(ocr_section(cfg)))
         checks = text_checks + checks
         seconds["text"] = time.perf_counter() - t0
     details["seconds"] = {k: round(v, 3) for k, v in seconds.items()}
