@@ -52,7 +52,7 @@ def sdxl(scale: Scale) -> dict[str, Any]:
         unet = UNet2DConditionModel(
             sample_size=32, block_out_channels=(16, 32), layers_per_block=1, norm_num_groups=8,
             down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-            up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), attention_head_dim=(2, 4),
+            up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), attention_head_dim=(8, 16),
             cross_attention_dim=32, use_linear_projection=True, addition_embed_type="text_time",
             addition_time_embed_dim=8, projection_class_embeddings_input_dim=6 * 8 + 16)
         te = _clip(16, 2, 2, 32, 16, 514, False)
@@ -82,8 +82,8 @@ def sdxs(scale: Scale) -> dict[str, Any]:
     else:
         unet = UNet2DConditionModel(
             sample_size=32, block_out_channels=(16, 32), layers_per_block=1, norm_num_groups=8,
-            down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
-            up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"), attention_head_dim=2, cross_attention_dim=16)
+            down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),  # attention only at the low resolution
+            up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), attention_head_dim=8, cross_attention_dim=16)
         te = _clip(16, 2, 2, 32, 16, 514, False)
         vae = AutoencoderTiny(encoder_block_out_channels=(8, 8), decoder_block_out_channels=(8, 8),
                               num_encoder_blocks=(1, 1), num_decoder_blocks=(1, 1), latent_channels=4)

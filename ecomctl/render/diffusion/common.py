@@ -309,10 +309,11 @@ class DiffusionBackend:
         self.configure(pipe)
         return pipe
 
-    def pipeline_class(self) -> Any:
+    @classmethod
+    def pipeline_class(cls) -> Any:
         import diffusers
 
-        return getattr(diffusers, self.PIPELINE)
+        return getattr(diffusers, cls.PIPELINE)
 
     def load_kwargs(self, loader: Loader) -> dict[str, Any]:
         return {}

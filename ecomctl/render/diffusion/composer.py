@@ -29,7 +29,8 @@ class ComposerSettings(QwenSettings):
     lora_weight: str | None = "Qwen-Image-Edit-2509/Qwen-Image-Edit-2509-Lightning-4steps-V1.0-bf16.safetensors"
     steps: int = 4
     max_side: int | None = 1024
-    vae_condition_side: int = 1024  # condition images are VAE-encoded at about this side (pipeline default)
+    vae_condition_side: int | None = None  # VAE-encode condition images at about this side; None: the
+    # working canvas's (capped at the pipeline's 1024), so small canvases do not pay for 1024² conditions
     vl_condition_side: int = 384  # … and read by the VL encoder at about this side (pipeline default)
     instruction: str = INSTRUCTION
 
@@ -115,7 +116,8 @@ class ComposerBackend(QwenBackendBase):
 
         s = self.settings
         saved = (mod.VAE_IMAGE_SIZE, mod.CONDITION_IMAGE_SIZE)
-        mod.VAE_IMAGE_SIZE, mod.CONDITION_IMAGE_SIZE = s.vae_condition_side ** 2, s.vl_condition_side ** 2
+        vae_side = s.vae_condition_side or min(1024, round((work.w * work.h) ** 0.5))
+        mod.VAE_IMAGE_SIZE, mod.CONDITION_IMAGE_SIZE = vae_side**2, s.vl_condition_side**2
         try:  # one call per request: the edit pipeline takes one set of condition images per call
             return [self._one(pipe, r, work, g) for r, g in zip(batch, gens)]
         finally:

@@ -1,0 +1,62 @@
+"""`ecomctl bench`: tiny random-weight runs of every diffusion backend print valid JSON on CPU; the stock
+baseline is timed in the same run; bad requests exit 2 with one line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ecomctl.cli import app
+from tests.tiny_models import NAMES
+
+pytest.importorskip("diffusers")
+runner = CliRunner()
+TINY = ["--scale", "tiny", "--random-weights", "--size", "64x64", "--repeats", "1", "--threads", "1",
+        "--device", "cpu"]
+
+
+def _bench(*args: str):
+    res = runner.invoke(app, ["bench", *args])
+    return res, (json.loads(res.stdout) if res.exit_code == 0 else None)
+
+
+@pytest.mark.models
+@pytest.mark.parametrize("name", NAMES)
+def test_tiny_bench_prints_valid_json(name: str):
+    res, rec = _bench("--backend", name, *TINY)
+    assert res.exit_code == 0, res.output
+    assert rec["schema"] == "ecomctl.bench/1" and rec["backend"] == name and rec["size"] == "64x64"
+    ours = rec["ours"]
+    assert ours["seconds_per_image"] > 0 and ours["images_per_second"] > 0 and ours["peak_memory_mb"] > 0
+    assert ours["stages_seconds_per_image"]["denoise"] > 0
+    assert "vae_decode" in ours["stages_seconds_per_image"]
+    assert rec["env"]["torch"]["installed"] and "speedup_vs_stock" not in rec
+
+
+@pytest.mark.models
+def test_stock_baseline_in_same_run_and_out_file(tmp_path: Path):
+    out = tmp_path / "r" / "sdxs.json"
+    res, rec = _bench("--backend", "sdxs", *TINY, "--batch", "2", "--baseline", "stock", "--out", str(out))
+    assert res.exit_code == 0, res.output
+    assert json.loads(out.read_text()) == rec
+    stock, ours = rec["baseline"], rec["ours"]
+    assert stock["name"] == "stock" and stock["steps"] == 50 and stock["guidance"] == 7.5 and not stock["knobs"].get(
+        "channels_last")
+    assert ours["steps"] == 1 and ours["knobs"]["channels_last"]
+    assert rec["speedup_vs_stock"] == round(stock["seconds_per_image"] / ours["seconds_per_image"], 3)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--backend", "compose", *TINY], ("error: bench times diffusion backends (composer, flux-fill, qwen-image, "
+                                       "sdxl-inpaint, sdxs); 'compose' is not one")),
+    (["--backend", "sdxs", "--scale", "tiny"], "error: --scale tiny and --baseline stock need --random-weights"),
+    (["--backend", "sdxs", "--size", "big", "--random-weights"], "error: --size 'big': expected WxH, e.g. 1024x1024"),
+    (["--backend", "sdxs", "--random-weights", "--baseline", "fast"], "error: unknown baseline 'fast' (known: stock)"),
+])
+def test_bad_requests_exit_2_with_one_line(args: list[str], message: str):
+    res = runner.invoke(app, ["bench", *args])
+    assert res.exit_code == 2
+    assert [ln for ln in res.output.splitlines() if ln.strip()] == [message]

@@ -1,0 +1,96 @@
+"""`ecomctl models list|check` and `ecomctl doctor`: needs, local presence and sizes, readiness with the
+fix in one line, graceful without torch."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from ecomctl.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture
+def sdxs_folder(tmp_path: Path) -> Path:
+    """A local folder standing in for the SDXS repo (presence and size only; nothing is loaded)."""
+    folder = tmp_path / "sdxs"
+    (folder / "unet").mkdir(parents=True)
+    (folder / "unet" / "diffusion_pytorch_model.safetensors").write_bytes(b"\0" * 4096)
+    (folder / "model_index.json").write_text("{}")
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text(yaml.safe_dump({"backends": {"sdxs": {"model": str(folder)}}}))
+    return cfg
+
+
+def test_list_json_names_every_need_with_presence_and_size(sdxs_folder: Path):
+    res = runner.invoke(app, ["models", "list", "--json", "--config", str(sdxs_folder)])
+    assert res.exit_code == 0, res.output
+    rows = {(r["backend"], r["key"]): r for r in json.loads(res.stdout)}
+    assert rows[("sdxl-inpaint", "controlnet")]["repo"] == "alimama-creative/EcomXL_controlnet_inpaint"
+    assert rows[("sdxl-inpaint", "lora")]["repo"] == "alimama-creative/slam-lora-sdxl"
+    assert rows[("flux-fill", "model")]["repo"] == "black-forest-labs/FLUX.1-Fill-dev"
+    assert rows[("composer", "model")]["repo"] == "Qwen/Qwen-Image-Edit-2509"
+    assert not rows[("qwen-image", "model")]["present"] and rows[("qwen-image", "model")]["approx_gb"] > 40
+    sdxs = rows[("sdxs", "model")]
+    assert sdxs["present"] and sdxs["local_bytes"] == 4096 + 2
+    assert ("sdxl-inpaint", "softedge") not in rows  # optional and not configured: not needed
+
+
+def test_list_table_shows_repo_ids():
+    res = runner.invoke(app, ["models", "list", "--no-sizes"])
+    assert res.exit_code == 0
+    assert "IDKiro/sdxs-512-0.9" in res.stdout and "Qwen/Qwen-Image" in res.stdout
+
+
+def test_check_missing_exits_1_with_fetch_command():
+    res = runner.invoke(app, ["models", "check", "--backend", "sdxs", "--backend", "compose"])
+    assert res.exit_code == 1
+    missing = ("missing sdxs: model IDKiro/sdxs-512-0.9 (backends.sdxs.model) is not downloaded; fetch it with "
+               "`huggingface-cli download IDKiro/sdxs-512-0.9` or set backends.sdxs.model to a local folder")
+    assert res.stdout.splitlines() == [missing, "ready  compose"]
+
+
+def test_check_ready_exits_0(sdxs_folder: Path):
+    res = runner.invoke(app, ["models", "check", "-b", "sdxs", "--config", str(sdxs_folder), "--json"])
+    assert res.exit_code == 0
+    assert json.loads(res.stdout) == {"sdxs": {"ready": True, "reason": None}}
+
+
+def test_check_unknown_backend_exits_2():
+    res = runner.invoke(app, ["models", "check", "-b", "sdxl"])
+    assert res.exit_code == 2
+    assert res.output.strip().startswith("error: unknown render backend 'sdxl'; did you mean 'sdxs'?")
+
+
+def test_without_torch_models_and_doctor_still_answer(monkeypatch, sdxs_folder: Path):
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch → ImportError
+    res = runner.invoke(app, ["models", "check", "-b", "sdxs", "--config", str(sdxs_folder)])
+    assert res.exit_code == 1
+    assert res.stdout.strip() == "missing sdxs: torch is not installed; install the models extra: pip install " \
+                                 "'ecomctl[models]'"
+    doc = runner.invoke(app, ["doctor", "--json"])
+    assert doc.exit_code == 0, doc.output
+    assert json.loads(doc.stdout)["torch"] == {"installed": False}
+
+
+def test_doctor_reports_environment():
+    res = runner.invoke(app, ["doctor", "--json"])
+    assert res.exit_code == 0, res.output
+    rep = json.loads(res.stdout)
+    assert rep["fonts"]["ok"] and rep["ocr"]["engines"]["rapidocr"] is None
+    assert any(m["file"].endswith(".onnx") for m in rep["ocr"]["rapidocr_models"])
+    assert rep["backends"]["compose"] is None and "huggingface-cli download" in rep["backends"]["sdxs"]
+    assert rep["disk"]["hf_cache"]["free_gb"] >= 0
+    text = runner.invoke(app, ["doctor"])
+    assert text.exit_code == 0 and "font" in text.stdout and "backend sdxs" in text.stdout
