@@ -19,6 +19,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "dataset",
     "qa",
     "eval",
+    "models",
+    "doctor",
+    "bench",
 )
 
 app = typer.Typer(
