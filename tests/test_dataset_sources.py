@@ -53,3 +53,19 @@ def test_auto_source_and_usage_errors(tmp_path: Path):
     with pytest.raises(ConfigError, match="no rendered posters found"):
         discover(tmp_path)  # run.yaml marks a render folder; it has no sidecars
     assert safe_id("a/b c.png") == "a__b_c.png"
+
+
+def test_text_on_the_product_is_its_label_unless_the_mask_swallowed_the_copy():
+    import numpy as np
+
+    from ecomctl.dataset.from_posters import _split_product_text, _suspect
+    from ecomctl.text.ocr import OcrLine
+    from ecomctl.types import Box
+
+    mask = np.zeros((100, 100), np.uint8)
+    mask[50:, 50:] = 255
+    lines = [OcrLine("title", 0.99, Box(0, 0, 40, 10)), OcrLine("label", 0.99, Box(60, 60, 90, 70)),
+             OcrLine("price", 0.99, Box(0, 20, 30, 30))]
+    keep, on_product = _split_product_text(lines, mask)
+    assert [ln.text for ln in keep] == ["title", "price"] and on_product == 1
+    assert _suspect(3, 1) is None and _suspect(3, 2) == "subject_covers_text" and _suspect(0, 0) is None

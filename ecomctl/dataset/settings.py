@@ -18,7 +18,7 @@ class DatasetSettings:
     bench_fraction: float = 0.1  # cap for small corpora: bench ≤ ceil(fraction × samples)
     seed: int = 0
     min_size: int = 256  # shortest poster side before normalisation
-    min_ocr_conf: float = 0.6  # mean OCR confidence of a found-poster sample
+    min_ocr_conf: float = 0.85  # mean OCR confidence of the kept lines of a found poster
     min_line_conf: float = 0.7  # OCR lines below this are ignored
     subject_area: tuple[float, float] = (0.01, 0.9)  # subject mask area / canvas, inclusive bounds
     require_text: bool = True
