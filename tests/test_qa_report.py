@@ -32,7 +32,9 @@ def sample_results(out: Path) -> list[ItemResult]:
                         "" if status == "pass" else f'title line 1 "{EVIL}" read as "=SUM(A1)" (NED 0.62)'),
                   Check("subject.iou", 0.998, "pass"),
                   Check("layout.margin", -0.01, "fail" if status == "fail" else "pass"))
-        qa = QAResult(status, checks)  # type: ignore[arg-type]
+        lines = {"text": {"lines": [{"label": "title line 1", "text": EVIL, "read": "=SUM(A1)", "ned": 0.62,
+                                     "exact": False, "box": [0, 0, 1, 1]}]}}
+        qa = QAResult(status, checks, lines)  # type: ignore[arg-type]
         items.append(ItemResult(sku, 1, status, png, folder / f"{len(items)}-v1.json", None, qa, 1.5, "m.csv:2"))
     items[0] = replace(items[0], resumed=True)
     items.append(ItemResult("BROKEN", None, "error", error="m.csv:5: cannot read image broken.png", where="m.csv:5"))
@@ -60,6 +62,8 @@ def test_json_report_schema_order_and_summary(written):
     assert item["reasons"][0].startswith("title line 1") and item["metrics"]["subject.iou"] == 0.998
     assert data["items"][0]["reasons"] == ["m.csv:5: cannot read image broken.png"]
     assert [i["resumed"] for i in data["items"]] == [False, False, False, True]
+    assert item["text_lines"] == [{"label": "title line 1", "text": EVIL, "read": "=SUM(A1)", "ned": 0.62,
+                                   "exact": False}]
 
 
 def test_csv_neutralises_formulas(written):
@@ -93,6 +97,7 @@ def test_html_is_self_contained_and_escaped(written):
     assert html.index("BROKEN") < html.index("GOOD-1")  # failures first
     assert "line_ned_fail: 0.8" in html  # the thresholds are shown
     assert html.count(">unchanged</div>") == 1
+    assert html.count("<summary>text read (1 line)</summary>") == 3
 
 
 @pytest.mark.parametrize("path, href", [("javascript:alert(1)/a-v1.png", "./javascript%3Aalert%281%29/a-v1.png"),

@@ -41,7 +41,15 @@ def item_row(r: ItemResult, out_dir: Path) -> dict[str, Any]:
         "reasons": ([r.error] if r.error else []) + (qa.reasons if qa else []),
         "metrics": qa.metrics if qa else {},
         "checks": [asdict(c) for c in qa.checks] if qa else [],
+        "text_lines": _text_lines(qa.details if qa else {}),
     }
+
+
+def _text_lines(details: Any) -> list[dict[str, Any]]:
+    """Per typeset line: what was expected and what OCR read (from the QA details)."""
+    lines = (details.get("text") or {}).get("lines", []) if isinstance(details, dict) else []
+    keys = ("label", "text", "read", "ned", "exact")
+    return [{k: d.get(k) for k in keys} for d in lines if isinstance(d, dict)]
 
 
 def report_rows(results: Sequence[ItemResult], out_dir: Path) -> list[dict[str, Any]]:
