@@ -3,12 +3,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
 from ecomctl.bench import tokenizers as toks
 
 Scale = Literal["tiny", "full"]
+
+
+@contextlib.contextmanager
+def cpu_fp32() -> Iterator[None]:
+    """Schedulers keep their tables in fp32 on the CPU even when modules are built on a GPU in bf16."""
+    import torch
+
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float32)
+    try:
+        with torch.device("cpu"):
+            yield
+    finally:
+        torch.set_default_dtype(previous)
 
 
 def _clip(hidden: int, layers: int, heads: int, inter: int, proj: int, vocab: int, with_proj: bool) -> Any:
@@ -60,8 +75,9 @@ def sdxl(scale: Scale) -> dict[str, Any]:
         vae = _vae_kl((8, 16), 4, 8, 0.13025)
         cond = (8, 16)
     controlnet = ControlNetModel.from_unet(unet, conditioning_embedding_out_channels=cond)
-    sched = EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
-                                   timestep_spacing="leading", steps_offset=1)
+    with cpu_fp32():
+        sched = EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+                                       timestep_spacing="leading", steps_offset=1)
     return {"unet": unet, "vae": vae, "text_encoder": te, "text_encoder_2": te2, "tokenizer": toks.clip_tokenizer(),
             "tokenizer_2": toks.clip_tokenizer(), "scheduler": sched, "controlnet": controlnet}
 
@@ -87,8 +103,9 @@ def sdxs(scale: Scale) -> dict[str, Any]:
         te = _clip(16, 2, 2, 32, 16, 514, False)
         vae = AutoencoderTiny(encoder_block_out_channels=(8, 8), decoder_block_out_channels=(8, 8),
                               num_encoder_blocks=(1, 1), num_decoder_blocks=(1, 1), latent_channels=4)
-    sched = DDPMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False,
-                          steps_offset=1, timestep_spacing="trailing")
+    with cpu_fp32():
+        sched = DDPMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+                              clip_sample=False, steps_offset=1, timestep_spacing="trailing")
     return {"unet": unet, "vae": vae, "text_encoder": te, "tokenizer": toks.clip_tokenizer(), "scheduler": sched,
             "safety_checker": None, "feature_extractor": None}
 
@@ -132,9 +149,10 @@ def qwen_image(scale: Scale) -> dict[str, Any]:
         vae = AutoencoderKLQwenImage(base_dim=24, z_dim=4, dim_mult=[1, 2, 4], num_res_blocks=1,
                                      temperal_downsample=[False, True], latents_mean=[0.0] * 4,
                                      latents_std=[1.0] * 4)
-    sched = FlowMatchEulerDiscreteScheduler(
-        base_image_seq_len=256, base_shift=0.5, max_image_seq_len=8192, max_shift=0.9, shift=1.0,
-        shift_terminal=0.02, use_dynamic_shifting=True, time_shift_type="exponential")
+    with cpu_fp32():
+        sched = FlowMatchEulerDiscreteScheduler(
+            base_image_seq_len=256, base_shift=0.5, max_image_seq_len=8192, max_shift=0.9, shift=1.0,
+            shift_terminal=0.02, use_dynamic_shifting=True, time_shift_type="exponential")
     return {"transformer": transformer, "vae": vae, "text_encoder": _qwen_encoder(scale, tok), "tokenizer": tok,
             "scheduler": sched}
 
@@ -173,8 +191,9 @@ def flux_fill(scale: Scale) -> dict[str, Any]:
                       feed_forward_proj="gated-gelu")
         clip = _clip(16, 2, 2, 32, 16, 514, False)
         vae = _vae_kl((8, 16), 2, 8, 1.5, 0.06)
-    sched = FlowMatchEulerDiscreteScheduler(base_image_seq_len=256, base_shift=0.5, max_image_seq_len=4096,
-                                            max_shift=1.15, shift=3.0, use_dynamic_shifting=True)
+    with cpu_fp32():
+        sched = FlowMatchEulerDiscreteScheduler(base_image_seq_len=256, base_shift=0.5, max_image_seq_len=4096,
+                                                max_shift=1.15, shift=3.0, use_dynamic_shifting=True)
     return {"transformer": transformer, "vae": vae, "text_encoder": clip, "text_encoder_2": T5EncoderModel(t5),
             "tokenizer": toks.clip_tokenizer(), "tokenizer_2": t5tok, "scheduler": sched}
 
