@@ -196,9 +196,7 @@ class Loader:
             return cls.from_pretrained(src, use_safetensors=True, local_files_only=self.backend.local_only,
                                        **kwargs)
         except (OSError, ValueError) as e:
-            raise BackendUnavailable(
-                f"{fetch_hint(getattr(self.backend.settings, key), self.backend.where(key))} "
-                f"({type(e).__name__}: {str(e).splitlines()[0][:160]})") from None
+            raise self._failed(key, src, e) from None
 
     def lora(self, pipe: Any, key: str, weight_name: str | None, scale: float = 1.0) -> None:
         """Load a LoRA and fuse it into the weights (no per-step LoRA overhead)."""
@@ -207,10 +205,16 @@ class Loader:
         try:
             pipe.load_lora_weights(src, adapter_name="accel", local_files_only=self.backend.local_only, **kwargs)
         except (OSError, ValueError) as e:
-            raise BackendUnavailable(f"{fetch_hint(getattr(self.backend.settings, key), self.backend.where(key))}"
-                                     f" ({type(e).__name__}: {str(e).splitlines()[0][:160]})") from None
+            raise self._failed(key, src, e) from None
         pipe.fuse_lora(lora_scale=scale, adapter_names=["accel"])
         pipe.unload_lora_weights()
+
+    def _failed(self, key: str, src: str, e: Exception) -> BackendUnavailable:
+        repo, where = getattr(self.backend.settings, key), self.backend.where(key)
+        why = f"{type(e).__name__}: {str(e).strip().splitlines()[0][:160]}" if str(e).strip() else type(e).__name__
+        if Path(src).exists():  # present but not a loadable (safetensors) model
+            return BackendUnavailable(f"model {repo} ({where}) cannot be loaded from {src}: {why}")
+        return BackendUnavailable(f"{fetch_hint(repo, where)} ({why})")
 
 
 class DiffusionBackend:

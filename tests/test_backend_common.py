@@ -1,0 +1,102 @@
+"""Shared diffusion steps without models: working size, outpaint mask, EcomXL control image, edge
+harmonisation, settings validation, model lookup and the one-line fixes for missing weights."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from ecomctl.errors import BackendUnavailable, ConfigError
+from ecomctl.render.diffusion import canvas
+from ecomctl.render.diffusion.common import Loader, fetch_hint, locate
+from ecomctl.render.diffusion.sdxs import SdxsBackend
+from ecomctl.types import Box, Layout, SceneRequest, Size, SkuRow, Style
+
+
+def _request(size: Size = Size(80, 60)) -> SceneRequest:
+    layer = Image.new("RGBA", size.tuple, (0, 0, 0, 0))
+    ImageDraw.Draw(layer).rectangle((30, 20, 49, 39), fill=(200, 40, 40, 255))
+    row = SkuRow(sku="S", image=Path("p.png"), title="t", size=size)
+    layout = Layout(size, "x", Box(30, 20, 50, 40), ())
+    return SceneRequest(row, 1, 0, Style("s", ((255, 255, 255),)), layout, layer, "p")
+
+
+def test_work_size_caps_long_side_and_aligns():
+    assert canvas.work_size(Size(1080, 1350), 64, 512) == Size(384, 512)
+    assert canvas.work_size(Size(1024, 1024), 64, None) == Size(1024, 1024)
+    assert canvas.work_size(Size(100, 30), 32, None) == Size(96, 32)
+
+
+def test_outpaint_mask_generates_outside_and_grows_into_the_edge():
+    req = _request()
+    plain = np.asarray(canvas.outpaint_mask(req, req.size, dilate=0))
+    grown = np.asarray(canvas.outpaint_mask(req, req.size, dilate=3))
+    assert plain[30, 40] == 0 and plain[5, 5] == 255 and plain[20, 30] == 0
+    assert grown[22, 32] == 255 and grown[30, 40] == 0  # 3 px into the product edge, not its middle
+
+
+def test_init_image_and_ecomxl_control_mark_generated_pixels_minus_one():
+    req = _request()
+    init = canvas.init_image(req, req.size)
+    assert init.getpixel((5, 5)) == canvas.NEUTRAL and init.getpixel((40, 30)) == (200, 40, 40)
+    ctrl = canvas.ecomxl_control(init, canvas.outpaint_mask(req, req.size, dilate=0))
+    assert ctrl.shape == (1, 3, 60, 80)
+    assert (ctrl[0, :, 5, 5] == -1).all() and np.allclose(ctrl[0, :, 30, 40], np.array([200, 40, 40]) / 255)
+
+
+def test_harmonize_pulls_only_the_ring_toward_the_product():
+    req = _request()
+    scene = Image.new("RGB", req.size.tuple, (40, 40, 200))
+    out = np.asarray(canvas.harmonize(scene, req, strength=0.5, ring=8), dtype=int)
+    near, far = out[30, 28], out[30, 2]  # 2 px left of the product / far away
+    assert near[0] > 40 and near[2] < 200  # toward the product's red
+    assert tuple(far) == (40, 40, 200)
+    assert canvas.harmonize(scene, req, strength=0) is scene
+
+
+def test_glyph_image_is_white_text_on_black():
+    from ecomctl.types import TextLine
+
+    req = _request(Size(200, 100))
+    line = TextLine("title", "Sale", Box(10, 10, 90, 40), 28, 700, (0, 0, 0))
+    req = SceneRequest(req.row, 1, 0, req.style, Layout(req.size, "x", req.layout.subject_box, (line,)),
+                       req.subject_layer, "p")
+    glyph = np.asarray(canvas.glyph_image(req, req.size))
+    assert glyph[10:40, 10:90].max() == 255 and glyph[60:, 100:].max() == 0
+
+
+def test_settings_are_validated_with_config_path():
+    with pytest.raises(ConfigError, match=r"^config backends\.sdxs\.stepz: Extra inputs are not permitted$"):
+        SdxsBackend({"stepz": 2}, "cpu")
+    with pytest.raises(ConfigError, match=r"^config backends\.sdxs\.dtype: "):
+        SdxsBackend({"dtype": "fp8"}, "cpu")
+
+
+def test_locate_folder_hub_id_and_hints(tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert locate(str(tmp_path)) == tmp_path
+    assert locate(str(tmp_path / "nope")) is None and locate("owner/not-cached") is None
+    assert fetch_hint(str(tmp_path / "nope"), "backends.sdxs.model") == (
+        f"model folder {tmp_path / 'nope'} (backends.sdxs.model) does not exist")
+    b = SdxsBackend({"model": str(tmp_path / "nope")}, "cpu")
+    assert b.unavailable() == f"model folder {tmp_path / 'nope'} (backends.sdxs.model) does not exist"
+
+
+def test_broken_local_folder_is_backend_unavailable(tmp_path: Path):
+    pytest.importorskip("diffusers")
+    b = SdxsBackend({"model": str(tmp_path)}, "cpu")  # exists, but holds no pipeline
+    with pytest.raises(BackendUnavailable) as err:
+        Loader(b, None).load(b.pipeline_class(), "model")
+    assert str(err.value).startswith(f"model {tmp_path} (backends.sdxs.model) cannot be loaded from {tmp_path}: ")
+    assert "\n" not in str(err.value)
+
+
+def test_downloads_only_when_allowed_and_online(monkeypatch):
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    assert SdxsBackend({}, "cpu").local_only  # default: weights must already be local
+    assert not SdxsBackend({"allow_download": True}, "cpu").local_only
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert SdxsBackend({"allow_download": True}, "cpu").local_only
