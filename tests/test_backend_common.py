@@ -16,7 +16,8 @@ from ecomctl.render.diffusion.sdxs import SdxsBackend
 from ecomctl.types import Box, Layout, SceneRequest, Size, SkuRow, Style
 
 
-def _request(size: Size = Size(80, 60)) -> SceneRequest:
+def _request(size: Size | None = None) -> SceneRequest:
+    size = size or Size(80, 60)
     layer = Image.new("RGBA", size.tuple, (0, 0, 0, 0))
     ImageDraw.Draw(layer).rectangle((30, 20, 49, 39), fill=(200, 40, 40, 255))
     row = SkuRow(sku="S", image=Path("p.png"), title="t", size=size)

@@ -60,3 +60,16 @@ def test_bad_requests_exit_2_with_one_line(args: list[str], message: str):
     res = runner.invoke(app, ["bench", *args])
     assert res.exit_code == 2
     assert [ln for ln in res.output.splitlines() if ln.strip()] == [message]
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize(("name", "size", "steps"), [("sdxs", "512x512", "1"), ("sdxl-inpaint", "1024x1024", "4")])
+def test_full_size_random_weights_on_gpu(name: str, size: str, steps: str):
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("needs CUDA")
+    res, rec = _bench("--backend", name, "--random-weights", "--size", size, "--steps", steps, "--device", "cuda",
+                      "--baseline", "stock", "--repeats", "1")
+    assert res.exit_code == 0, res.output
+    assert rec["dtype"] in ("bfloat16", "float16") and rec["ours"]["peak_memory_kind"] == "cuda_allocated"
+    assert rec["speedup_vs_stock"] > 1  # fewer steps and no CFG must beat 50 CFG steps at full size
