@@ -101,3 +101,21 @@ def test_missing_weights_name_repo_and_fetch_command(monkeypatch):
     why = b.unavailable()
     assert why == ("model nobody-here/sdxs-missing (backends.sdxs.model) is not downloaded; fetch it with "
                    "`huggingface-cli download nobody-here/sdxs-missing` or set backends.sdxs.model to a local folder")
+
+
+@pytest.mark.parametrize("name", ["sdxs", "sdxl-inpaint"])
+def test_style_share_keeps_the_reference_and_changes_the_others(name: str):
+    plain = backend(name).render([request(seed=3), request(seed=4, variant=2)])
+    shared_backend = backend(name, style_share=True)
+    shared = shared_backend.render([request(seed=3), request(seed=4, variant=2)])
+    ref_plain, ref_shared = (np.asarray(s[0].image, dtype=np.int16) for s in (plain, shared))
+    assert np.abs(ref_plain - ref_shared).max() <= 2  # the reference attends to itself twice: unchanged
+    assert not np.array_equal(np.asarray(plain[1].image), np.asarray(shared[1].image))
+    assert shared_backend.describe()["knobs"]["style_share"]
+
+
+def test_style_share_refused_for_transformer_backends():
+    from ecomctl.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"^config backends\.flux-fill\.style_share: only UNet backends"):
+        backend("flux-fill", style_share=True).render([request()])

@@ -51,6 +51,7 @@ class DiffusionSettings(BaseModel):
     mask_dilate: int = 4
     harmonize: float = 0.25
     negative_prompt: str = ""
+    style_share: bool = False  # UNet backends: variants of one batch share the first one's look
 
 
 @dataclass(frozen=True)
@@ -238,6 +239,7 @@ class DiffusionBackend:
             raise ConfigError(f"config backends.{self.name}.{where}: {first['msg']}") from None
         self.device = pick_device(device)
         self._pipe: Any = None
+        self._style: Any = None  # shared-attention processor when style_share is on
         self.applied: dict[str, Any] = {}
         self.load_seconds: float | None = None
 
@@ -300,6 +302,13 @@ class DiffusionBackend:
         """Use `pipe` from now on (bench hands in random-weight pipelines this way), knobs applied."""
         if knobs:
             self.applied.update(apply_knobs(pipe, self.settings, self.device, work))
+        if self.settings.style_share:
+            if getattr(pipe, "unet", None) is None:
+                raise ConfigError(f"config backends.{self.name}.style_share: only UNet backends share style")
+            from ecomctl.render.diffusion import style_attention
+
+            self._style = style_attention.install(pipe.unet)
+            self.applied["style_share"] = True
         else:
             pipe.to(self.device)
             pipe.set_progress_bar_config(disable=True)
@@ -346,6 +355,8 @@ class DiffusionBackend:
 
         work = self.work_size(batch[0].size)
         pipe = self.pipeline(work)
+        if self._style is not None:
+            self._style.group = len(batch)  # the first request of the batch is the style reference
         t0 = time.perf_counter()
         try:
             with torch.inference_mode(), self._cache_context(pipe):
