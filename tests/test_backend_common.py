@@ -11,7 +11,7 @@ from PIL import Image, ImageDraw
 
 from ecomctl.errors import BackendUnavailable, ConfigError
 from ecomctl.render.diffusion import canvas
-from ecomctl.render.diffusion.common import Loader, fetch_hint, locate
+from ecomctl.render.diffusion.loading import Loader, fetch_hint, locate
 from ecomctl.render.diffusion.sdxs import SdxsBackend
 from ecomctl.types import Box, Layout, SceneRequest, Size, SkuRow, Style
 

@@ -3,29 +3,17 @@ loading, device/dtype, speed knobs, batching, seeds, resize and edge harmonisati
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from ecomctl.errors import BackendUnavailable, ConfigError, RenderError
+from ecomctl.errors import ConfigError, RenderError
 from ecomctl.render.diffusion import canvas
+from ecomctl.render.diffusion.loading import Loader, fetch_hint, locate, offline
 from ecomctl.types import Scene, SceneRequest, Size
-
-
-def _dtype_kw() -> str:
-    """diffusers renamed from_pretrained's `torch_dtype` to `dtype` (0.36+); use what this one expects."""
-    try:
-        from diffusers.utils import deprecation_utils
-
-        return "dtype" if hasattr(deprecation_utils, "_TORCH_DTYPE_DEPRECATION_MESSAGE") else "torch_dtype"
-    except ImportError:
-        return "torch_dtype"
-
 
 INSTALL_HINT = "install the models extra: pip install 'ecomctl[models]'"
 
@@ -62,44 +50,6 @@ class Need:
     role: str
     approx_gb: float  # rough download size of what is loaded (bf16/fp16 weights), for `models list`
     required: bool = True
-
-
-def offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
-
-
-def locate(repo: str) -> Path | None:
-    """A local folder, or the snapshot of a hub repo in the local HF cache; None when absent."""
-    path = Path(repo).expanduser()
-    if path.exists():
-        return path
-    if path.is_absolute() or repo.startswith((".", "~")) or repo.count("/") != 1:
-        return None
-    try:
-        from huggingface_hub import snapshot_download
-
-        return Path(snapshot_download(repo, local_files_only=True))
-    except Exception:  # noqa: BLE001 — not cached, or huggingface_hub missing: absent either way
-        return None
-
-
-def folder_bytes(path: Path) -> int:
-    """Size on disk of a model folder, following the HF cache's symlinks into its blobs."""
-    total = 0
-    for root, _dirs, files in os.walk(path):
-        for f in files:
-            try:
-                total += os.stat(os.path.join(root, f)).st_size
-            except OSError:
-                pass
-    return total
-
-
-def fetch_hint(repo: str, where: str) -> str:
-    if Path(repo).expanduser().is_absolute() or repo.startswith((".", "~")):
-        return f"model folder {repo} ({where}) does not exist"
-    return (f"model {repo} ({where}) is not downloaded; fetch it with `huggingface-cli download {repo}` "
-            f"or set {where} to a local folder")
 
 
 def pick_device(device: str) -> str:
@@ -171,51 +121,6 @@ def generators(requests: Sequence[SceneRequest]) -> list:
     import torch
 
     return [torch.Generator("cpu").manual_seed(int(r.seed) % (2**63)) for r in requests]
-
-
-class Loader:
-    """Loads a backend's components from its settings: safetensors only, never remote code, local files
-    only unless downloads are allowed; a missing model becomes BackendUnavailable naming the fix."""
-
-    def __init__(self, backend: DiffusionBackend, dtype: Any):
-        self.backend = backend
-        self.dtype = dtype
-
-    def source(self, key: str) -> str:
-        repo = getattr(self.backend.settings, key)
-        found = locate(repo)
-        if found is not None:
-            return str(found)
-        if self.backend.local_only:
-            raise BackendUnavailable(fetch_hint(repo, self.backend.where(key)))
-        return repo
-
-    def load(self, cls: Any, key: str, **kwargs: Any) -> Any:
-        src = self.source(key)
-        kwargs.setdefault(_dtype_kw(), self.dtype)
-        try:
-            return cls.from_pretrained(src, use_safetensors=True, local_files_only=self.backend.local_only,
-                                       **kwargs)
-        except (OSError, ValueError) as e:
-            raise self._failed(key, src, e) from None
-
-    def lora(self, pipe: Any, key: str, weight_name: str | None, scale: float = 1.0) -> None:
-        """Load a LoRA and fuse it into the weights (no per-step LoRA overhead)."""
-        src = self.source(key)
-        kwargs = {"weight_name": weight_name} if weight_name else {}
-        try:
-            pipe.load_lora_weights(src, adapter_name="accel", local_files_only=self.backend.local_only, **kwargs)
-        except (OSError, ValueError) as e:
-            raise self._failed(key, src, e) from None
-        pipe.fuse_lora(lora_scale=scale, adapter_names=["accel"])
-        pipe.unload_lora_weights()
-
-    def _failed(self, key: str, src: str, e: Exception) -> BackendUnavailable:
-        repo, where = getattr(self.backend.settings, key), self.backend.where(key)
-        why = f"{type(e).__name__}: {str(e).strip().splitlines()[0][:160]}" if str(e).strip() else type(e).__name__
-        if Path(src).exists():  # present but not a loadable (safetensors) model
-            return BackendUnavailable(f"model {repo} ({where}) cannot be loaded from {src}: {why}")
-        return BackendUnavailable(f"{fetch_hint(repo, where)} ({why})")
 
 
 class DiffusionBackend:

@@ -13,7 +13,8 @@ from PIL import Image
 
 from ecomctl.render import BACKENDS
 from ecomctl.render.diffusion import canvas
-from ecomctl.render.diffusion.common import Loader, Need
+from ecomctl.render.diffusion.common import Need
+from ecomctl.render.diffusion.loading import Loader
 from ecomctl.render.diffusion.qwen_image import QwenBackendBase, QwenSettings
 from ecomctl.types import SceneRequest, Size, Style
 

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from ecomctl.render import BACKENDS, load_builtins
-from ecomctl.render.diffusion.common import DiffusionBackend, folder_bytes, locate
+from ecomctl.render.diffusion.common import DiffusionBackend
+from ecomctl.render.diffusion.loading import folder_bytes, locate
 
 
 @dataclass(frozen=True)

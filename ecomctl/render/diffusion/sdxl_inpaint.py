@@ -7,7 +7,8 @@ from typing import Any, Literal
 
 from ecomctl.render import BACKENDS
 from ecomctl.render.diffusion import canvas
-from ecomctl.render.diffusion.common import DiffusionBackend, DiffusionSettings, Loader, Need
+from ecomctl.render.diffusion.common import DiffusionBackend, DiffusionSettings, Need
+from ecomctl.render.diffusion.loading import Loader
 from ecomctl.types import SceneRequest, Size
 
 

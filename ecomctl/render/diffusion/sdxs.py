@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from ecomctl.render import BACKENDS
-from ecomctl.render.diffusion.common import DiffusionBackend, DiffusionSettings, Loader, Need
+from ecomctl.render.diffusion.common import DiffusionBackend, DiffusionSettings, Need
+from ecomctl.render.diffusion.loading import Loader
 from ecomctl.types import SceneRequest, Size
 
 
