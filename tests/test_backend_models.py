@@ -119,3 +119,12 @@ def test_style_share_refused_for_transformer_backends():
 
     with pytest.raises(ConfigError, match=r"^config backends\.flux-fill\.style_share: only UNet backends"):
         backend("flux-fill", style_share=True).render([request()])
+
+
+def test_weight_variant_is_loaded_when_configured():
+    b = backend("sdxs", variant="fp16")
+    assert b.render([request()])[0].image.size == (96, 64)
+    from ecomctl.errors import BackendUnavailable
+
+    with pytest.raises(BackendUnavailable, match=r"\(backends\.sdxs\.model\) cannot be loaded from .*variant=bf99"):
+        backend("sdxs", variant="bf99").render([request()])

@@ -51,7 +51,9 @@ def _sdxl(root: Path) -> dict[str, Any]:
 def _sdxs(root: Path) -> dict[str, Any]:
     from diffusers import StableDiffusionPipeline
 
-    StableDiffusionPipeline(**arch.sdxs("tiny"), requires_safety_checker=False).save_pretrained(root / "sdxs")
+    pipe = StableDiffusionPipeline(**arch.sdxs("tiny"), requires_safety_checker=False)
+    pipe.save_pretrained(root / "sdxs")
+    pipe.save_pretrained(root / "sdxs", variant="fp16")  # a second weight variant, as SD repos ship
     return {"model": root / "sdxs", "steps": 1}
 
 

@@ -35,6 +35,7 @@ class DiffusionSettings(BaseModel):
     cpu_offload: bool = False  # model CPU offload for small GPUs
     cache_threshold: float | None = None  # first-block cache (diffusers hooks) on transformer denoisers
     vae_tiling: bool | None = None  # None: on when the working image is larger than 1536 px on a side
+    variant: str | None = None  # weight variant of the main repo, e.g. "fp16" (half the download for SDXL)
     allow_download: bool = False  # False: weights must be local (HF cache or folder); HF_HUB_OFFLINE forces it
     mask_dilate: int = 4
     harmonize: float = 0.25
@@ -221,7 +222,8 @@ class DiffusionBackend:
 
     def build(self, loader: Loader) -> Any:
         """Load the pipeline, fuse the acceleration LoRA, configure the sampler."""
-        pipe = loader.load(self.pipeline_class(), self.MAIN, **self.load_kwargs(loader))
+        variant = {"variant": self.settings.variant} if self.settings.variant else {}
+        pipe = loader.load(self.pipeline_class(), self.MAIN, **variant, **self.load_kwargs(loader))
         if getattr(self.settings, "lora", None):
             loader.lora(pipe, "lora", getattr(self.settings, "lora_weight", None))
         self.configure(pipe)
