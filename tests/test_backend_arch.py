@@ -30,3 +30,15 @@ def test_full_architecture_matches_published_size(name: str):
         assert count == pytest.approx(billions, rel=0.01), part
     tables = [v for v in vars(parts["scheduler"]).values() if isinstance(v, torch.Tensor)]
     assert tables and all(t.device.type == "cpu" for t in tables)  # scheduler tables stay real, on the CPU
+
+
+def test_build_random_places_modules_in_dtype_and_restores_defaults():
+    import torch
+
+    from ecomctl.bench.run import build_random
+
+    parts = build_random("sdxs", "full", "meta", torch.bfloat16)
+    assert {p.dtype for p in parts["unet"].parameters()} == {torch.bfloat16}
+    assert next(parts["text_encoder"].parameters()).device.type == "meta"
+    assert parts["scheduler"].alphas_cumprod.dtype == torch.float32  # tables built outside the bf16 context
+    assert torch.get_default_dtype() == torch.float32

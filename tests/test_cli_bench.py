@@ -73,3 +73,17 @@ def test_full_size_random_weights_on_gpu(name: str, size: str, steps: str):
     assert res.exit_code == 0, res.output
     assert rec["dtype"] in ("bfloat16", "float16") and rec["ours"]["peak_memory_kind"] == "cuda_allocated"
     assert rec["baseline"]["steps"] == 50 and rec["ours"]["steps"] == int(steps) and "speedup_vs_stock" in rec
+
+
+@pytest.mark.models
+def test_bench_with_configured_weights(tmp_path: Path):
+    import yaml
+
+    from tests.tiny_models import tiny_settings
+
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text(yaml.safe_dump({"backends": {"sdxs": tiny_settings("sdxs")}}))
+    res, rec = _bench("--backend", "sdxs", "--config", str(cfg), "--size", "64x64", "--repeats", "1",
+                      "--threads", "1", "--device", "cpu")
+    assert res.exit_code == 0, res.output
+    assert rec["random_weights"] is False and rec["ours"]["load_seconds"] > 0 and "baseline" not in rec
