@@ -121,3 +121,19 @@ def test_small_canvas_falls_back_to_a_template_that_fits():
     pinned = SkuRow(**{**row.__dict__, "template": "hero-top"})
     with pytest.raises(LayoutError, match="hero-top"):
         plan_for_variant(pinned, 2, (500, 500), STYLES["clean-studio"])
+
+
+def test_typeset_never_touches_product_pixels():
+    """A plate's soft shadow reaching the product must not change a single product pixel."""
+    size = Size(600, 600)
+    row = _row(size, **COPY[0])
+    style = STYLES["clean-studio"]
+    layout = plan_layout(row, TEMPLATES["hero-top"], size, (400, 400), style)
+    scene = Image.new("RGB", size.tuple, (240, 240, 240))
+    product = np.zeros((600, 600), np.uint8)
+    price = next(p for p in layout.plates if p.role == "price")
+    product[price.box.y1:price.box.y1 + 20, price.box.x0:price.box.x1] = 255  # right under the tag
+    shaded, _ = typeset(scene, layout, style)
+    kept, _ = typeset(scene, layout, style, product=product)
+    assert (np.asarray(shaded)[product > 0] != 240).any()  # without protection the shadow lands there
+    assert (np.asarray(kept)[product > 0] == 240).all()

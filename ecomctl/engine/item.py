@@ -166,7 +166,7 @@ def _finish(req: SceneRequest, scene: Image.Image, subject: Subject, backend_met
     composed = paste_subject(scene, req.subject_layer)
     timings["paste"] = time.perf_counter() - t
     t = time.perf_counter()
-    image, layout = typeset(composed, req.layout, req.style, ctx.cfg.text.min_contrast)
+    image, layout = typeset(composed, req.layout, req.style, ctx.cfg.text.min_contrast, req.subject_mask)
     timings["typeset"] = time.perf_counter() - t
     meta = {"backend": backend_meta, "timings": timings,
             "subject": {"method": subject.method, "note": subject.note, "bbox": subject.bbox.as_list()}}

@@ -76,9 +76,13 @@ def _draw_plate(img: Image.Image, p: Plate) -> None:
         draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=hole)
 
 
-def typeset(scene: Image.Image, layout: Layout, style: Style, min_contrast: float = 4.5
-            ) -> tuple[Image.Image, Layout]:
-    """Draw the copy on `scene`; returns the poster and the layout with the colours/plates actually used."""
+def typeset(scene: Image.Image, layout: Layout, style: Style, min_contrast: float = 4.5,
+            product: np.ndarray | None = None) -> tuple[Image.Image, Layout]:
+    """Draw the copy on `scene`; returns the poster and the layout with the colours/plates actually used.
+
+    `product` (HxW alpha of the pasted product) marks pixels the typesetter must leave exactly as they are:
+    a plate's soft shadow may reach the product, and the product is never altered after paste-back.
+    """
     layout = choose_colours(scene, layout, style, min_contrast)
     img = scene.convert("RGB").copy()
     for plate in layout.plates:
@@ -89,6 +93,11 @@ def typeset(scene: Image.Image, layout: Layout, style: Style, min_contrast: floa
         font = load_font(t.font_size, t.weight, path)
         left, top, _, _ = font.getbbox(t.text, anchor="ls")
         draw.text((t.box.x0 - left, t.box.y0 - top), t.text, font=font, fill=t.color, anchor="ls")
+    if product is not None:
+        keep = np.asarray(product) > 0
+        out = np.asarray(img).copy()
+        out[keep] = np.asarray(scene.convert("RGB"))[keep]
+        img = Image.fromarray(out, "RGB")
     return img, layout
 
 
