@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -13,6 +13,7 @@ from ecomctl.errors import ConfigError
 
 DEFAULTS_FILE = Path(__file__).with_name("defaults.yaml")
 ENV_PREFIX = "ECOMCTL__"
+M = TypeVar("M", bound=BaseModel)
 
 
 class _Section(BaseModel):
@@ -133,10 +134,31 @@ def load_config(
     try:
         return Config.model_validate(tree)
     except ValidationError as e:
-        first = e.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
         src = f"{file}: " if file else ""
-        raise ConfigError(f"{src}config {where}: {first['msg']}") from None
+        raise ConfigError(src + first_error(e, "")) from None
+
+
+def first_error(e: ValidationError, section: str) -> str:
+    """`config SECTION.KEY: message` for the first problem pydantic found."""
+    first = e.errors()[0]
+    where = ".".join([section, *(str(p) for p in first["loc"])]).strip(".")
+    return f"config {where}: {first['msg']}"
+
+
+def validate_section(model: type[M], data: dict[str, Any] | None, section: str) -> M:
+    """A stage-owned section (qa, ocr, backends.NAME …) validated by that stage's pydantic model."""
+    try:
+        return model.model_validate(data or {})
+    except ValidationError as e:
+        raise ConfigError(first_error(e, section)) from None
+
+
+def check_keys(section: str, values: dict[str, Any], known: set[str]) -> None:
+    """Refuse unknown keys in a section whose settings are a plain dataclass."""
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(f"config {section}: unknown key(s) {', '.join(unknown)} "
+                          f"(known: {', '.join(sorted(known))})")
 
 
 def dump_config(cfg: Config) -> str:

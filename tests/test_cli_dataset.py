@@ -129,4 +129,4 @@ def test_unknown_dataset_config_key_is_a_usage_error(rendered: Path, tmp_path: P
     cfg = tmp_path / "c.yaml"
     cfg.write_text("dataset:\n  min_sise: 500\n", encoding="utf-8")
     res = runner.invoke(app, ["dataset", "build", str(rendered), "-o", str(tmp_path / "c"), "--config", str(cfg)])
-    assert res.exit_code == 2 and "config dataset: unknown key 'min_sise'" in res.output
+    assert res.exit_code == 2 and "config dataset: unknown key(s) min_sise " in res.output

@@ -111,7 +111,7 @@ def test_rgba_input_is_blended_not_read_under_alpha():
 def test_unknown_setting_is_a_config_error():
     from ecomctl.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="subject.classical: unknown key"):
+    with pytest.raises(ConfigError, match="config subject.classical: unknown key"):
         ClassicalExtractor({"iterashuns": 3})
 
 
@@ -126,3 +126,19 @@ def test_auto_chain_falls_back_to_classical_and_says_why():
 def test_registry_caches_one_instance_per_settings():
     assert get_extractor("classical", {}) is get_extractor("classical", {})
     assert get_extractor("classical", {"iterations": 2}) is not get_extractor("classical", {})
+
+
+def test_mask_does_not_depend_on_opencv_rng_state(tmp_path):
+    """GrabCut draws from OpenCV's global RNG; other code consuming it must not change our mask."""
+    import cv2
+    import numpy as np
+    from PIL import Image
+
+    from ecomctl.subject import get_extractor
+    from tests.conftest import make_product
+
+    img = Image.open(make_product(tmp_path / "p.png", alpha=False)).convert("RGB")
+    ex = get_extractor("classical", {})
+    first = ex.extract(img, "product").mask
+    cv2.randu(np.zeros((64, 64), np.float32), 0, 1)  # advance the global RNG, as any cv2 user might
+    assert np.array_equal(first, ex.extract(img, "product").mask)

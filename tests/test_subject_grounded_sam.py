@@ -112,7 +112,7 @@ def test_missing_transformers_is_reported(monkeypatch):
 
 
 def test_settings_are_validated():
-    with pytest.raises(ConfigError, match="subject.grounded-sam: unknown key"):
+    with pytest.raises(ConfigError, match="config subject.grounded-sam: unknown key"):
         GroundedSamExtractor({"detectr": "x"})
     with pytest.raises(ConfigError, match="box_policy"):
         GroundedSamExtractor({"box_policy": "all"})

@@ -7,6 +7,7 @@ import json
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
+from ecomctl.config import check_keys
 from ecomctl.errors import ConfigError
 
 
@@ -45,11 +46,8 @@ class DatasetSettings:
 
 def settings_from(section: dict[str, Any] | None = None, **overrides: Any) -> DatasetSettings:
     """Build settings from the config `dataset` section, then non-None overrides (CLI flags)."""
-    known = {f.name for f in fields(DatasetSettings)}
     values = {**(section or {}), **{k: v for k, v in overrides.items() if v is not None}}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise ConfigError(f"config dataset: unknown key {unknown[0]!r} (known: {', '.join(sorted(known))})")
+    check_keys("dataset", values, {f.name for f in fields(DatasetSettings)})
     if "subject_area" in values:
         values["subject_area"] = tuple(float(v) for v in values["subject_area"])
     s = replace(DatasetSettings(), **values)

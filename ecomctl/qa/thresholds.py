@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, model_validator
 
-from ecomctl.config import Config
-from ecomctl.errors import ConfigError
+from ecomctl.config import Config, validate_section
 from ecomctl.types import Status
 
 
@@ -90,13 +89,7 @@ class QAThresholds(_S):
 def thresholds(cfg: Config | dict[str, Any] | None) -> QAThresholds:
     """Validated thresholds from a Config (its `qa:` section) or a plain dict."""
     section = cfg.section("qa") if isinstance(cfg, Config) else dict(cfg or {})
-    try:
-        return QAThresholds.model_validate(section)
-    except ValidationError as e:
-        first = e.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        where = f"qa.{where}" if where else "qa"
-        raise ConfigError(f"config {where}: {first['msg']}") from None
+    return validate_section(QAThresholds, section, "qa")
 
 
 def grade(value: float | None, warn: float, fail: float, higher_is_better: bool = True) -> Status:

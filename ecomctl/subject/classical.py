@@ -15,7 +15,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from ecomctl.errors import ConfigError, ExtractionError
+from ecomctl.config import check_keys
+from ecomctl.errors import ExtractionError
 from ecomctl.subject import EXTRACTORS
 from ecomctl.subject.mask import Cleanup, clean_mask, decontaminate, disk, fill_holes, finish_mask, mask_bbox
 from ecomctl.types import Subject
@@ -34,10 +35,7 @@ class ClassicalSettings:
 
     @classmethod
     def from_dict(cls, settings: dict[str, Any]) -> ClassicalSettings:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(settings) - known)
-        if unknown:
-            raise ConfigError(f"subject.classical: unknown key(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+        check_keys("subject.classical", settings, {f.name for f in fields(cls)})
         return cls(**settings)
 
 
@@ -180,6 +178,9 @@ class ClassicalExtractor:
         if not np.isin(trimap, (cv2.GC_FGD, cv2.GC_PR_FGD)).any():
             return
         bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+        # GrabCut seeds its k-means from OpenCV's global RNG, whose state depends on whatever ran
+        # before in this thread: reseed so the same photo always gives the same mask
+        cv2.setRNGSeed(0x5EED)
         cv2.grabCut(np.ascontiguousarray(rgb[..., ::-1]), trimap, None, bgd, fgd, self.settings.iterations,
                     cv2.GC_INIT_WITH_MASK)
 

@@ -16,6 +16,7 @@ from typing import Any, Literal
 import numpy as np
 from PIL import Image
 
+from ecomctl.config import check_keys
 from ecomctl.errors import BackendUnavailable, ConfigError, EcomctlError, ExtractionError
 from ecomctl.subject import EXTRACTORS
 from ecomctl.subject.classical import flatten
@@ -39,11 +40,7 @@ class GroundedSamSettings:
 
     @classmethod
     def from_dict(cls, settings: dict[str, Any]) -> GroundedSamSettings:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(settings) - known)
-        if unknown:
-            raise ConfigError(f"subject.grounded-sam: unknown key(s) {', '.join(unknown)} "
-                              f"(known: {', '.join(sorted(known))})")
+        check_keys("subject.grounded-sam", settings, {f.name for f in fields(cls)})
         out = cls(**settings)
         if out.box_policy not in ("best", "union"):
             raise ConfigError(f"subject.grounded-sam.box_policy: {out.box_policy!r} is not best or union")

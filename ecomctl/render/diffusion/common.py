@@ -8,8 +8,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
+from ecomctl.config import validate_section
 from ecomctl.errors import ConfigError, RenderError
 from ecomctl.render.diffusion import canvas
 from ecomctl.render.diffusion.loading import Loader, fetch_hint, locate, offline
@@ -137,12 +138,7 @@ class DiffusionBackend:
     GUIDANCE_ARG: ClassVar[str] = "guidance_scale"  # the pipeline argument `guidance` feeds (for stock runs)
 
     def __init__(self, settings: dict[str, Any] | None = None, device: str = "auto"):
-        try:
-            self.settings = self.Settings.model_validate(settings or {})
-        except ValidationError as e:
-            first = e.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise ConfigError(f"config backends.{self.name}.{where}: {first['msg']}") from None
+        self.settings = validate_section(self.Settings, settings, f"backends.{self.name}")
         self.device = pick_device(device)
         self._pipe: Any = None
         self._style: Any = None  # shared-attention processor when style_share is on

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
-from ecomctl.errors import BackendUnavailable, ConfigError
+from ecomctl.config import validate_section
+from ecomctl.errors import BackendUnavailable
 from ecomctl.registry import Registry
 from ecomctl.types import Box
 
@@ -65,12 +66,7 @@ _CACHE: dict[str, OcrEngine] = {}
 
 
 def ocr_settings(section: dict[str, Any] | None) -> OcrSettings:
-    try:
-        return OcrSettings.model_validate(section or {})
-    except ValidationError as e:
-        first = e.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"config ocr.{where}: {first['msg']}") from None
+    return validate_section(OcrSettings, section, "ocr")
 
 
 def get_ocr(section: dict[str, Any] | None = None) -> OcrEngine:
