@@ -263,3 +263,5 @@ class ItemResult:
     seconds: float = 0.0
     where: str = ""  # manifest file:row
     resumed: bool = False  # finished in an earlier run with the same inputs; status is that run's verdict
+    subject_method: str | None = None  # extractor that made the product mask
+    subject_note: str | None = None  # why the auto chain fell back, if it did

@@ -93,3 +93,18 @@ def test_product_pixels_are_exact_inside_the_mask(small_manifest: Path, fast_con
     solid = layer[..., 3] == 255
     assert solid.sum() > 1000
     assert np.array_equal(np.asarray(poster.image)[solid], layer[..., :3][solid])
+
+
+def test_report_says_which_extractor_made_each_mask_and_why(tmp_path: Path, fast_config: Path):
+    make_product(tmp_path / "flat.png", alpha=False)
+    path = write_manifest(tmp_path / "m.csv", [
+        {"sku": "F", "image": "flat.png", "title": "无透明底 Photo", "size": "512x512", "variants": "1"}])
+    out = tmp_path / "out"
+    assert _render(path, out, fast_config).exit_code == 0
+    item = json.loads((out / "report.json").read_text())["items"][0]
+    assert item["subject"]["method"] == "classical"
+    assert item["subject"]["note"].startswith("alpha: image has no transparency; grounded-sam: ")
+    side = json.loads((out / "F" / "F-v1.json").read_text())
+    assert side["subject"]["note"] == item["subject"]["note"]
+    assert "subject_fallback" in (out / "report.csv").read_text(encoding="utf-8").splitlines()[0]
+    assert "mask: classical (fallback: alpha: image has no transparency" in (out / "report.html").read_text()

@@ -90,7 +90,9 @@ def _finished(ctx: RunContext, row: SkuRow, key: str) -> list[ItemResult] | None
             return None
         qa = qa_from_json(data.get("qa"))
         status = qa.status if qa else "pass"
-        results.append(ItemResult(row.sku, v, status, png, side, None, qa, 0.0, row.where, resumed=True))
+        subject = data.get("subject", {})
+        results.append(ItemResult(row.sku, v, status, png, side, None, qa, 0.0, row.where, resumed=True,
+                                  subject_method=subject.get("method"), subject_note=subject.get("note")))
     return results
 
 
@@ -200,4 +202,5 @@ def _write(poster: Poster, verdict: Any, subject: Subject, key: str, digest: str
     atomic_save_image(png, poster.image, optimize=False)
     atomic_write_json(side, sidecar)  # sidecar last: its presence marks the poster finished
     status = verdict.status if verdict else "pass"
-    return ItemResult(row.sku, v, status, png, side, None, verdict, timings["total"], row.where)
+    return ItemResult(row.sku, v, status, png, side, None, verdict, timings["total"], row.where,
+                      subject_method=subject.method, subject_note=subject.note)

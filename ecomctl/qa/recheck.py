@@ -85,5 +85,7 @@ def _store(path: Path, poster: Poster, qa: QAResult) -> ItemResult:
     seconds = qa.details.get("seconds", {})
     data.setdefault("timings", {})["qa"] = round(float(sum(seconds.values())), 3)
     atomic_write_json(path, data)
+    subject = data.get("subject", {})
     return ItemResult(poster.row.sku, poster.variant, qa.status, path.parent / data["image"], path, None, qa,
-                      float(sum(seconds.values())), poster.row.where)
+                      float(sum(seconds.values())), poster.row.where, subject_method=subject.get("method"),
+                      subject_note=subject.get("note"))

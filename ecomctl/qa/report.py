@@ -38,6 +38,7 @@ def item_row(r: ItemResult, out_dir: Path) -> dict[str, Any]:
         "status": r.status, "image": _rel(r.image, out_dir), "sidecar": _rel(r.sidecar, out_dir),
         "where": r.where, "seconds": round(r.seconds, 3), "error": r.error,
         "resumed": bool(getattr(r, "resumed", False)),  # verdict kept from an earlier run (inputs unchanged)
+        "subject": {"method": r.subject_method, "note": r.subject_note},  # which extractor, why a fallback
         "reasons": ([r.error] if r.error else []) + (qa.reasons if qa else []),
         "metrics": qa.metrics if qa else {},
         "checks": [asdict(c) for c in qa.checks] if qa else [],
@@ -106,13 +107,14 @@ def safe_cell(value: Any) -> Any:
 def write_csv(path: Path, results: Sequence[ItemResult], out_dir: Path) -> None:
     rows = report_rows(results, out_dir)
     metric_names = sorted({name for row in rows for name in row["metrics"]})
-    head = ["sku", "variant", "status", "image", "sidecar", "where", "seconds", "reasons"]
+    head = ["sku", "variant", "status", "image", "sidecar", "where", "seconds", "reasons", "subject_method",
+            "subject_fallback"]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(head + metric_names)
     for row in rows:
         cells = [row["sku"], row["variant"], row["status"], row["image"], row["sidecar"], row["where"],
-                 row["seconds"], "; ".join(row["reasons"])]
+                 row["seconds"], "; ".join(row["reasons"]), row["subject"]["method"], row["subject"]["note"]]
         cells += [row["metrics"].get(name) for name in metric_names]
         w.writerow(["" if c is None else safe_cell(c) for c in cells])
     atomic_write_text(path, buf.getvalue())
