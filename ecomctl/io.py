@@ -48,3 +48,30 @@ def file_digest(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def output_lock(out: Path):
+    """An exclusive lock on an output folder: two runs (say, a cron job and a manual re-run) never write
+    the same posters and reports at once. Raises EcomctlError at once if another run holds it."""
+    import contextlib
+
+    from filelock import FileLock, Timeout
+
+    from ecomctl.errors import EcomctlError
+
+    out.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(out / ".ecomctl.lock"))
+
+    @contextlib.contextmanager
+    def held():
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            raise EcomctlError(f"{out} is being written by another ecomctl run (lock {lock.lock_file}); "
+                               "wait for it to finish or use another --out") from None
+        try:
+            yield
+        finally:
+            lock.release()
+
+    return held()

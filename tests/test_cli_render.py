@@ -108,3 +108,18 @@ def test_report_says_which_extractor_made_each_mask_and_why(tmp_path: Path, fast
     assert side["subject"]["note"] == item["subject"]["note"]
     assert "subject_fallback" in (out / "report.csv").read_text(encoding="utf-8").splitlines()[0]
     assert "mask: classical (fallback: alpha: image has no transparency" in (out / "report.html").read_text()
+
+
+def test_second_run_on_the_same_folder_is_refused_while_one_holds_it(small_manifest: Path, fast_config: Path,
+                                                                       tmp_path: Path):
+    from filelock import FileLock
+
+    out = tmp_path / "out"
+    out.mkdir()
+    with FileLock(str(out / ".ecomctl.lock")):  # as a running job would hold it
+        res = _render(small_manifest, out, fast_config)
+    assert res.exit_code == 2
+    assert res.stderr.strip() == (f"error: {out} is being written by another ecomctl run (lock "
+                                  f"{out / '.ecomctl.lock'}); wait for it to finish or use another --out")
+    assert not (out / "A1").exists()
+    assert _render(small_manifest, out, fast_config).exit_code == 0  # released: the next run works

@@ -54,10 +54,11 @@ def _run(run_render, manifest, cfg, force):
         task = bar.add_task("", total=None)
 
         def on_result(res: ItemResult) -> None:
-            bar.advance(task)
+            bar.advance(task)  # one row per poster (a SKU that failed before its posters: one row)
             bar.console.print(f"[{_COLOUR[res.status]}]{escape(_line(res))}[/]", highlight=False)
 
-        return run_render(manifest, cfg, on_result=on_result, force=force)
+        return run_render(manifest, cfg, on_result=on_result, force=force,
+                          on_start=lambda n: bar.update(task, total=n))
 
 
 def _print_summary(summary) -> None:

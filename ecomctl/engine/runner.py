@@ -13,7 +13,7 @@ from ecomctl import __version__
 from ecomctl.config import Config
 from ecomctl.engine import executors
 from ecomctl.engine.item import RunContext
-from ecomctl.io import atomic_write_text
+from ecomctl.io import atomic_write_text, output_lock
 from ecomctl.manifest import Manifest, load_manifest
 from ecomctl.render import get_backend
 from ecomctl.render.styles import load_styles
@@ -45,12 +45,13 @@ def load_run_manifest(path: Path, cfg: Config) -> tuple[Manifest, dict]:
 
 
 def run_render(manifest_path: Path, cfg: Config, on_result: OnResult | None = None,
-               force: bool = False) -> RunSummary:
-    """Render every SKU of the manifest into cfg.run.out; never raises for a single SKU's failure."""
+               force: bool = False, on_start: Callable[[int], None] | None = None) -> RunSummary:
+    """Render every SKU of the manifest into cfg.run.out; never raises for a single SKU's failure.
+
+    `on_start(posters)` is called once the work is known; `on_result` once per finished item."""
     t0 = time.perf_counter()
     manifest, styles = load_run_manifest(manifest_path, cfg)
     out = Path(cfg.run.out)
-    out.mkdir(parents=True, exist_ok=True)
     name = cfg.render.backend
     settings = cfg.backends.get(name, {})
     devices = executors.devices_of(cfg.render.device)
@@ -61,16 +62,18 @@ def run_render(manifest_path: Path, cfg: Config, on_result: OnResult | None = No
     ctx = RunContext(cfg, out, styles, name, settings, force)
     rows = list(manifest.rows)
     kind = executors.choose(cfg.run.executor, cfg.run.workers, devices, len(rows))
-    _write_run_yaml(out, manifest, cfg, backend.describe() | {"executor": kind})
-    stream = executors.run(kind, rows, ctx)
-    results = []
-    for res in stream:
-        results.append(res)
-        if on_result:
-            on_result(res)
-    order = {row.sku: i for i, row in enumerate(rows)}
-    results.sort(key=lambda r: (order.get(r.sku, 0), r.variant or 0))
-    qa.write_reports(out, results, cfg)
+    with output_lock(out):
+        _write_run_yaml(out, manifest, cfg, backend.describe() | {"executor": kind})
+        if on_start:
+            on_start(sum(r.variants for r in rows))
+        results = []
+        for res in executors.run(kind, rows, ctx):
+            results.append(res)
+            if on_result:
+                on_result(res)
+        order = {row.sku: i for i, row in enumerate(rows)}
+        results.sort(key=lambda r: (order.get(r.sku, 0), r.variant or 0))
+        qa.write_reports(out, results, cfg)
     return RunSummary(manifest.path, out, tuple(results), time.perf_counter() - t0)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ecomctl.config import Config
 from ecomctl.errors import EcomctlError
-from ecomctl.io import atomic_write_json
+from ecomctl.io import atomic_write_json, output_lock
 from ecomctl.qa import check_poster, check_variants, preflight, write_reports
 from ecomctl.types import ItemResult, Poster, QAResult
 
@@ -44,12 +44,13 @@ def recheck(out_dir: Path, cfg: Config, on_result: OnResult | None = None) -> li
     for path in sidecars:
         groups.setdefault(path.parent.name, []).append(path)
     results: list[ItemResult] = []
-    for paths in groups.values():
-        for res in _recheck_sku(paths, cfg):
-            results.append(res)
-            if on_result:
-                on_result(res)
-    write_reports(out_dir, results, cfg)
+    with output_lock(out_dir):  # never rewrite sidecars while a render writes the same folder
+        for paths in groups.values():
+            for res in _recheck_sku(paths, cfg):
+                results.append(res)
+                if on_result:
+                    on_result(res)
+        write_reports(out_dir, results, cfg)
     return results
 
 
