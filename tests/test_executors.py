@@ -74,3 +74,34 @@ def test_ray_missing_is_a_clear_error(small_manifest: Path, tmp_path: Path, monk
     monkeypatch.setitem(sys.modules, "ray", None)
     with pytest.raises(BackendUnavailable, match=r"pip install 'ecomctl\[ray\]'"):
         run_render(small_manifest, _cfg(tmp_path / "ray", **{"run.executor": "ray"}))
+
+
+def _crash_on_boom(row, ctx):
+    """Task for the pool test: the worker process dies outright on SKU BOOM (as if killed for memory)."""
+    import os
+
+    from ecomctl.engine.item import render_sku
+
+    if row.sku == "BOOM":
+        os._exit(9)
+    return render_sku(row, ctx)
+
+
+@pytest.mark.slow
+def test_a_dying_worker_costs_only_its_own_sku(tmp_path: Path):
+    from ecomctl.engine.item import RunContext
+    from ecomctl.manifest import load_manifest
+    from ecomctl.render.styles import load_styles
+    from tests.conftest import make_product, write_manifest
+
+    make_product(tmp_path / "p.png")
+    path = write_manifest(tmp_path / "m.csv", [
+        {"sku": s, "image": "p.png", "title": f"商品 {s}", "size": "256x256", "variants": "1"}
+        for s in ("A", "BOOM", "C", "D")])
+    cfg = _cfg(tmp_path / "out")
+    ctx = RunContext(cfg, tmp_path / "out", load_styles(None), "compose")
+    rows = list(load_manifest(path).rows)
+    results = {r.sku: r for r in executors._pool(rows, ctx, 2, None, task=_crash_on_boom)}
+    assert results["BOOM"].status == "error"
+    assert results["BOOM"].error == "worker process died on this SKU (out of memory or a native crash)"
+    assert all(results[s].status == "pass" for s in ("A", "C", "D"))

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import multiprocessing as mp
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from ecomctl.engine import item
@@ -50,25 +51,61 @@ def _bind_device(queue: Any) -> None:
     item.WORKER_DEVICE = queue.get()
 
 
-def _pool(rows: list[SkuRow], ctx: RunContext, workers: int, devices: list[str] | None
-          ) -> Iterator[ItemResult]:
-    # spawn, not fork: safe with CUDA, torch and onnxruntime threads; each worker loads its models once
-    spawn = mp.get_context("spawn")
-    kwargs: dict[str, Any] = {}
-    if devices:
-        queue = spawn.Manager().Queue()
-        for d in devices:
-            queue.put(d)
-        kwargs = {"initializer": _bind_device, "initargs": (queue,)}
-    with ProcessPoolExecutor(workers, mp_context=spawn, **kwargs) as pool:
-        futures = {pool.submit(render_sku, row, ctx): row for row in rows}
+Task = Callable[[SkuRow, RunContext], list[ItemResult]]
+
+
+def _pool(rows: list[SkuRow], ctx: RunContext, workers: int, devices: list[str] | None,
+          task: Task = render_sku) -> Iterator[ItemResult]:
+    """Run SKUs in worker processes. A worker that dies (killed for memory, a native crash) breaks the
+    whole pool: SKUs that had not started go to a fresh pool; those that were running are retried one
+    at a time, alone, so the SKU that kills its worker is found exactly and only it becomes an error row."""
+    pending = list(rows)
+    with mp.get_context("spawn").Manager() as manager:
+        while pending:
+            started = manager.dict()
+            broken: list[SkuRow] = []
+            yield from _pool_round(pending, ctx, workers, devices, task, started, broken)
+            suspects = [r for r in broken if r.sku in started]
+            pending = [r for r in broken if r.sku not in started]
+            for row in suspects:
+                alone: list[SkuRow] = []
+                yield from _pool_round([row], ctx, 1, devices[:1] if devices else None, task, started, alone)
+                if alone:
+                    yield _error(row, "worker process died on this SKU (out of memory or a native crash)")
+
+
+def _pool_round(rows: list[SkuRow], ctx: RunContext, workers: int, devices: list[str] | None, task: Task,
+                started: Any, broken: list[SkuRow]) -> Iterator[ItemResult]:
+    with _make_pool(workers, devices) as pool:
+        futures = {pool.submit(_tracked, task, row, ctx, started): row for row in rows}
         for fut in as_completed(futures):
+            row = futures[fut]
             try:
                 yield from fut.result()
-            except Exception as e:  # a worker died (e.g. killed for memory): that SKU is an error row
-                row = futures[fut]
-                yield ItemResult(row.sku, None, "error", error=f"worker failed: {type(e).__name__}: {e}",
-                                 where=row.where)
+            except BrokenProcessPool:
+                broken.append(row)
+            except Exception as e:  # an error the task did not catch: that SKU is an error row
+                yield _error(row, f"worker failed: {type(e).__name__}: {e}")
+
+
+def _tracked(task: Task, row: SkuRow, ctx: RunContext, started: Any) -> list[ItemResult]:
+    started[row.sku] = True  # lets the parent tell running SKUs from queued ones when a worker dies
+    return task(row, ctx)
+
+
+def _make_pool(workers: int, devices: list[str] | None) -> ProcessPoolExecutor:
+    # spawn, not fork: safe with CUDA, torch and onnxruntime threads; each worker loads its models once
+    spawn = mp.get_context("spawn")
+    if not devices:
+        return ProcessPoolExecutor(workers, mp_context=spawn)
+    queue = spawn.Manager().Queue()
+    for d in devices:
+        queue.put(d)
+    return ProcessPoolExecutor(workers, mp_context=spawn, initializer=_bind_device, initargs=(queue,))
+
+
+def _error(row: SkuRow, message: str) -> ItemResult:
+    return ItemResult(row.sku, None, "error", error=message, where=row.where)
 
 
 def _ray(rows: list[SkuRow], ctx: RunContext, devices: list[str]) -> Iterator[ItemResult]:
@@ -89,8 +126,7 @@ def _ray(rows: list[SkuRow], ctx: RunContext, devices: list[str]) -> Iterator[It
         try:
             yield from ray.get(ref)
         except Exception as e:  # a lost node or a crashed task: that SKU is an error row
-            yield ItemResult(row.sku, None, "error", error=f"ray task failed: {type(e).__name__}: {e}",
-                             where=row.where)
+            yield _error(row, f"ray task failed: {type(e).__name__}: {e}")
 
 
 def _ray_task(row: SkuRow, ctx: RunContext) -> list[ItemResult]:
