@@ -127,3 +127,23 @@ def test_summary_table_lists_failures_with_reasons(tmp_path):
     text = console.export_text()
     assert "QA: 4 items — 1 error 1 fail 1 warn 1 pass" in text
     assert EVIL in text and "title line 1" in text and "GOOD-1" not in text
+
+
+def test_large_run_html_lists_every_problem_and_caps_passes(tmp_path):
+    """A 100k-poster night must still give a page a browser opens: passes are capped, problems never."""
+    from ecomctl.config import load_config
+    from ecomctl.qa import write_reports
+    from ecomctl.types import Check, ItemResult, QAResult
+
+    def item(i: int, status: str) -> ItemResult:
+        qa = QAResult(status, (Check("text.ned", 1.0 if status == "pass" else 0.5, status,
+                                     "" if status == "pass" else f"title line 1 of S{i} misread"),))
+        return ItemResult(f"S{i:04d}", 1, status, None, None, None, qa, 0.1, f"m.csv:{i + 2}")
+
+    results = [item(i, "fail" if i % 50 == 0 else "pass") for i in range(300)]
+    cfg = load_config(None, {"qa.report.max_rows": 20})
+    write_reports(tmp_path, results, cfg)
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert html.count("misread") >= 6  # all six failures listed
+    assert "280 more passing items are not listed here" in html  # 300 - (6 problems + 14 passes shown)
+    assert len((tmp_path / "report.csv").read_text(encoding="utf-8").splitlines()) == 301

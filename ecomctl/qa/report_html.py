@@ -14,7 +14,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from PIL import Image
 
 from ecomctl.io import atomic_write_text
-from ecomctl.qa.report import header, report_rows, summarize
+from ecomctl.qa.report import header, summarize
 from ecomctl.qa.thresholds import QAThresholds
 from ecomctl.types import ItemResult
 
@@ -70,10 +70,15 @@ def fmt(value: Any) -> str:
     return str(value)
 
 
-def page_context(results: Sequence[ItemResult], out_dir: Path, limits: QAThresholds) -> dict[str, Any]:
+def page_context(all_rows: Sequence[dict[str, Any]], results: Sequence[ItemResult], out_dir: Path,
+                 limits: QAThresholds) -> dict[str, Any]:
+    """Template data. The summary covers every item; the table lists every item that is not a plain pass
+    and passing items up to `max_rows` in all, so a 100k-poster night still opens in a browser."""
     settings = limits.report
-    rows = report_rows(results, out_dir)
-    summary = summarize(rows)
+    summary = summarize(all_rows)
+    problems = [r for r in all_rows if r["status"] != "pass"]
+    passes = [r for r in all_rows if r["status"] == "pass"][: max(0, settings.max_rows - len(problems))]
+    rows = [dict(r) for r in problems + passes]
     by_name = {(r.sku, r.variant): r for r in results}
     for i, row in enumerate(rows):
         src = by_name.get((row["sku"], row["variant"]))
@@ -84,14 +89,17 @@ def page_context(results: Sequence[ItemResult], out_dir: Path, limits: QAThresho
     for m in summary["metrics"].values():
         m["hist"] = histogram(m.pop("values"))
     shown = yaml.safe_dump({"qa": limits.model_dump(exclude={"report"})}, sort_keys=False, allow_unicode=True)
-    return {"rows": rows, "summary": summary, "columns": present, "thresholds": shown, **header(out_dir)}
+    return {"rows": rows, "hidden": len(all_rows) - len(rows), "summary": summary, "columns": present,
+            "thresholds": shown, **header(out_dir)}
 
 
-def render_html(results: Sequence[ItemResult], out_dir: Path, limits: QAThresholds) -> str:
+def render_html(rows: Sequence[dict[str, Any]], results: Sequence[ItemResult], out_dir: Path,
+                limits: QAThresholds) -> str:
     template = _ENV.get_template("report.html.j2")
     template.globals.update(fmt=fmt, link=link)
-    return template.render(**page_context(results, out_dir, limits))
+    return template.render(**page_context(rows, results, out_dir, limits))
 
 
-def write_html(path: Path, results: Sequence[ItemResult], out_dir: Path, limits: QAThresholds) -> None:
-    atomic_write_text(path, render_html(results, out_dir, limits))
+def write_html(path: Path, rows: Sequence[dict[str, Any]], results: Sequence[ItemResult], out_dir: Path,
+               limits: QAThresholds) -> None:
+    atomic_write_text(path, render_html(rows, results, out_dir, limits))

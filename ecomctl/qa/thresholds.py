@@ -62,6 +62,7 @@ class ReportSettings(_S):
     thumb_px: int = 160  # longest side of the JPEG thumbnails inlined into report.html
     thumb_quality: int = 70
     max_thumbs: int = 2000  # beyond this many items, rows link to their image without an inline thumbnail
+    max_rows: int = 5000  # report.html lists every non-pass item, and passes up to this many rows in all
 
 
 class QAThresholds(_S):
