@@ -105,3 +105,33 @@ def test_a_dying_worker_costs_only_its_own_sku(tmp_path: Path):
     assert results["BOOM"].status == "error"
     assert results["BOOM"].error == "worker process died on this SKU (out of memory or a native crash)"
     assert all(results[s].status == "pass" for s in ("A", "C", "D"))
+
+
+def _hang_on_slow(row, ctx):
+    """Task for the timeout test: SKU SLOW never finishes (a hung model call)."""
+    import time as _time
+
+    from ecomctl.engine.item import render_sku
+
+    if row.sku == "SLOW":
+        _time.sleep(3600)
+    return render_sku(row, ctx)
+
+
+@pytest.mark.slow
+def test_a_hung_sku_times_out_and_the_rest_finish(tmp_path: Path):
+    from ecomctl.engine.item import RunContext
+    from ecomctl.manifest import load_manifest
+    from ecomctl.render.styles import load_styles
+    from tests.conftest import make_product, write_manifest
+
+    make_product(tmp_path / "p.png")
+    path = write_manifest(tmp_path / "m.csv", [
+        {"sku": s, "image": "p.png", "title": f"商品 {s}", "size": "256x256", "variants": "1"}
+        for s in ("A", "SLOW", "C")])
+    cfg = _cfg(tmp_path / "out", **{"run.item_timeout": 8})
+    ctx = RunContext(cfg, tmp_path / "out", load_styles(None), "compose")
+    results = {r.sku: r for r in executors._pool(list(load_manifest(path).rows), ctx, 2, None,
+                                                 task=_hang_on_slow)}
+    assert results["SLOW"].status == "error" and results["SLOW"].error == "timed out after 8 s (run.item_timeout)"
+    assert results["A"].status == "pass" and results["C"].status == "pass"

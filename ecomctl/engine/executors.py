@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import multiprocessing as mp
+import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
@@ -58,38 +59,62 @@ def _pool(rows: list[SkuRow], ctx: RunContext, workers: int, devices: list[str] 
           task: Task = render_sku) -> Iterator[ItemResult]:
     """Run SKUs in worker processes. A worker that dies (killed for memory, a native crash) breaks the
     whole pool: SKUs that had not started go to a fresh pool; those that were running are retried one
-    at a time, alone, so the SKU that kills its worker is found exactly and only it becomes an error row."""
+    at a time, alone, so the SKU that kills its worker is found exactly and only it becomes an error row.
+    A SKU running longer than `run.item_timeout` seconds has its pool's workers killed: the same path."""
     pending = list(rows)
+    timeout = ctx.cfg.run.item_timeout
     with mp.get_context("spawn").Manager() as manager:
         while pending:
             started = manager.dict()
             broken: list[SkuRow] = []
-            yield from _pool_round(pending, ctx, workers, devices, task, started, broken)
+            yield from _pool_round(pending, ctx, workers, devices, task, started, broken, timeout, set())
             suspects = [r for r in broken if r.sku in started]
             pending = [r for r in broken if r.sku not in started]
             for row in suspects:
                 alone: list[SkuRow] = []
-                yield from _pool_round([row], ctx, 1, devices[:1] if devices else None, task, started, alone)
-                if alone:
+                late: set[str] = set()
+                yield from _pool_round([row], ctx, 1, devices[:1] if devices else None, task, started, alone,
+                                       timeout, late)
+                if alone and late:
+                    yield _error(row, f"timed out after {timeout:g} s (run.item_timeout)")
+                elif alone:
                     yield _error(row, "worker process died on this SKU (out of memory or a native crash)")
 
 
 def _pool_round(rows: list[SkuRow], ctx: RunContext, workers: int, devices: list[str] | None, task: Task,
-                started: Any, broken: list[SkuRow]) -> Iterator[ItemResult]:
+                started: Any, broken: list[SkuRow], timeout: float | None, late: set[str]
+                ) -> Iterator[ItemResult]:
     with _make_pool(workers, devices) as pool:
         futures = {pool.submit(_tracked, task, row, ctx, started): row for row in rows}
-        for fut in as_completed(futures):
-            row = futures[fut]
-            try:
-                yield from fut.result()
-            except BrokenProcessPool:
-                broken.append(row)
-            except Exception as e:  # an error the task did not catch: that SKU is an error row
-                yield _error(row, f"worker failed: {type(e).__name__}: {e}")
+        waiting, finished = set(futures), set()
+        while waiting:
+            done, waiting = wait(waiting, timeout=1.0 if timeout else None, return_when=FIRST_COMPLETED)
+            for fut in done:
+                row = futures[fut]
+                finished.add(row.sku)
+                try:
+                    yield from fut.result()
+                except BrokenProcessPool:
+                    broken.append(row)
+                except Exception as e:  # an error the task did not catch: that SKU is an error row
+                    yield _error(row, f"worker failed: {type(e).__name__}: {e}")
+            if timeout and waiting:
+                now = time.time()
+                overdue = {s for s, t0 in started.items() if s not in finished and now - t0 > timeout}
+                if overdue:
+                    late |= overdue
+                    _kill_workers(pool)
+
+
+def _kill_workers(pool: ProcessPoolExecutor) -> None:
+    """Kill a pool's worker processes (a hung SKU cannot be interrupted any other way); the pool then
+    reports BrokenProcessPool for its unfinished work, which `_pool` re-queues."""
+    for proc in list(getattr(pool, "_processes", {}).values()):  # private, but the only handle there is
+        proc.kill()
 
 
 def _tracked(task: Task, row: SkuRow, ctx: RunContext, started: Any) -> list[ItemResult]:
-    started[row.sku] = True  # lets the parent tell running SKUs from queued ones when a worker dies
+    started[row.sku] = time.time()  # the parent tells running SKUs from queued ones, and times them
     return task(row, ctx)
 
 
