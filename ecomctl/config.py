@@ -161,6 +161,3 @@ def check_keys(section: str, values: dict[str, Any], known: set[str]) -> None:
         raise ConfigError(f"config {section}: unknown key(s) {', '.join(unknown)} "
                           f"(known: {', '.join(sorted(known))})")
 
-
-def dump_config(cfg: Config) -> str:
-    return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False, allow_unicode=True)

@@ -76,6 +76,20 @@ def test_ray_missing_is_a_clear_error(small_manifest: Path, tmp_path: Path, monk
         run_render(small_manifest, _cfg(tmp_path / "ray", **{"run.executor": "ray"}))
 
 
+def _pool_results(tmp_path: Path, skus: tuple[str, ...], task, **over) -> dict:
+    """Run `task` over one tiny SKU per name in a 2-worker pool; results by SKU."""
+    from ecomctl.engine.item import RunContext
+    from ecomctl.manifest import load_manifest
+    from ecomctl.render.styles import load_styles
+    from tests.conftest import make_product, write_manifest
+
+    make_product(tmp_path / "p.png")
+    path = write_manifest(tmp_path / "m.csv", [
+        {"sku": s, "image": "p.png", "title": f"商品 {s}", "size": "256x256", "variants": "1"} for s in skus])
+    ctx = RunContext(_cfg(tmp_path / "out", **over), tmp_path / "out", load_styles(None), "compose")
+    return {r.sku: r for r in executors._pool(list(load_manifest(path).rows), ctx, 2, None, task=task)}
+
+
 def _crash_on_boom(row, ctx):
     """Task for the pool test: the worker process dies outright on SKU BOOM (as if killed for memory)."""
     import os
@@ -89,19 +103,7 @@ def _crash_on_boom(row, ctx):
 
 @pytest.mark.slow
 def test_a_dying_worker_costs_only_its_own_sku(tmp_path: Path):
-    from ecomctl.engine.item import RunContext
-    from ecomctl.manifest import load_manifest
-    from ecomctl.render.styles import load_styles
-    from tests.conftest import make_product, write_manifest
-
-    make_product(tmp_path / "p.png")
-    path = write_manifest(tmp_path / "m.csv", [
-        {"sku": s, "image": "p.png", "title": f"商品 {s}", "size": "256x256", "variants": "1"}
-        for s in ("A", "BOOM", "C", "D")])
-    cfg = _cfg(tmp_path / "out")
-    ctx = RunContext(cfg, tmp_path / "out", load_styles(None), "compose")
-    rows = list(load_manifest(path).rows)
-    results = {r.sku: r for r in executors._pool(rows, ctx, 2, None, task=_crash_on_boom)}
+    results = _pool_results(tmp_path, ("A", "BOOM", "C", "D"), _crash_on_boom)
     assert results["BOOM"].status == "error"
     assert results["BOOM"].error == "worker process died on this SKU (out of memory or a native crash)"
     assert all(results[s].status == "pass" for s in ("A", "C", "D"))
@@ -120,18 +122,6 @@ def _hang_on_slow(row, ctx):
 
 @pytest.mark.slow
 def test_a_hung_sku_times_out_and_the_rest_finish(tmp_path: Path):
-    from ecomctl.engine.item import RunContext
-    from ecomctl.manifest import load_manifest
-    from ecomctl.render.styles import load_styles
-    from tests.conftest import make_product, write_manifest
-
-    make_product(tmp_path / "p.png")
-    path = write_manifest(tmp_path / "m.csv", [
-        {"sku": s, "image": "p.png", "title": f"商品 {s}", "size": "256x256", "variants": "1"}
-        for s in ("A", "SLOW", "C")])
-    cfg = _cfg(tmp_path / "out", **{"run.item_timeout": 8})
-    ctx = RunContext(cfg, tmp_path / "out", load_styles(None), "compose")
-    results = {r.sku: r for r in executors._pool(list(load_manifest(path).rows), ctx, 2, None,
-                                                 task=_hang_on_slow)}
+    results = _pool_results(tmp_path, ("A", "SLOW", "C"), _hang_on_slow, **{"run.item_timeout": 8})
     assert results["SLOW"].status == "error" and results["SLOW"].error == "timed out after 8 s (run.item_timeout)"
     assert results["A"].status == "pass" and results["C"].status == "pass"

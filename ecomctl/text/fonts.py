@@ -38,7 +38,3 @@ def load_font(size: int, weight: int = 400, path: str | None = None) -> ImageFon
     font.set_variation_by_axes([min(hi, max(lo, weight))])
     return font
 
-
-def font_id(path: str | None) -> str:
-    """Name recorded in sidecars: the file name of the font used."""
-    return Path(path).name if path else default_font_path().name
