@@ -128,3 +128,36 @@ def test_weight_variant_is_loaded_when_configured():
 
     with pytest.raises(BackendUnavailable, match=r"\(backends\.sdxs\.model\) cannot be loaded from .*variant=bf99"):
         backend("sdxs", variant="bf99").render([request()])
+
+
+def test_cpu_offload_keeps_modules_on_the_cpu_with_hooks():
+    """enable_model_cpu_offload leaves every model on the CPU with a hook that moves it to the GPU for its own
+    forward; the backend must not move the whole pipeline afterwards (issue 10: pipe.to(device) undid it)."""
+    from ecomctl.render import BACKENDS, load_builtins
+
+    load_builtins()
+    b = BACKENDS.get("sdxs")({**tiny_settings("sdxs"), "cpu_offload": True}, "cuda")
+    pipe = b.pipeline()  # with the old pipe.to("cuda") this raised on a CPU-only torch
+    assert b.describe()["knobs"]["cpu_offload"]
+    for name in ("unet", "text_encoder", "vae"):
+        module = getattr(pipe, name)
+        assert {p.device.type for p in module.parameters()} == {"cpu"}
+        assert str(module._hf_hook.execution_device).startswith("cuda")  # moved only for its forward
+    assert b.pipeline() is pipe  # loaded once; a second lookup moves nothing
+
+
+@pytest.mark.gpu
+def test_cpu_offload_modules_back_on_the_cpu_between_calls_gpu():
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("needs CUDA")
+    from ecomctl.render import BACKENDS, load_builtins
+
+    load_builtins()
+    b = BACKENDS.get("sdxs")({**tiny_settings("sdxs"), "cpu_offload": True}, "cuda")
+    for seed in (1, 2):
+        assert b.render([request(seed=seed)])[0].image.size == (96, 64)
+        # the pipeline frees its hooks at the end of a call: every model is back on the CPU
+        for name in ("unet", "text_encoder", "vae"):
+            assert next(getattr(b.pipeline(), name).parameters()).device.type == "cpu", name

@@ -211,9 +211,11 @@ class DiffusionBackend:
 
             self._style = style_attention.install(pipe.unet)
             self.applied["style_share"] = True
-        else:
+        if not knobs:
             pipe.to(self.device)
             pipe.set_progress_bar_config(disable=True)
+        # knobs placed the pipeline already: on the device, or (cpu_offload) on the CPU with hooks that move
+        # each model to the GPU for its forward; a pipe.to(device) here would undo the offload
         self._pipe = pipe
 
     def build(self, loader: Loader) -> Any:
