@@ -101,3 +101,29 @@ def test_downloads_only_when_allowed_and_online(monkeypatch):
     assert not SdxsBackend({"allow_download": True}, "cpu").local_only
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     assert SdxsBackend({"allow_download": True}, "cpu").local_only
+
+
+def test_qwen_presets_turbo_default_lightning_option_config_wins():
+    from ecomctl.render.diffusion.qwen_image import QwenImageSettings
+
+    turbo = QwenImageSettings()
+    assert (turbo.preset, turbo.model, turbo.lora, turbo.lora_weight, turbo.steps, turbo.scheduler,
+            turbo.guidance) == ("turbo", "Qwen/Qwen-Image-2512", "Wuli-art/Qwen-Image-2512-Turbo-LoRA-2-Steps",
+                                None, 2, "keep", 1.0)
+    light = QwenImageSettings(preset="lightning")
+    assert (light.model, light.lora, light.lora_weight, light.steps, light.scheduler) == (
+        "Qwen/Qwen-Image", "lightx2v/Qwen-Image-Lightning", "Qwen-Image-Lightning-8steps-V1.1.safetensors", 8,
+        "lightning")
+    assert QwenImageSettings(preset="lightning", steps=4).steps == 4
+    with pytest.raises(ConfigError, match=r"^config backends\.qwen-image\.preset"):
+        from ecomctl.config import validate_section
+
+        validate_section(QwenImageSettings, {"preset": "warp"}, "backends.qwen-image")
+
+
+def test_pick_lora_file_follows_diffusers_choice():
+    from ecomctl.render.diffusion.loading import pick_lora_file
+
+    assert pick_lora_file(["b.safetensors", "a.safetensors", "README.md"]) == "a.safetensors"
+    assert pick_lora_file(["x.safetensors", "pytorch_lora_weights.safetensors"]) == "pytorch_lora_weights.safetensors"
+    assert pick_lora_file(["scheduler.safetensors", "sub/w.safetensors", "w.bin"]) is None

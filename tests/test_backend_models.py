@@ -85,11 +85,43 @@ def test_speed_knobs_are_applied_and_reported():
     assert knobs["fuse_qkv"] and knobs["first_block_cache"] == 0.2 and knobs["vae_tiling"]
 
 
-def test_qwen_lightning_scheduler_settings():
-    b = backend("qwen-image")
+def test_qwen_lightning_preset_scheduler_settings():
+    b = backend("qwen-image", preset="lightning")
     cfg = b.pipeline().scheduler.config
     assert cfg.time_shift_type == "exponential" and cfg.shift == 1.0
     assert abs(cfg.base_shift - np.log(3)) < 1e-6 and abs(cfg.max_shift - np.log(3)) < 1e-6
+    assert b.settings.steps == 2  # the test config's steps win over the preset's 8
+
+
+def test_qwen_turbo_preset_loads_a_lora_folder_and_renders_two_steps(tmp_path: Path):
+    """The default preset: base model + the turbo LoRA folder (its one weight file picked as diffusers would),
+    fused, 2 steps, the base repo's own scheduler, no true-CFG pass."""
+    import shutil
+
+    from diffusers import FlowMatchEulerDiscreteScheduler
+
+    from ecomctl.render import BACKENDS, load_builtins
+
+    tiny = tiny_settings("qwen-image")
+    lora_dir = tmp_path / "Qwen-Image-2512-Turbo-LoRA-2-Steps"
+    lora_dir.mkdir()
+    wuli = "Wuli-Qwen-Image-2512-Turbo-LoRA-2steps-V1.0-bf16.safetensors"
+    shutil.copy(Path(tiny["lora"]) / "pytorch_lora_weights.safetensors", lora_dir / wuli)
+    load_builtins()
+    settings = {"model": tiny["model"], "lora": str(lora_dir), "dtype": "fp32", "max_side": None}
+    turbo = BACKENDS.get("qwen-image")(settings, "cpu")
+    pipe = turbo.pipeline()
+    forwards: list[int] = []
+    pipe.transformer.register_forward_hook(lambda *_: forwards.append(1))
+    scene = turbo.render([request()])[0]
+    assert scene.image.size == (96, 64) and len(forwards) == 2  # 2 steps, one pass each (guidance 1)
+    shipped = FlowMatchEulerDiscreteScheduler.from_pretrained(tiny["model"], subfolder="scheduler").config
+    assert dict(pipe.scheduler.config) == dict(shipped)  # sampler kept as the base repo ships it
+    described = turbo.describe()
+    assert (described["preset"], described["steps"], described["lora_file"]) == ("turbo", 2, wuli)
+    assert not pipe.get_list_adapters()  # fused then unloaded
+    plain = BACKENDS.get("qwen-image")({**settings, "lora": None}, "cpu").render([request()])[0]
+    assert not np.array_equal(np.asarray(plain.image), np.asarray(scene.image))  # the LoRA was applied
 
 
 def test_missing_weights_name_repo_and_fetch_command(monkeypatch):

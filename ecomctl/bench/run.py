@@ -21,7 +21,7 @@ from ecomctl.types import Box, Layout, SceneRequest, Size, SkuRow, Style, TextLi
 SCHEMA = "ecomctl.bench/1"
 # knobs off and acceleration removed: what "the plain diffusers pipeline with default settings" means here
 STOCK_OFF = {"channels_last": False, "fuse_qkv": False, "compile": False, "cache_threshold": None,
-             "tiny_vae": None, "harmonize": 0.0, "lora": None, "scheduler": "keep", "lightning_scheduler": False}
+             "tiny_vae": None, "harmonize": 0.0, "lora": None, "scheduler": "keep"}
 
 
 @dataclass

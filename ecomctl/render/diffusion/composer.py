@@ -127,6 +127,6 @@ class ComposerBackend(QwenBackendBase):
     def _one(self, pipe: Any, r: SceneRequest, work: Size, gen: Any) -> Image.Image:
         s = self.settings
         images = [canvas.init_image(r, work), style_reference(r.style, work), canvas.glyph_image(r, work)]
-        out = pipe(image=images, height=work.h, width=work.w, num_inference_steps=s.steps, generator=gen,
+        out = pipe(image=images, height=work.h, width=work.w, generator=gen, **self.step_kwargs(),
                    max_sequence_length=s.max_sequence_length, output_type="pil", **self.cfg_kwargs([r]))
         return out.images[0]

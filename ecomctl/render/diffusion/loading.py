@@ -4,6 +4,7 @@ safetensors only, never remote code, downloads only when allowed; a miss is one 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +55,16 @@ def folder_bytes(path: Path) -> int:
     return total
 
 
+def pick_lora_file(names: Iterable[str]) -> str | None:
+    """The weight file `load_lora_weights` reads from a LoRA repo when none is named — diffusers' own rule:
+    top-level .safetensors files, not scheduler/optimizer/checkpoint files, pytorch_lora_weights.safetensors
+    first, else the first by name. `models pull` fetches only this file."""
+    files = sorted(n for n in names if n.endswith(".safetensors") and "/" not in n
+                   and not any(bad in n for bad in ("scheduler", "optimizer", "checkpoint")))
+    preferred = [n for n in files if n.endswith("pytorch_lora_weights.safetensors")]
+    return (preferred or files or [None])[0]
+
+
 def fetch_hint(repo: str, where: str) -> str:
     if Path(repo).expanduser().is_absolute() or repo.startswith((".", "~")):
         return f"model folder {repo} ({where}) does not exist"
@@ -90,6 +101,10 @@ class Loader:
     def lora(self, pipe: Any, key: str, weight_name: str | None, scale: float = 1.0) -> None:
         """Load a LoRA and fuse it into the weights (no per-step LoRA overhead)."""
         src = self.source(key)
+        if weight_name is None and Path(src).is_dir():
+            weight_name = pick_lora_file(p.name for p in Path(src).iterdir())
+        if weight_name:
+            self.backend.applied["lora_file"] = weight_name
         kwargs = {"weight_name": weight_name} if weight_name else {}
         try:
             pipe.load_lora_weights(src, adapter_name="accel", local_files_only=self.backend.local_only, **kwargs)
