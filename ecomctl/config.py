@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ecomctl.errors import ConfigError
 
@@ -37,6 +37,7 @@ class RenderConfig(_Section):
     variants: int = 2
     styles: Path | None = None
     device: str = "auto"
+    png_compress: int = Field(1, ge=0, le=9)
 
 
 class SubjectConfig(BaseModel):

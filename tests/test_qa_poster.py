@@ -82,6 +82,17 @@ def test_stray_text_outside_copy_and_product_warns(poster, cfg):
     assert result.status == "warn"
 
 
+def test_stray_scan_runs_only_where_the_backend_can_draw_text(poster, cfg):
+    img = poster.image.copy()
+    ImageDraw.Draw(img).text((30, 440), "WATERMARK", font=load_font(28, 700), fill=(40, 40, 40))
+    diffusion = replace(poster, image=img, meta={"backend": {"name": "sdxs"}})
+    assert by_name(check_poster(diffusion, cfg))["text.stray"].status == "warn"
+    compose = replace(poster, image=img, meta={"backend": {"name": "compose", "draws_text": False}})
+    result = check_poster(compose, cfg)
+    assert by_name(result)["text.stray"].status == "pass"
+    assert result.details["text"]["stray_scan"] == "skipped: the backend draws no text"
+
+
 def test_print_on_the_product_is_not_stray(poster, cfg):
     img = poster.image.copy()
     b = poster.layout.subject_box

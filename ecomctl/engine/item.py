@@ -133,7 +133,8 @@ def _render(row: SkuRow, ctx: RunContext, key: str, digest: str) -> list[ItemRes
     subject = _extract(row, ctx)
     timings["extract"] = time.perf_counter() - t
     folder = ctx.out / row.sku
-    atomic_save_image(folder / f"{row.sku}.mask.png", Image.fromarray(subject.mask, "L"))
+    png = {"compress_level": cfg.render.png_compress}
+    atomic_save_image(folder / f"{row.sku}.mask.png", Image.fromarray(subject.mask, "L"), **png)
     backend = get_backend(ctx.backend, ctx.backend_settings, WORKER_DEVICE or cfg.render.device)
     requests, layout_s = [], []
     for v in range(1, row.variants + 1):
@@ -182,10 +183,12 @@ def _write(poster: Poster, verdict: Any, subject: Subject, key: str, digest: str
     png, side = _paths(ctx, row.sku, v)
     folder = png.parent
     files = {"mask": f"{row.sku}.mask.png", "subject": f"{row.sku}-v{v}.subject.png"}
-    atomic_save_image(folder / files["subject"], Image.fromarray(np.asarray(poster.subject_mask), "L"))
+    t = time.perf_counter()
+    png_params = {"compress_level": ctx.cfg.render.png_compress}
+    atomic_save_image(folder / files["subject"], Image.fromarray(np.asarray(poster.subject_mask), "L"), **png_params)
     if ctx.cfg.run.keep_layers and poster.background is not None:
         files["background"] = f"{row.sku}-v{v}.bg.png"
-        atomic_save_image(folder / files["background"], poster.background)
+        atomic_save_image(folder / files["background"], poster.background, **png_params)
     timings = dict(poster.meta["timings"])
     qa_seconds = verdict.details.get("seconds", {}) if verdict else {}
     timings["qa"] = float(sum(qa_seconds.values()) if isinstance(qa_seconds, dict) else qa_seconds)
@@ -199,7 +202,10 @@ def _write(poster: Poster, verdict: Any, subject: Subject, key: str, digest: str
         "style": style_json(poster.style), "template": poster.layout.template,
         "layout": layout_json(poster.layout), "timings": timings, "qa": qa_json(verdict), "files": files,
     }
-    atomic_save_image(png, poster.image, optimize=False)
+    atomic_save_image(png, poster.image, optimize=False, **png_params)
+    timings["write"] = time.perf_counter() - t  # written into the sidecar: the sidecar's own write is not in it
+    timings["total"] = sum(s for k, s in timings.items() if k != "total")
+    sidecar["timings"] = timings
     atomic_write_json(side, sidecar)  # sidecar last: its presence marks the poster finished
     status = verdict.status if verdict else "pass"
     return ItemResult(row.sku, v, status, png, side, None, verdict, timings["total"], row.where,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from ecomctl.qa.metrics import contrast_ratio, iou, psnr, ssim
 from ecomctl.qa.text import line_labels
@@ -13,34 +14,64 @@ from ecomctl.qa.thresholds import ImageThresholds, LayoutThresholds, SubjectThre
 from ecomctl.types import Check, Poster, Size
 
 
-def expected_product(poster: Poster) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+def expected_product(poster: Poster, box: tuple[int, int, int, int] | None = None
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
     """(expected RGB, alpha 0..1, output RGB, background known): the product layer over the scene.
 
     With the scene before paste known, the expected pixels are the exact feathered composite. Without it
     (a rebuilt poster whose background is missing or is the final image) only the product's colours are
-    known, and the soft edge gets a slack proportional to its transparency.
+    known, and the soft edge gets a slack proportional to its transparency. With `box` (x0, y0, x1, y1)
+    the arrays cover that box only (outside the product's box there is nothing to compare).
     """
-    out = np.asarray(poster.image.convert("RGB")).astype(np.float32)
-    layer = poster.subject_layer.convert("RGBA")
+    def part(img: Image.Image) -> Image.Image:
+        return img if box is None else img.crop(box)
+
+    out = np.asarray(part(poster.image).convert("RGB")).astype(np.float32)
+    layer = part(poster.subject_layer).convert("RGBA")
     prod = np.asarray(layer.convert("RGB")).astype(np.float32)
     alpha = np.asarray(layer.getchannel("A")).astype(np.float32)[..., None] / 255.0
     bg_img = poster.background
     known = bg_img is not None and bg_img.size == poster.image.size
-    bg = np.asarray(bg_img.convert("RGB")).astype(np.float32) if known else out
-    known = known and not np.array_equal(bg, out)
+    bg = np.asarray(part(bg_img).convert("RGB")).astype(np.float32) if known else out
+    # the background must differ from the output somewhere (anywhere on the canvas, not just in `box`)
+    known = known and (not np.array_equal(bg, out) or (box is not None and _differs_outside(bg_img, poster.image, box)))
     expected = alpha * prod + (1 - alpha) * bg if known else prod
     return expected, alpha[..., 0], out, known
 
 
+def _differs_outside(a: Image.Image, b: Image.Image, box: tuple[int, int, int, int]) -> bool:
+    x, y = np.asarray(a.convert("RGB")), np.asarray(b.convert("RGB"))
+    inside = np.zeros(x.shape[:2], bool)
+    inside[box[1]:box[3], box[0]:box[2]] = True
+    return not np.array_equal(x[~inside], y[~inside])
+
+
+def _product_box(poster: Poster, intended: np.ndarray, margin: int = 9) -> tuple[int, int, int, int]:
+    """The box holding every pixel of the intended mask and of the pasted layer (its alpha > 0), grown by
+    `margin` (the context SSIM's window looks at around the mask), clipped to the canvas."""
+    boxes = [poster.subject_layer.getchannel("A").getbbox()]
+    ys, xs = np.nonzero(np.any(intended, axis=1))[0], np.nonzero(np.any(intended, axis=0))[0]
+    boxes.append((int(xs[0]), int(ys[0]), int(xs[-1]) + 1, int(ys[-1]) + 1))
+    boxes = [b for b in boxes if b]
+    w, h = poster.image.size
+    return (max(0, min(b[0] for b in boxes) - margin), max(0, min(b[1] for b in boxes) - margin),
+            min(w, max(b[2] for b in boxes) + margin), min(h, max(b[3] for b in boxes) + margin))
+
+
 def check_subject(poster: Poster, t: SubjectThresholds) -> tuple[list[Check], dict[str, Any]]:
-    """IoU of the intended mask with the product re-found in the output; PSNR/SSIM inside the mask."""
+    """IoU of the intended mask with the product re-found in the output; PSNR/SSIM inside the mask.
+
+    Measured on the box around the product (intended mask ∪ pasted layer): nothing outside it can be
+    found or intended, so the figures are those of the whole canvas."""
     intended = poster.subject_mask > 127
     if intended.shape != (poster.image.height, poster.image.width) or poster.subject_layer.size != poster.image.size:
         why = "subject mask/layer size differs from the image"
         return [Check("subject.iou", None, "fail", why)], {}
     if not intended.any():
         return [Check("subject.iou", None, "fail", "the intended subject mask is empty")], {}
-    expected, alpha, out, known = expected_product(poster)
+    box = _product_box(poster, intended)
+    expected, alpha, out, known = expected_product(poster, box)
+    intended = intended[box[1]:box[3], box[0]:box[2]]
     slack = 0.0 if known else (1.0 - alpha) * 255.0
     diff = np.abs(out - expected).max(axis=-1)
     found = (alpha >= 0.5) & (diff <= t.tolerance + slack)
@@ -122,8 +153,9 @@ def check_image(poster: Poster, t: ImageThresholds) -> list[Check]:
                         "" if finite else "image has NaN/inf pixels"))
     rgb = np.nan_to_num(np.asarray(img.convert("RGB")).astype(np.float32))
     std = float((rgb @ np.array([0.299, 0.587, 0.114], np.float32)).std())
-    quant = (rgb.astype(np.uint8) >> 3).reshape(-1, 3)
-    _, counts = np.unique(quant[:: max(1, len(quant) // 65536)], axis=0, return_counts=True)
+    quant = (rgb.astype(np.uint8) >> 3).reshape(-1, 3).astype(np.int32)
+    codes = (quant[:, 0] << 10) | (quant[:, 1] << 5) | quant[:, 2]  # one int per 15-bit colour: a histogram
+    counts = np.bincount(codes[:: max(1, len(codes) // 65536)], minlength=1 << 15)
     share = float(counts.max() / counts.sum())
     blank = std < t.flat_std or share >= t.dominant_share
     why = f"image is blank/flat (grey std {std:.1f}, one colour covers {share:.1%})" if blank else ""

@@ -102,7 +102,17 @@ def check_text(poster: Poster, t: TextThresholds, ocr: OcrEngine) -> tuple[list[
     checks = line_checks(per_line, t)
     details: dict[str, Any] = {"lines": per_line}
     if t.stray_text != "off":
-        found = stray_text(rgb, allowed_region(poster, t), t, ocr)
+        scan = scene_draws_text(poster)
+        found = stray_text(rgb, allowed_region(poster, t), t, ocr) if scan else []
         checks.append(stray_check(found, t))
         details["stray"] = found
+        if not scan:
+            details["stray_scan"] = "skipped: the backend draws no text"
     return checks, details
+
+
+def scene_draws_text(poster: Poster) -> bool:
+    """Whether the backend that made the scene could have drawn text (diffusion models can; the compose
+    backend's gradients, shapes and blurred reference images cannot). Unknown backends are scanned."""
+    backend = (poster.meta or {}).get("backend") or {}
+    return not isinstance(backend, dict) or backend.get("draws_text", True) is not False

@@ -16,6 +16,14 @@ def place_subject(subject: Subject, box: Box, size: Size) -> Image.Image:
 
 
 def paste_subject(scene: Image.Image, subject_layer: Image.Image) -> Image.Image:
-    """Alpha-composite the product layer over the scene; fully opaque product pixels stay exact."""
+    """Alpha-composite the product layer over the scene; fully opaque product pixels stay exact.
+
+    Only the layer's non-transparent box is composited (elsewhere the scene is unchanged)."""
     base = scene.convert("RGB").resize(subject_layer.size) if scene.size != subject_layer.size else scene
-    return Image.alpha_composite(base.convert("RGBA"), subject_layer).convert("RGB")
+    out = base.convert("RGB") if base.mode != "RGB" else base.copy()
+    box = subject_layer.getchannel("A").getbbox()
+    if box is None:
+        return out
+    part = Image.alpha_composite(out.crop(box).convert("RGBA"), subject_layer.crop(box)).convert("RGB")
+    out.paste(part, box[:2])
+    return out

@@ -15,19 +15,33 @@ _WHITE: RGB = (255, 255, 255)
 
 def worst_contrast(img: Image.Image, box: Box, colour: RGB) -> float:
     """5th-percentile contrast of `colour` against the pixels under `box` (busy backgrounds count)."""
-    region = np.asarray(img.convert("RGB").crop(tuple(box.clip(_size(img)).as_list())), dtype=np.float64)
-    if region.size == 0:
+    return _worst_contrast(_region_luminance(np.asarray(img.convert("RGB")), box), colour)
+
+
+_LIN = np.where(np.arange(256) / 255.0 <= 0.03928, np.arange(256) / 255.0 / 12.92,
+                ((np.arange(256) / 255.0 + 0.055) / 1.055) ** 2.4)  # the luminance formula per 8-bit value
+
+
+def _region_luminance(rgb: np.ndarray, box: Box) -> np.ndarray:
+    """Relative luminance of the pixels under `box` (same formula as `luminance`, via a 256-entry table)."""
+    b = box.clip(_size_of(rgb))
+    region = rgb[b.y0:b.y1, b.x0:b.x1].reshape(-1, 3)
+    lin = _LIN[region]
+    return lin[:, 0] * 0.2126 + lin[:, 1] * 0.7152 + lin[:, 2] * 0.0722
+
+
+def _worst_contrast(lum: np.ndarray, colour: RGB) -> float:
+    if lum.size == 0:
         return 21.0
-    lum = luminance(region.reshape(-1, 3))
     lc = float(luminance(colour))
     ratio = (np.maximum(lum, lc) + 0.05) / (np.minimum(lum, lc) + 0.05)
     return float(np.percentile(ratio, 5))
 
 
-def _size(img: Image.Image):
+def _size_of(rgb: np.ndarray):
     from ecomctl.types import Size
 
-    return Size(*img.size)
+    return Size(rgb.shape[1], rgb.shape[0])
 
 
 def _block_box(lines: list[TextLine], pad: int) -> Box:
@@ -38,6 +52,7 @@ def _block_box(lines: list[TextLine], pad: int) -> Box:
 def choose_colours(scene: Image.Image, layout: Layout, style: Style, min_contrast: float) -> Layout:
     """Fix each free-standing block's colour against the real scene; add a backing plate where needed."""
     plated = {p.role for p in layout.plates}
+    rgb = np.asarray(scene if scene.mode == "RGB" else scene.convert("RGB"))  # converted once per poster
     lines = list(layout.lines)
     plates = list(layout.plates)
     for block in sorted({t.block for t in lines}):
@@ -47,8 +62,10 @@ def choose_colours(scene: Image.Image, layout: Layout, style: Style, min_contras
         group = [lines[i] for i in idx]
         area = _block_box(group, 4)
         options = (style.text, _BLACKISH, _WHITE)
-        colour = max(options, key=lambda c: worst_contrast(scene, area, c))
-        if worst_contrast(scene, area, colour) < min_contrast:
+        lum = _region_luminance(rgb, area)
+        worst = {c: _worst_contrast(lum, c) for c in set(options)}
+        colour = max(options, key=lambda c: worst[c])
+        if worst[colour] < min_contrast:
             pad = max(8, group[0].font_size // 3)
             plates.append(Plate(group[0].role, _block_box(group, pad), style.plate, "band"))
             colour = best_text_colour(style.plate, options)
@@ -62,10 +79,16 @@ def _draw_plate(img: Image.Image, p: Plate) -> None:
     """Rounded plate with a soft shadow; tags get a punched hole, badges are pills."""
     x0, y0, x1, y1 = p.box.as_list()
     radius = (y1 - y0) // 2 if p.kind in ("badge", "pill") else max(6, (y1 - y0) // 5)
-    shadow = Image.new("L", img.size, 0)
-    ImageDraw.Draw(shadow).rounded_rectangle((x0 + 2, y0 + 6, x1 + 2, y1 + 6), radius, fill=70)
-    shadow = shadow.filter(ImageFilter.GaussianBlur(8))
-    img.paste(Image.new("RGB", img.size, (0, 0, 0)), (0, 0), shadow)
+    # the soft shadow is drawn and blurred over its own box plus the blur's reach, not the whole canvas
+    m = 40
+    rx0, ry0 = max(0, x0 + 2 - m), max(0, y0 + 6 - m)
+    rx1, ry1 = min(img.width, x1 + 2 + m + 1), min(img.height, y1 + 6 + m + 1)
+    if rx1 > rx0 and ry1 > ry0:
+        shadow = Image.new("L", (rx1 - rx0, ry1 - ry0), 0)
+        ImageDraw.Draw(shadow).rounded_rectangle((x0 + 2 - rx0, y0 + 6 - ry0, x1 + 2 - rx0, y1 + 6 - ry0), radius,
+                                                 fill=70)
+        shadow = shadow.filter(ImageFilter.GaussianBlur(8))
+        img.paste(Image.new("RGB", shadow.size, (0, 0, 0)), (rx0, ry0), shadow)
     draw = ImageDraw.Draw(img)
     draw.rounded_rectangle((x0, y0, x1, y1), radius, fill=p.color)
     if p.kind == "tag":  # a small punched hole: reads as a price tag, away from the text
@@ -84,7 +107,7 @@ def typeset(scene: Image.Image, layout: Layout, style: Style, min_contrast: floa
     a plate's soft shadow may reach the product, and the product is never altered after paste-back.
     """
     layout = choose_colours(scene, layout, style, min_contrast)
-    img = scene.convert("RGB").copy()
+    img = scene.copy() if scene.mode == "RGB" else scene.convert("RGB")
     for plate in layout.plates:
         _draw_plate(img, plate)
     draw = ImageDraw.Draw(img)
@@ -94,10 +117,20 @@ def typeset(scene: Image.Image, layout: Layout, style: Style, min_contrast: floa
         left, top, _, _ = font.getbbox(t.text, anchor="ls")
         draw.text((t.box.x0 - left, t.box.y0 - top), t.text, font=font, fill=t.color, anchor="ls")
     if product is not None:
-        keep = np.asarray(product) > 0
-        out = np.asarray(img).copy()
-        out[keep] = np.asarray(scene.convert("RGB"))[keep]
-        img = Image.fromarray(out, "RGB")
+        _restore(img, scene, np.asarray(product) > 0)
     return img, layout
+
+
+def _restore(img: Image.Image, scene: Image.Image, keep: np.ndarray) -> None:
+    """Put the scene's pixels back where `keep` is set (only the box around them is touched)."""
+    ys, xs = np.nonzero(keep)
+    if not len(ys):
+        return
+    box = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
+    out = np.asarray(img.crop(box)).copy()
+    src = np.asarray(scene.convert("RGB").crop(box) if scene.mode != "RGB" else scene.crop(box))
+    k = keep[box[1]:box[3], box[0]:box[2]]
+    out[k] = src[k]
+    img.paste(Image.fromarray(out, "RGB"), box[:2])
 
 
