@@ -194,8 +194,9 @@ class SceneRequest:
 class Scene:
     """A backend's output: the full canvas (RGB) before the original product and the copy go on top."""
 
-    image: Image.Image
+    image: Image.Image | None  # None only when `error` says why this request got no scene
     meta: Mapping[str, Any] = field(default_factory=dict)  # model ids, steps, scheduler, timings
+    error: str | None = None  # e.g. GPU out of memory even alone: that variant's error, not the batch's
 
 
 @dataclass(frozen=True, eq=False)

@@ -153,6 +153,10 @@ def _render(row: SkuRow, ctx: RunContext, key: str, digest: str) -> list[ItemRes
     scene_s = (time.perf_counter() - t) / len(requests)
     posters, results = [], []
     for req, scene, lay_s in zip(requests, scenes, layout_s):
+        if scene.image is None:  # the backend could not make this variant (e.g. out of GPU memory alone)
+            results.append(ItemResult(row.sku, req.variant, "error", error=scene.error or "no scene",
+                                      where=row.where, seconds=scene_s))
+            continue
         tm = dict(timings, layout=lay_s, scene=scene_s)
         poster = _finish(req, scene.image, subject, backend.describe() | dict(scene.meta), tm, ctx)
         posters.append(poster)

@@ -117,6 +117,25 @@ def apply_knobs(pipe: Any, s: DiffusionSettings, device: str, work: Size | None 
     return applied
 
 
+class OutOfMemory(RenderError):
+    """A pipeline call ran out of GPU memory: the batch may still fit when split."""
+
+
+def is_oom(e: BaseException) -> bool:
+    """torch.OutOfMemoryError, or an older/other RuntimeError that says so ("CUDA out of memory")."""
+    import torch
+
+    oom = getattr(torch, "OutOfMemoryError", None) or getattr(torch.cuda, "OutOfMemoryError", None)
+    return (oom is not None and isinstance(e, oom)) or "out of memory" in str(e).lower()
+
+
+def free_gpu_cache() -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
 def generators(requests: Sequence[SceneRequest]) -> list:
     """One CPU generator per request, seeded by request.seed: the same seed gives the same pixels on any
     device and in any batch position."""
@@ -251,9 +270,23 @@ class DiffusionBackend:
         for idx in by_size.values():
             for start in range(0, len(idx), max(1, self.settings.batch)):
                 chunk = idx[start:start + max(1, self.settings.batch)]
-                for i, scene in zip(chunk, self._render_batch([requests[i] for i in chunk])):
+                for i, scene in zip(chunk, self._render_split([requests[i] for i in chunk])):
                     scenes[i] = scene
         return [s for s in scenes if s is not None]
+
+    def _render_split(self, batch: list[SceneRequest], sizes: list[int] | None = None) -> list[Scene]:
+        """One pipeline call; on GPU out-of-memory the batch is retried in halves, then one item at a time, and
+        an item that does not fit even alone becomes an error scene (its siblings still render)."""
+        if sizes is None:
+            sizes = sorted({s for s in (-(-len(batch) // 2), 1) if s < len(batch)}, reverse=True)
+        try:
+            return self._render_batch(batch)
+        except OutOfMemory as e:
+            free_gpu_cache()
+            if not sizes:
+                return [Scene(None, {"seed": r.seed, "batch": len(batch)}, error=str(e)) for r in batch]
+            return [scene for start in range(0, len(batch), sizes[0])
+                    for scene in self._render_split(batch[start:start + sizes[0]], sizes[1:])]
 
     def _render_batch(self, batch: list[SceneRequest]) -> list[Scene]:
         import torch
@@ -267,7 +300,10 @@ class DiffusionBackend:
             with torch.inference_mode(), self._cache_context(pipe):
                 images = self.generate(pipe, batch, work, generators(batch))
         except (RuntimeError, ValueError) as e:
-            raise RenderError(f"{self.name}: {type(e).__name__}: {str(e).splitlines()[0][:200]}") from None
+            why = f"{type(e).__name__}: {str(e).strip().splitlines()[0][:200]}" if str(e).strip() else type(e).__name__
+            if is_oom(e):
+                raise OutOfMemory(f"{self.name}: GPU out of memory at batch {len(batch)} ({why})") from None
+            raise RenderError(f"{self.name}: {why}") from None
         seconds = (time.perf_counter() - t0) / len(batch)
         out = []
         for req, img in zip(batch, images):
