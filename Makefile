@@ -17,7 +17,7 @@ install: $(PY)
 # torch is pinned to the CPU wheel for tests/CI only; users install the torch build for their GPU.
 install-test: $(PY)
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e '.[models,dataset,dev]'
+	$(PIP) install -q -e '.[models,dataset,ray,dev]'
 
 demo: install
 	$(VENV)/bin/ecomctl render manifests/demo.csv --out $(OUT)

@@ -28,6 +28,7 @@ class RunConfig(_Section):
     skip_finished: bool = True
     keep_layers: bool = False
     ray_address: str | None = None  # Ray cluster address ("auto" joins a running cluster); None = local
+    ray_actors: int | None = None  # Ray actors; None = one per GPU (cuda devices) or per CPU of the cluster
     item_timeout: float | None = 1800.0  # seconds one SKU may run in a worker process; None = no limit
 
 

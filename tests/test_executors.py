@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import types
 from pathlib import Path
 
 import numpy as np
@@ -42,32 +41,6 @@ def test_process_and_per_device_pools_match_serial(small_manifest: Path, tmp_pat
     assert a.keys() == b.keys() == c.keys() and len(a) == 3
     assert all(np.array_equal(a[k], b[k]) and np.array_equal(a[k], c[k]) for k in a)
     assert "executor: gpu" in (tmp_path / "dev" / "run.yaml").read_text()
-
-
-def test_ray_executor_runs_one_task_per_sku(small_manifest: Path, tmp_path: Path, monkeypatch):
-    """A stand-in `ray` module (tasks run in-process) checks our wiring: init, remote, wait, get."""
-    calls = {"init": 0, "tasks": 0}
-
-    class Ref:
-        def __init__(self, value):
-            self.value = value
-
-    def remote(**opts):
-        assert opts == {"num_gpus": 0}
-
-        def wrap(fn):
-            def run(*args):
-                calls["tasks"] += 1
-                return Ref(fn(*args))
-            return types.SimpleNamespace(remote=run)
-        return wrap
-
-    fake = types.SimpleNamespace(
-        is_initialized=lambda: False, init=lambda **kw: calls.__setitem__("init", calls["init"] + 1),
-        remote=remote, wait=lambda refs, num_returns: (refs[:1], refs[1:]), get=lambda ref: ref.value)
-    monkeypatch.setitem(sys.modules, "ray", fake)
-    res = run_render(small_manifest, _cfg(tmp_path / "ray", **{"run.executor": "ray"}))
-    assert res.exit_code == 0 and calls == {"init": 1, "tasks": 2} and len(res.results) == 3
 
 
 def test_ray_missing_is_a_clear_error(small_manifest: Path, tmp_path: Path, monkeypatch):
@@ -125,3 +98,20 @@ def test_a_hung_sku_times_out_and_the_rest_finish(tmp_path: Path):
     results = _pool_results(tmp_path, ("A", "SLOW", "C"), _hang_on_slow, **{"run.item_timeout": 8})
     assert results["SLOW"].status == "error" and results["SLOW"].error == "timed out after 8 s (run.item_timeout)"
     assert results["A"].status == "pass" and results["C"].status == "pass"
+
+
+def test_ray_on_a_cluster_without_gpus_is_a_clear_error():
+    from ecomctl.engine import ray_exec
+
+    cpu_only = type("R", (), {"cluster_resources": staticmethod(lambda: {"CPU": 8.0})})
+    with pytest.raises(BackendUnavailable, match="the Ray cluster has no GPU"):
+        ray_exec.actor_count(cpu_only, True, None, 4)
+    assert ray_exec.actor_count(cpu_only, False, None, 4) == 4
+
+
+def test_object_storage_out_is_refused(small_manifest: Path, tmp_path: Path):
+    from ecomctl.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="object-storage URIs are not supported"):
+        run_render(small_manifest, _cfg(Path("s3://bucket/posters")))
+    assert not Path("s3:").exists()

@@ -34,20 +34,29 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(None, "--seed", help="Run seed (per-SKU seeds derive from it)."),
         keep_layers: bool = typer.Option(None, "--keep-layers", help="Also write the clean background layer."),
         force: bool = typer.Option(False, "--force", help="Re-render items that are already finished."),
+        log_json: Path = typer.Option(None, "--log-json", help="Append one JSON line per event (run start, "
+                                      "each poster with timings and verdict, run end) to FILE."),
+        quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress or per-poster lines; print "
+                                   "only failed/error posters and the summary, and only when the run fails."),
     ) -> None:
         """Render posters and variants for every SKU, then QA them and write the report."""
         from ecomctl.engine.runner import run_render
 
         cfg = build_config(config, {"run.out": out, "render.backend": backend, "render.device": devices,
                                     "run.workers": workers, "run.seed": seed, "run.keep_layers": keep_layers})
-        summary = _run(run_render, manifest, cfg, force)
-        _print_summary(summary)
+        if quiet:
+            summary = run_render(manifest, cfg, force=force, log_json=log_json)
+            _print_quiet(summary)
+        else:
+            summary = _run(run_render, manifest, cfg, force, log_json)
+            _print_summary(summary)
         raise typer.Exit(summary.exit_code)
 
 
-def _run(run_render, manifest, cfg, force):
+def _run(run_render, manifest, cfg, force, log_json):
     if not is_tty():
-        return run_render(manifest, cfg, on_result=lambda r: print(_line(r), flush=True), force=force)
+        return run_render(manifest, cfg, on_result=lambda r: print(_line(r), flush=True), force=force,
+                          log_json=log_json)
     columns = (TextColumn("[bold]render"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                TextColumn("{task.description}"))
     with Progress(*columns, console=console, transient=True) as bar:
@@ -57,8 +66,19 @@ def _run(run_render, manifest, cfg, force):
             bar.advance(task)  # one row per poster (a SKU that failed before its posters: one row)
             bar.console.print(f"[{_COLOUR[res.status]}]{escape(_line(res))}[/]", highlight=False)
 
-        return run_render(manifest, cfg, on_result=on_result, force=force,
+        return run_render(manifest, cfg, on_result=on_result, force=force, log_json=log_json,
                           on_start=lambda n: bar.update(task, total=n))
+
+
+def _print_quiet(summary) -> None:
+    """Cron mails whatever a job prints: print nothing when every poster passed, else the problems."""
+    if summary.exit_code == 0:
+        return
+    for res in summary.results:
+        if res.status in ("fail", "error"):
+            print(_line(res), flush=True)
+    print(f"{summary.count('fail')} failed, {summary.count('error')} errors of {len(summary.results)} "
+          f"posters; report: {summary.out / 'report.html'}", flush=True)
 
 
 def _print_summary(summary) -> None:

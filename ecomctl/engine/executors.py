@@ -11,7 +11,7 @@ from typing import Any
 
 from ecomctl.engine import item
 from ecomctl.engine.item import RunContext, render_sku
-from ecomctl.errors import BackendUnavailable, ConfigError
+from ecomctl.errors import ConfigError
 from ecomctl.types import ItemResult, SkuRow
 
 
@@ -134,27 +134,6 @@ def _error(row: SkuRow, message: str) -> ItemResult:
 
 
 def _ray(rows: list[SkuRow], ctx: RunContext, devices: list[str]) -> Iterator[ItemResult]:
-    """One Ray task per SKU; GPU backends ask Ray for one GPU per task (Ray sets CUDA_VISIBLE_DEVICES)."""
-    try:
-        import ray
-    except ImportError:
-        raise BackendUnavailable("executor 'ray' needs Ray: pip install 'ecomctl[ray]'") from None
-    if not ray.is_initialized():
-        ray.init(address=ctx.cfg.run.ray_address or None, ignore_reinit_error=True)
-    gpus = 1 if any(d.startswith("cuda") for d in devices) else 0
-    task = ray.remote(num_gpus=gpus)(_ray_task)
-    pending = {task.remote(row, ctx): row for row in rows}
-    while pending:
-        done, _ = ray.wait(list(pending), num_returns=1)
-        ref = done[0]
-        row = pending.pop(ref)
-        try:
-            yield from ray.get(ref)
-        except Exception as e:  # a lost node or a crashed task: that SKU is an error row
-            yield _error(row, f"ray task failed: {type(e).__name__}: {e}")
+    from ecomctl.engine import ray_exec  # Ray is an optional extra; imported only for this executor
 
-
-def _ray_task(row: SkuRow, ctx: RunContext) -> list[ItemResult]:
-    if any(d.startswith("cuda") for d in devices_of(ctx.cfg.render.device)):
-        item.WORKER_DEVICE = "cuda:0"  # Ray exposes the task's GPU as device 0
-    return render_sku(row, ctx)
+    return ray_exec.run(rows, ctx, devices)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,7 +13,9 @@ import yaml
 from ecomctl import __version__
 from ecomctl.config import Config
 from ecomctl.engine import executors
+from ecomctl.engine.events import JsonLog, counts
 from ecomctl.engine.item import RunContext
+from ecomctl.errors import ConfigError, EcomctlError
 from ecomctl.io import atomic_write_text, output_lock
 from ecomctl.manifest import Manifest, load_manifest
 from ecomctl.render import get_backend
@@ -45,13 +48,36 @@ def load_run_manifest(path: Path, cfg: Config) -> tuple[Manifest, dict]:
 
 
 def run_render(manifest_path: Path, cfg: Config, on_result: OnResult | None = None,
-               force: bool = False, on_start: Callable[[int], None] | None = None) -> RunSummary:
+               force: bool = False, on_start: Callable[[int], None] | None = None,
+               log_json: Path | None = None) -> RunSummary:
     """Render every SKU of the manifest into cfg.run.out; never raises for a single SKU's failure.
 
-    `on_start(posters)` is called once the work is known; `on_result` once per finished item."""
+    `on_start(posters)` is called once the work is known; `on_result` once per finished item. With
+    `log_json`, run start, every poster and run end (or the error that stopped the run) are appended to
+    that file as JSON lines."""
+    log = JsonLog(log_json) if log_json else None
+    try:
+        summary = _render(Path(manifest_path), cfg, on_result, force, on_start, log)
+    except EcomctlError as e:
+        if log:
+            log.write("run_error", error=str(e).splitlines()[0] if str(e) else type(e).__name__,
+                      exit_code=e.exit_code)
+        raise
+    except BaseException as e:  # Ctrl-C / SIGTERM / a bug: the cron log still says the run did not finish
+        if log:
+            log.write("run_error", error=f"{type(e).__name__}: {e}".rstrip(": "), exit_code=None)
+        raise
+    finally:
+        if log:
+            log.close()
+    return summary
+
+
+def _render(manifest_path: Path, cfg: Config, on_result: OnResult | None, force: bool,
+            on_start: Callable[[int], None] | None, log: JsonLog | None) -> RunSummary:
     t0 = time.perf_counter()
+    out = local_out(cfg.run.out)
     manifest, styles = load_run_manifest(manifest_path, cfg)
-    out = Path(cfg.run.out)
     name = cfg.render.backend
     settings = cfg.backends.get(name, {})
     devices = executors.devices_of(cfg.render.device)
@@ -63,18 +89,38 @@ def run_render(manifest_path: Path, cfg: Config, on_result: OnResult | None = No
     rows = list(manifest.rows)
     kind = executors.choose(cfg.run.executor, cfg.run.workers, devices, len(rows))
     with output_lock(out):
-        _write_run_yaml(out, manifest, cfg, backend.describe() | {"executor": kind})
+        described = backend.describe() | {"executor": kind}
+        _write_run_yaml(out, manifest, cfg, described)
+        posters = sum(r.variants for r in rows)
+        if log:
+            log.start(manifest=str(manifest.path.resolve()), out=str(out.resolve()), backend=name,
+                      executor=kind, skus=len(rows), posters=posters, force=force)
         if on_start:
-            on_start(sum(r.variants for r in rows))
+            on_start(posters)
         results = []
         for res in executors.run(kind, rows, ctx):
             results.append(res)
+            if log:
+                log.item(res)
             if on_result:
                 on_result(res)
         order = {row.sku: i for i, row in enumerate(rows)}
         results.sort(key=lambda r: (order.get(r.sku, 0), r.variant or 0))
         qa.write_reports(out, results, cfg)
-    return RunSummary(manifest.path, out, tuple(results), time.perf_counter() - t0)
+    summary = RunSummary(manifest.path, out, tuple(results), time.perf_counter() - t0)
+    if log:
+        log.write("run_end", exit_code=summary.exit_code, seconds=round(summary.seconds, 3),
+                  items=len(results), counts=counts(results), report=str(out.resolve() / "report.html"))
+    return summary
+
+
+def local_out(out: Path) -> Path:
+    """The output folder must be a filesystem path (on a cluster: shared storage mounted on every node);
+    object-storage URIs are refused up front rather than written to a local folder named `s3:`."""
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]+:/", str(out)):
+        raise ConfigError(f"run.out {str(out)!r}: object-storage URIs are not supported; mount the bucket "
+                          "(s3fs, gcsfuse, blobfuse2) on every node and give the mount path")
+    return Path(out)
 
 
 def _write_run_yaml(out: Path, manifest: Manifest, cfg: Config, backend: dict) -> None:

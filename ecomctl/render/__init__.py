@@ -26,6 +26,7 @@ class RenderBackend(Protocol):
 # name → factory(settings: config `backends.<name>` dict, device: str)
 BACKENDS: Registry[Callable[[dict[str, Any], str], RenderBackend]] = Registry("render backend")
 _CACHE: dict[tuple[str, str, str], RenderBackend] = {}
+LOADS = 0  # backends built in this process (a Ray actor or pool worker should build exactly one)
 
 
 def load_builtins() -> None:
@@ -43,6 +44,8 @@ def get_backend(name: str, settings: dict[str, Any] | None = None, device: str =
     factory = BACKENDS.get(name)
     key = (name, repr(sorted((settings or {}).items())), device)
     if key not in _CACHE:
+        global LOADS
+        LOADS += 1
         backend = factory(settings or {}, device)
         why = backend.unavailable()
         if why:
