@@ -1,5 +1,6 @@
 """`ecomctl bench`: time a diffusion backend per image and per stage (random weights or configured ones),
-optionally against the stock diffusers pipeline in the same run; prints JSON, optionally writes it."""
+optionally against the stock diffusers pipeline in the same run; or, with `--backend compose MANIFEST`, the
+whole `render` command per worker count, optionally against an earlier installed ecomctl; prints JSON."""
 
 from __future__ import annotations
 
@@ -31,7 +32,8 @@ def register(app: typer.Typer) -> None:
     @app.command()
     @guard
     def bench(
-        backend: str = typer.Option(..., "--backend", "-b", help="Diffusion backend to time."),
+        manifest: Path = typer.Argument(None, help="compose only: the manifest `render` runs end to end."),
+        backend: str = typer.Option(..., "--backend", "-b", help="Diffusion backend to time, or compose."),
         size: str = typer.Option(None, "--size", help="WxH [default: 1024x1024; sdxs 512x512; tiny 128x128]."),
         steps: int = typer.Option(None, "--steps", help="Denoising steps [default: the backend's]."),
         batch: int = typer.Option(1, "--batch", help="Images per pipeline call."),
@@ -40,13 +42,20 @@ def register(app: typer.Typer) -> None:
         random_weights: bool = typer.Option(False, "--random-weights",
                                             help="Build the architecture from config with random weights."),
         scale: str = typer.Option("full", "--scale", help="full | tiny (tiny configs, runs on any CPU)."),
-        baseline: str = typer.Option(None, "--baseline", help="stock: also time the plain diffusers pipeline."),
+        baseline: str = typer.Option(None, "--baseline", help="stock: also time the plain diffusers pipeline; "
+                                     "compose: a venv/python with an earlier ecomctl, run in the same benchmark."),
+        workers: str = typer.Option("1,2", "--workers", "-j", help="compose: worker counts to run, e.g. 1,2."),
         repeats: int = typer.Option(2, "--repeats", help="Timed runs after one warm-up."),
         threads: int = typer.Option(None, "--threads", help="torch CPU threads [default: torch's]."),
         config: Path = typer.Option(None, "--config", "-c", help="YAML config (backends.<name> settings)."),
         out: Path = typer.Option(None, "--out", "-o", help="Also write the JSON here."),
     ) -> None:
         """Seconds per image, images/s, peak memory and per-stage seconds, as JSON."""
+        if backend == "compose":
+            text = json.dumps(_render_bench(manifest, workers, baseline, repeats, config), indent=2,
+                              ensure_ascii=False)
+            _emit(text, out)
+            return
         from ecomctl.bench.run import BenchSpec, run_bench
 
         if scale not in ("full", "tiny"):
@@ -61,8 +70,26 @@ def register(app: typer.Typer) -> None:
             steps = _backend_cls(backend).Settings.model_fields["steps"].default
         spec = BenchSpec(backend, _size(size, scale, backend), steps, batch, device, dtype, scale,
                          random_weights, baseline, repeats, threads=threads, settings=settings)
-        text = json.dumps(run_bench(spec), indent=2)
-        print(text)
-        if out is not None:
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(text + "\n", encoding="utf-8")
+        _emit(json.dumps(run_bench(spec), indent=2), out)
+
+
+def _emit(text: str, out: Path | None) -> None:
+    print(text)
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + "\n", encoding="utf-8")
+
+
+def _render_bench(manifest: Path | None, workers: str, baseline: str | None, repeats: int, config: Path | None):
+    from ecomctl.bench.render import RenderBenchSpec, run_render_bench
+
+    if manifest is None:
+        raise ConfigError("bench --backend compose needs a MANIFEST: ecomctl bench --backend compose catalog.csv")
+    try:
+        counts = [int(w) for w in workers.split(",") if w.strip()]
+    except ValueError:
+        counts = []
+    if not counts or min(counts) < 1:
+        raise ConfigError(f"--workers {workers!r}: expected worker counts ≥ 1, e.g. 1,2")
+    extra = ["--config", str(config)] if config else []
+    return run_render_bench(RenderBenchSpec(Path(manifest), counts, baseline, repeats, extra=extra))

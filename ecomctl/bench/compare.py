@@ -1,0 +1,89 @@
+"""Render benchmark check: two output folders compared poster by poster (pixels and QA figures).
+
+    python benchmarks/compare_posters.py OUT_A OUT_B [--max-mad 2] [--json FILE]
+
+For every `<sku>/<sku>-v<k>.png` in both folders: the mean absolute difference in 0..255 units (the
+speed-up's "visually the same" bar is ≤ 2/255), and the QA figures from the sidecars (text NED and
+Sen.Acc, subject IoU/PSNR/SSIM, layout contrast, statuses). Exit 1 when a poster is missing from one
+side, differs by more than `--max-mad`, or any QA figure or verdict changed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+# QA figures that must not change (sidecar check name → value); text.stray is compared as a verdict
+FIGURES = ("text.ned", "text.sen_acc", "subject.iou", "subject.psnr", "subject.ssim", "layout.contrast",
+           "layout.overlap", "layout.margin")
+
+
+def posters(out: Path) -> dict[str, Path]:
+    return {p.stem: p for p in sorted(out.glob("*/*-v*.png")) if p.stem.rsplit("-v", 1)[-1].isdigit()}
+
+
+def qa_figures(sidecar: Path) -> dict[str, object]:
+    data = json.loads(sidecar.read_text(encoding="utf-8"))
+    qa = data.get("qa") or {}
+    checks = {c["name"]: c for c in qa.get("checks", [])}
+    figures: dict[str, object] = {"status": qa.get("status")}
+    for name in FIGURES:
+        if name in checks:
+            figures[name] = checks[name].get("value")
+    figures["verdicts"] = {n: c.get("status") for n, c in sorted(checks.items())}
+    return figures
+
+
+def mad(a: Path, b: Path) -> float:
+    x = np.asarray(Image.open(a).convert("RGB"), dtype=np.int16)
+    y = np.asarray(Image.open(b).convert("RGB"), dtype=np.int16)
+    if x.shape != y.shape:
+        return float("inf")
+    return float(np.abs(x - y).mean())
+
+
+def compare(out_a: Path, out_b: Path, max_mad: float = 2.0) -> dict[str, object]:
+    """Per-poster MAD and QA differences, plus an overall `ok`."""
+    pa, pb = posters(out_a), posters(out_b)
+    rows, problems = [], []
+    for name in sorted(set(pa) | set(pb)):
+        if name not in pa or name not in pb:
+            problems.append(f"{name}: only in {out_a if name in pa else out_b}")
+            continue
+        d = mad(pa[name], pb[name])
+        fa, fb = qa_figures(pa[name].with_suffix(".json")), qa_figures(pb[name].with_suffix(".json"))
+        changed = {k: [fa.get(k), fb.get(k)] for k in sorted(set(fa) | set(fb)) if fa.get(k) != fb.get(k)}
+        rows.append({"poster": name, "mad": round(d, 4), "qa_changed": changed})
+        if d > max_mad:
+            problems.append(f"{name}: mean absolute difference {d:.3f} > {max_mad}")
+        if changed:
+            problems.append(f"{name}: QA changed {changed}")
+    mads = [r["mad"] for r in rows]
+    return {"a": str(out_a), "b": str(out_b), "posters": len(rows), "max_mad": max(mads, default=0.0),
+            "mean_mad": round(float(np.mean(mads)), 4) if mads else 0.0, "identical": sum(m == 0 for m in mads),
+            "ok": not problems, "problems": problems, "rows": rows}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("a", type=Path)
+    ap.add_argument("b", type=Path)
+    ap.add_argument("--max-mad", type=float, default=2.0, help="largest allowed mean |a-b| (0..255 units)")
+    ap.add_argument("--json", type=Path, help="also write the full comparison here")
+    args = ap.parse_args(argv)
+    result = compare(args.a, args.b, args.max_mad)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    summary = {k: v for k, v in result.items() if k != "rows"}
+    print(json.dumps(summary, indent=2, ensure_ascii=False))
+    return 0 if result["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
