@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ecomctl.errors import ConfigError
 
@@ -23,22 +23,30 @@ class _Section(BaseModel):
 class RunConfig(_Section):
     out: Path = Path("out")
     seed: int = 0
-    workers: int = 1
+    workers: int = Field(1, ge=1)
     executor: Literal["auto", "serial", "process", "gpu", "ray"] = "auto"
     skip_finished: bool = True
     keep_layers: bool = False
     ray_address: str | None = None  # Ray cluster address ("auto" joins a running cluster); None = local
     ray_actors: int | None = None  # Ray actors; None = one per GPU (cuda devices) or per CPU of the cluster
-    item_timeout: float | None = 1800.0  # seconds one SKU may run in a worker process; None = no limit
+    item_timeout: float | None = Field(1800.0, gt=0)  # seconds one SKU may run in a worker; None = no limit
 
 
 class RenderConfig(_Section):
     backend: str = "compose"
     size: str = "1024x1024"
-    variants: int = 2
+    variants: int = Field(2, ge=1, le=16)
     styles: Path | None = None
     device: str = "auto"
     png_compress: int = Field(1, ge=0, le=9)
+
+    @field_validator("size")
+    @classmethod
+    def _size(cls, v: str) -> str:
+        from ecomctl.manifest import parse_size  # the manifest's rule: WxH 256..4096 or a preset
+
+        parse_size(v)
+        return v
 
 
 class SubjectConfig(BaseModel):
@@ -53,6 +61,22 @@ class TextConfig(_Section):
     min_font_size: int = 18
     margin: float = 0.06
     min_contrast: float = 4.5
+
+    @field_validator("font")
+    @classmethod
+    def _font(cls, v: Path | None) -> Path | None:
+        """A missing or non-font file stops the run up front, not as an error row per SKU."""
+        if v is None:
+            return v
+        if not v.is_file():
+            raise ValueError(f"font file not found: {v}")
+        from PIL import ImageFont
+
+        try:
+            ImageFont.truetype(str(v), size=12)
+        except OSError as e:
+            raise ValueError(f"{v} is not a font FreeType can read ({e}); give a .ttf/.otf/.ttc") from None
+        return v
 
 
 class Config(_Section):
@@ -145,7 +169,8 @@ def first_error(e: ValidationError, section: str) -> str:
     """`config SECTION.KEY: message` for the first problem pydantic found."""
     first = e.errors()[0]
     where = ".".join([section, *(str(p) for p in first["loc"])]).strip(".")
-    return f"config {where}: {first['msg']}"
+    msg = first["msg"].removeprefix("Value error, ")
+    return f"config {where}: {msg}"
 
 
 def validate_section(model: type[M], data: dict[str, Any] | None, section: str) -> M:

@@ -35,3 +35,24 @@ class RenderError(EcomctlError):
 
 class LayoutError(EcomctlError):
     """The copy cannot be fitted into the template."""
+
+
+class Interrupted(BaseException):
+    """SIGINT/SIGTERM reached the main process. A BaseException, like KeyboardInterrupt, so no per-SKU
+    `except Exception` swallows it; the runner stops its workers, writes the report of what finished,
+    releases the output lock and re-raises it with `detail` saying what was kept."""
+
+    def __init__(self, signum: int, detail: str = ""):
+        super().__init__(signum, detail)
+        self.signum = signum
+        self.detail = detail
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum  # the shell's convention: 130 for SIGINT, 143 for SIGTERM
+
+    def __str__(self) -> str:
+        import signal
+
+        name = signal.Signals(self.signum).name
+        return f"{name}" + (f": {self.detail}" if self.detail else "")

@@ -75,3 +75,43 @@ def output_lock(out: Path):
             lock.release()
 
     return held()
+
+
+def usable_dir(path: Path, what: str) -> Path:
+    """Prove, before any work starts, that the folder `path` can be written (or created and written),
+    without creating it: a file, /dev/null, a folder under /proc or a read-only one is one EcomctlError
+    line, not a traceback after the first SKU. `what` names the setting (e.g. "--out") in the message."""
+    from ecomctl.errors import EcomctlError
+
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        kind = "a file" if path.is_file() else "not a folder"  # e.g. /dev/null
+        raise EcomctlError(f"{what} {path}: is {kind}; give a folder to write into")
+    base = path
+    while not base.exists() and base != base.parent:
+        base = base.parent
+    if not base.is_dir():
+        raise EcomctlError(f"{what} {path}: cannot create it ({base} is not a folder)")
+    try:
+        if base == path:
+            with tempfile.NamedTemporaryFile(dir=path, prefix=".ecomctl-probe-"):
+                pass
+        else:
+            tempfile.TemporaryDirectory(dir=base, prefix=".ecomctl-probe-").cleanup()
+    except OSError as e:  # read-only, not ours, or a virtual file system such as /proc
+        verb = "write a file there" if base == path else "create it"
+        raise EcomctlError(f"{what} {path}: cannot {verb} ({e.strerror or e})") from None
+    return path
+
+
+def usable_file(path: Path, what: str) -> Path:
+    """`path` can be written as a file: not a folder, and its folder is (or can be made) writable."""
+    from ecomctl.errors import EcomctlError
+
+    path = Path(path)
+    if path.is_dir():
+        raise EcomctlError(f"{what} {path}: is a folder; give a file path")
+    if path.exists() and not path.is_file():
+        raise EcomctlError(f"{what} {path}: is not a regular file; give a file path")
+    usable_dir(path.parent, what)
+    return path

@@ -51,17 +51,24 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(None, "--out", "-o", help="Also write the JSON here."),
     ) -> None:
         """Seconds per image, images/s, peak memory and per-stage seconds, as JSON."""
+        from ecomctl.extras import require
+
+        if out is not None:
+            from ecomctl.io import usable_file
+
+            usable_file(out, "--out")
         if backend == "compose":
             text = json.dumps(_render_bench(manifest, workers, baseline, repeats, config), indent=2,
                               ensure_ascii=False)
             _emit(text, out)
             return
-        from ecomctl.bench.run import BenchSpec, run_bench
-
         if scale not in ("full", "tiny"):
             raise ConfigError(f"--scale {scale!r}: expected full or tiny")
         if batch < 1 or repeats < 1 or (steps is not None and steps < 1):
             raise ConfigError("--batch, --repeats and --steps must be at least 1")
+        require("ecomctl bench", "models", ("torch", "diffusers"))
+        from ecomctl.bench.run import BenchSpec, run_bench
+
         cfg = build_config(config, {})
         settings = dict(cfg.backends.get(backend) or {})
         if steps is None:

@@ -49,9 +49,18 @@ def is_tty() -> bool:
     return sys.stdout.isatty()
 
 
+def command_name(fn) -> str:
+    """`ecomctl dataset build` for cli/dataset.py's build(), `ecomctl render` for cli/render.py's render()."""
+    group, name = fn.__module__.rsplit(".", 1)[1], fn.__name__.rstrip("_")
+    return f"ecomctl {group}" if group == name else f"ecomctl {group} {name}"
+
+
 def guard(fn):
-    """Decorate a command so EcomctlError becomes one red line and its exit code (also under CliRunner)."""
+    """Decorate a command so EcomctlError becomes one red line and its exit code (also under CliRunner);
+    a module from a missing extra (pyarrow, torch …) becomes the line naming the extra to install."""
     import functools
+
+    from ecomctl.extras import missing_extra
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -59,5 +68,10 @@ def guard(fn):
             return fn(*args, **kwargs)
         except EcomctlError as e:
             fail(e)
+        except ModuleNotFoundError as e:
+            known = missing_extra(e, command_name(fn))
+            if known is None:
+                raise
+            fail(known)
 
     return wrapper

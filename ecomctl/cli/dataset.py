@@ -37,7 +37,9 @@ def build(
 ) -> None:
     """Turn posters into samples: prompt, subject, style, glyph conditions; parquet + image folders."""
     from ecomctl.dataset import build_corpus, settings_from
+    from ecomctl.io import usable_dir
 
+    usable_dir(out, "--out")
     cfg = build_config(config, {})
     # other sections supply defaults (one OCR thread per worker); the `dataset` section wins over them
     base = {"ocr": {"threads": 1, **cfg.section("ocr")}, "subject": cfg.section("subject"),

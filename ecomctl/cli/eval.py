@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ecomctl.cli.common import build_config, console, guard
-from ecomctl.io import atomic_write_text
+from ecomctl.io import atomic_write_text, usable_file
 
 
 def _table(report) -> Table:
@@ -51,6 +51,8 @@ def register(app: typer.Typer) -> None:
 
         if not images.is_dir():
             raise EcomctlError(f"{images}: no such folder of images")
+        if json_out:
+            usable_file(json_out, "--json")
         expected = load_expected(expect)
         report = evaluate(images, expected, get_ocr(build_config(config, {}).section("ocr")))
         console.print(_table(report))

@@ -29,11 +29,13 @@ def register(app: typer.Typer) -> None:
         config: Path = typer.Option(None, "--config", "-c", help="YAML config file (layered over defaults)."),
     ) -> None:
         """Extract every SKU's product: RGBA cutout, mask, overlay preview, plus one contact sheet."""
+        from ecomctl.io import usable_dir
         from ecomctl.manifest import load_manifest
         from ecomctl.subject.catalog import SHEET, extract_catalog
 
         cfg = build_config(config, {"subject.method": method})
         rows = list(load_manifest(manifest, cfg.render.size, cfg.render.variants).rows)
+        usable_dir(out, "--out")
         summary = _run(extract_catalog, rows, out, cfg, len(rows))
         console.print(f"{len(summary.results)} SKUs in {summary.seconds:.1f}s "
                       f"({len(summary.results) - summary.failed} ok, {summary.failed} failed); "

@@ -28,6 +28,14 @@ def choose(executor: str, workers: int, devices: list[str], n_rows: int) -> str:
     return "process" if workers > 1 and n_rows > 1 else "serial"
 
 
+def preflight(kind: str) -> None:
+    """Refuse an executor whose extra is missing before the run takes its output folder."""
+    from ecomctl.extras import absent
+
+    if kind == "ray" and absent("ray"):
+        raise BackendUnavailable("executor 'ray' needs Ray: pip install 'ecomctl[ray]'")
+
+
 def run(kind: str, rows: list[SkuRow], ctx: RunContext) -> Iterator[ItemResult]:
     cfg = ctx.cfg
     devices = devices_of(cfg.render.device)

@@ -16,7 +16,7 @@ from ecomctl.engine import executors
 from ecomctl.engine.events import JsonLog, counts
 from ecomctl.engine.item import RunContext
 from ecomctl.errors import ConfigError, EcomctlError
-from ecomctl.io import atomic_write_text, output_lock
+from ecomctl.io import atomic_write_text, output_lock, usable_dir
 from ecomctl.manifest import Manifest, load_manifest
 from ecomctl.render import get_backend
 from ecomctl.render.styles import load_styles
@@ -78,6 +78,7 @@ def _render(manifest_path: Path, cfg: Config, on_result: OnResult | None, force:
     t0 = time.perf_counter()
     out = local_out(cfg.run.out)
     manifest, styles = load_run_manifest(manifest_path, cfg)
+    usable_dir(out, "output folder")  # a file, /dev/null, /proc, read-only: exit 2 before any SKU
     name = cfg.render.backend
     settings = cfg.backends.get(name, {})
     devices = executors.devices_of(cfg.render.device)
@@ -88,6 +89,7 @@ def _render(manifest_path: Path, cfg: Config, on_result: OnResult | None, force:
     ctx = RunContext(cfg, out, styles, name, settings, force)
     rows = list(manifest.rows)
     kind = executors.choose(cfg.run.executor, cfg.run.workers, devices, len(rows))
+    executors.preflight(kind)
     with output_lock(out):
         described = backend.describe() | {"executor": kind}
         _write_run_yaml(out, manifest, cfg, described)

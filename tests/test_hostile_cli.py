@@ -1,0 +1,221 @@
+"""Hostile uses of the command line, table-driven: usage errors, missing extras, unusable outputs and bad
+config values each give one line on stderr and exit 2 before any SKU starts, with no traceback.
+
+Every case runs the real console entry point `ecomctl.cli.main` in-process (sys.argv patched), so the
+path a user's shell takes (usage errors outside any command, signal traps) is the one tested; the
+installed script in a core-only venv is run by tests/test_core_install.py."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import make_product, write_manifest
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    argv: tuple[str, ...]  # "{t}" is the case's temp folder, "{m}" a valid manifest in it
+    first_line: str  # the exact first line of stderr ("{t}" expanded)
+    code: int = 2
+    files: dict[str, str] = field(default_factory=dict)  # extra files to write first (name → text)
+    blocked: tuple[str, ...] = ()  # modules made unimportable (a missing extra)
+    env: dict[str, str] = field(default_factory=dict)
+    root_skips: bool = False  # root writes anywhere: a read-only folder cannot be shown as root
+
+
+M = "{m}"
+USAGE = [
+    Case("unknown-option", ("render", M, "--bogus"),
+         "error: No such option: --bogus (Possible options: --out) (see 'ecomctl render --help')"),
+    Case("unknown-command", ("rendr",),
+         "error: No such command 'rendr'. Did you mean 'render'? (see 'ecomctl --help')"),
+    Case("missing-argument", ("render",), "error: Missing argument 'manifest'. (see 'ecomctl render --help')"),
+    Case("workers-not-int", ("render", M, "--workers", "abc"),
+         "error: Invalid value for '--workers' / '-j': Input should be a valid integer, unable to parse "
+         "string as an integer (see 'ecomctl render --help')"),
+    Case("j-not-int", ("render", M, "-j", "abc"),
+         "error: Invalid value for '--workers' / '-j': Input should be a valid integer, unable to parse "
+         "string as an integer (see 'ecomctl render --help')"),
+    Case("seed-not-int", ("render", M, "--seed", "x1"),
+         "error: Invalid value for '--seed': Input should be a valid integer, unable to parse string as an "
+         "integer (see 'ecomctl render --help')"),
+    Case("option-without-value", ("render", M, "--out"),
+         "error: Option '--out' requires an argument. (see 'ecomctl --help')"),
+    Case("unknown-subcommand", ("dataset", "buld"),
+         "error: No such command 'buld'. Did you mean 'build'? (see 'ecomctl dataset --help')"),
+    Case("missing-required-option", ("dataset", "build", "{t}"),
+         "error: Missing option '--out' / '-o'. (see 'ecomctl dataset build --help')"),
+    Case("root-unknown-option", ("--bogus", "render"),
+         "error: No such option: --bogus (see 'ecomctl --help')"),
+    Case("eval-without-expect", ("eval", "{t}"),
+         "error: Missing option '--expect' / '-e'. (see 'ecomctl eval --help')"),
+    Case("bench-without-backend", ("bench",),
+         "error: Missing option '--backend' / '-b'. (see 'ecomctl bench --help')"),
+    Case("workers-zero", ("render", M, "-j", "0"),
+         "error: config run.workers: Input should be greater than or equal to 1"),
+    Case("qa-set-without-equals", ("qa", "{t}", "--set", "qa.x"),
+         "error: --set 'qa.x': expected KEY=VALUE, e.g. qa.subject.iou_warn=0.98"),
+    Case("bench-bad-scale", ("bench", "--backend", "sdxs", "--scale", "huge"),
+         "error: --scale 'huge': expected full or tiny"),
+    Case("unknown-backend", ("render", M, "--backend", "sdxl"),
+         "error: unknown render backend 'sdxl'; did you mean 'sdxs'? (known: compose, composer, flux-fill, "
+         "qwen-image, sdxl-inpaint, sdxs)"),
+    Case("manifest-missing", ("render", "{t}/nope.csv"), "error: {t}/nope.csv: manifest not found"),
+]
+
+_DATASET = "error: ecomctl dataset {} needs pyarrow (not installed): pip install 'ecomctl[dataset]'"
+EXTRAS = [
+    Case("dataset-build-no-pyarrow", ("dataset", "build", "{t}", "-o", "{t}/corpus"), _DATASET.format("build"),
+         blocked=("pyarrow",)),
+    Case("dataset-stats-no-pyarrow", ("dataset", "stats", "{t}"), _DATASET.format("stats"), blocked=("pyarrow",)),
+    Case("dataset-validate-no-pyarrow", ("dataset", "validate", "{t}"), _DATASET.format("validate"),
+         blocked=("pyarrow",)),
+    Case("bench-no-torch", ("bench", "--backend", "sdxs", "--random-weights", "--scale", "tiny"),
+         "error: ecomctl bench needs torch, diffusers (not installed): pip install 'ecomctl[models]'",
+         blocked=("torch", "diffusers")),
+    Case("render-diffusion-no-diffusers", ("render", M, "--backend", "sdxs", "-o", "{t}/out"),
+         "error: backend 'sdxs' unavailable: diffusers is not installed; install the models extra: "
+         "pip install 'ecomctl[models]'", blocked=("diffusers", "torch")),
+    Case("render-ray-no-ray", ("render", M, "-o", "{t}/out", "-c", "{t}/ray.yaml"),
+         "error: executor 'ray' needs Ray: pip install 'ecomctl[ray]'", files={"ray.yaml": "run:\n  executor: ray\n"},
+         blocked=("ray",)),
+    Case("extract-grounded-sam-no-torch", ("extract", M, "-o", "{t}/out", "--method", "grounded-sam"),
+         "error: subject extractor 'grounded-sam' unavailable: needs torch and transformers (torch is missing); "
+         "install the models extra: pip install 'ecomctl[models]'", blocked=("torch", "transformers")),
+    Case("render-paddleocr-missing", ("render", M, "-o", "{t}/out", "-c", "{t}/p.yaml"),
+         "error: OCR engine 'paddleocr' unavailable: paddleocr is not installed: pip install 'ecomctl[paddle]' "
+         "and let it fetch its models once (or set ocr.engine: rapidocr)", files={"p.yaml": "ocr:\n  engine: paddleocr\n"},
+         blocked=("paddleocr",)),
+]
+
+OUTPUTS = [
+    Case("out-is-a-file", ("render", M, "--out", "{t}/afile"),
+         "error: output folder {t}/afile: is a file; give a folder to write into", files={"afile": "x"}),
+    Case("out-dev-null", ("render", M, "--out", "/dev/null"),
+         "error: output folder /dev/null: is not a folder; give a folder to write into"),
+    Case("out-proc", ("render", M, "--out", "/proc"),
+         "error: output folder /proc: cannot write a file there (No such file or directory)"),
+    Case("out-under-proc", ("render", M, "--out", "/proc/ecomctl/out"),
+         "error: output folder /proc/ecomctl/out: cannot create it (No such file or directory)"),
+    Case("out-under-a-file", ("render", M, "--out", "{t}/afile/sub"),
+         "error: output folder {t}/afile/sub: cannot create it ({t}/afile is not a folder)", files={"afile": "x"}),
+    Case("out-read-only", ("render", M, "--out", "{t}/ro"),
+         "error: output folder {t}/ro: cannot write a file there (Permission denied)", root_skips=True),
+    Case("out-from-config-is-a-file", ("render", M, "-c", "{t}/o.yaml"),
+         "error: output folder {t}/afile: is a file; give a folder to write into",
+         files={"afile": "x", "o.yaml": "run:\n  out: {t}/afile\n"}),
+    Case("eval-json-is-a-folder", ("eval", "{t}", "--expect", "{t}/e.csv", "--json", "{t}"),
+         "error: --json {t}: is a folder; give a file path", files={"e.csv": "file,lines\na.png,x\n"}),
+    Case("eval-json-dev-null", ("eval", "{t}", "--expect", "{t}/e.csv", "--json", "/dev/null"),
+         "error: --json /dev/null: is not a regular file; give a file path", files={"e.csv": "file,lines\na.png,x\n"}),
+    Case("dataset-out-is-a-file", ("dataset", "build", "{t}", "-o", "{t}/afile"),
+         "error: --out {t}/afile: is a file; give a folder to write into", files={"afile": "x"}),
+    Case("extract-out-is-a-file", ("extract", M, "-o", "{t}/afile"),
+         "error: --out {t}/afile: is a file; give a folder to write into", files={"afile": "x"}),
+    Case("bench-out-is-a-folder", ("bench", "--backend", "sdxs", "--random-weights", "--scale", "tiny", "-o", "{t}"),
+         "error: --out {t}: is a folder; give a file path"),
+    Case("qa-out-is-a-file", ("qa", "{t}/afile"), "error: {t}/afile: no such output folder", files={"afile": "x"}),
+]
+
+
+def _cfg(name: str, text: str, first: str) -> Case:
+    return Case(name, ("render", M, "-o", "{t}/out", "-c", "{t}/c.yaml"), first, files={"c.yaml": text})
+
+
+CONFIG = [
+    _cfg("size-1x1", "render:\n  size: 1x1\n",
+         "error: {t}/c.yaml: config render.size: bad size '1x1': use WxH (e.g. 1024x1024) or a preset"),
+    _cfg("size-too-big", "render:\n  size: 9000x9000\n",
+         "error: {t}/c.yaml: config render.size: bad size '9000x9000': each side must be 256..4096 px"),
+    _cfg("item-timeout-negative", "run:\n  item_timeout: -1\n",
+         "error: {t}/c.yaml: config run.item_timeout: Input should be greater than 0"),
+    _cfg("item-timeout-zero", "run:\n  item_timeout: 0\n",
+         "error: {t}/c.yaml: config run.item_timeout: Input should be greater than 0"),
+    _cfg("font-missing", "text:\n  font: {t}/gone.ttf\n",
+         "error: {t}/c.yaml: config text.font: font file not found: {t}/gone.ttf"),
+    Case("font-not-a-font", ("render", M, "-o", "{t}/out", "-c", "{t}/c.yaml"),
+         "error: {t}/c.yaml: config text.font: {t}/fake.ttf is not a font FreeType can read (unknown file "
+         "format); give a .ttf/.otf/.ttc", files={"c.yaml": "text:\n  font: {t}/fake.ttf\n", "fake.ttf": "hello"}),
+    _cfg("font-is-a-folder", "text:\n  font: {t}\n", "error: {t}/c.yaml: config text.font: font file not found: {t}"),
+    _cfg("variants-zero", "render:\n  variants: 0\n",
+         "error: {t}/c.yaml: config render.variants: Input should be greater than or equal to 1"),
+    _cfg("unknown-key", "run:\n  wrokers: 2\n", "error: {t}/c.yaml: config run.wrokers: Extra inputs are not permitted"),
+    _cfg("not-a-mapping", "- a\n- b\n", "error: {t}/c.yaml: config must be a mapping of sections"),
+    _cfg("invalid-yaml", "run: [\n", "error: {t}/c.yaml: invalid YAML: while parsing a flow node"),
+    Case("config-missing", ("render", M, "-c", "{t}/nope.yaml"),
+         "error: {t}/nope.yaml: cannot read config: No such file or directory"),
+    Case("config-is-a-folder", ("render", M, "-c", "{t}"), "error: {t}: cannot read config: Is a directory"),
+    Case("env-bad-size", ("render", M, "-o", "{t}/out"), "error: config render.size: bad size 'huge': use WxH "
+         "(e.g. 1024x1024) or a preset", env={"ECOMCTL__RENDER__SIZE": "huge"}),
+    Case("env-bad-timeout", ("render", M, "-o", "{t}/out"),
+         "error: config run.item_timeout: Input should be greater than 0", env={"ECOMCTL__RUN__ITEM_TIMEOUT": "-5"}),
+]
+
+CASES = USAGE + EXTRAS + OUTPUTS + CONFIG
+
+
+@pytest.fixture
+def main_cli(monkeypatch, capsys):
+    """Run ecomctl.cli.main with argv; returns (exit code, stdout, stderr). Signal handlers restored."""
+    from ecomctl.cli import main
+
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def run(argv: list[str]) -> tuple[int, str, str]:
+        monkeypatch.setattr(sys, "argv", ["ecomctl", *argv])
+        try:
+            with pytest.raises(SystemExit) as exc:
+                main()
+        finally:
+            for s, h in saved.items():
+                signal.signal(s, h)
+        out = capsys.readouterr()
+        return exc.value.code, out.out, out.err
+
+    return run
+
+
+def _block(monkeypatch, modules: tuple[str, ...]) -> None:
+    """Make modules unimportable as if their extra were not installed; drop ecomctl modules that imported
+    them so the command imports afresh (monkeypatch puts everything back afterwards)."""
+    for name in list(sys.modules):
+        if name.split(".")[0] in modules or name.startswith(("ecomctl.dataset", "ecomctl.bench")):
+            monkeypatch.delitem(sys.modules, name)
+    for mod in modules:
+        monkeypatch.setitem(sys.modules, mod, None)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_one_line_and_exit_code(case: Case, tmp_path: Path, main_cli, monkeypatch):
+    if case.root_skips and os.geteuid() == 0:
+        pytest.skip("root writes into read-only folders")
+    t = str(tmp_path)
+    make_product(tmp_path / "a.png")
+    write_manifest(tmp_path / "m.csv", [{"sku": "A", "image": "a.png", "title": "Night Serum", "size": "512x512"}])
+    for name, text in case.files.items():
+        (tmp_path / name).write_text(text.replace("{t}", t), encoding="utf-8")
+    if case.id == "out-read-only":
+        (tmp_path / "ro").mkdir(mode=0o555)
+    for key, value in case.env.items():
+        monkeypatch.setenv(key, value)
+    _block(monkeypatch, case.blocked)
+    argv = [a.replace("{m}", str(tmp_path / "m.csv")).replace("{t}", t) for a in case.argv]
+    code, out, err = main_cli(argv)
+    assert code == case.code, (out, err)
+    lines = err.splitlines()
+    assert lines and lines[0] == case.first_line.replace("{t}", t), err
+    assert "Traceback" not in out + err
+    if case.id != "invalid-yaml":  # a YAML error's message names the line and column on further lines
+        assert len(lines) == 1, err
+    assert not (tmp_path / "out").exists()  # checked before any SKU: nothing written
+
+
+def test_at_least_forty_edge_cases():
+    assert len(CASES) >= 40 and len({c.id for c in CASES}) == len(CASES)
