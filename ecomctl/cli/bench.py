@@ -62,6 +62,7 @@ def register(app: typer.Typer) -> None:
                               ensure_ascii=False)
             _emit(text, out)
             return
+
         if scale not in ("full", "tiny"):
             raise ConfigError(f"--scale {scale!r}: expected full or tiny")
         if batch < 1 or repeats < 1 or (steps is not None and steps < 1):

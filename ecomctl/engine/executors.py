@@ -30,6 +30,7 @@ def choose(executor: str, workers: int, devices: list[str], n_rows: int) -> str:
 
 def preflight(kind: str) -> None:
     """Refuse an executor whose extra is missing before the run takes its output folder."""
+    from ecomctl.errors import BackendUnavailable
     from ecomctl.extras import absent
 
     if kind == "ray" and absent("ray"):
