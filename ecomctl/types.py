@@ -108,6 +108,8 @@ class Subject:
     bbox: Box  # tight box of mask > 127
     method: str  # extractor that produced the mask
     note: str | None = None  # why a fallback happened, if one did
+    confidence: float | None = None  # 0..1, how far the mask can be trusted (ecomctl.subject.confidence)
+    confidence_why: str | None = None  # the weakest evidence behind a low confidence
 
     def cutout(self) -> Image.Image:
         """RGBA crop of the product: source pixels, mask as alpha, cropped to bbox."""

@@ -23,7 +23,7 @@ def _extract(manifest: Path, out: Path, *extra: str):
 @pytest.fixture
 def catalog(tmp_path: Path) -> Path:
     make_product(tmp_path / "cut.png")  # transparent → alpha
-    make_product(tmp_path / "flat.png", (360, 300), alpha=False)  # no alpha → classical
+    make_product(tmp_path / "flat.png", (360, 300), alpha=False)  # no alpha → saliency (U²-Net-p, bundled)
     Image.new("RGB", (200, 200), (240, 238, 236)).save(tmp_path / "blank.jpg")  # nothing to find
     (tmp_path / "broken.png").write_bytes(b"not a png at all")
     return write_manifest(tmp_path / "m.csv", [
@@ -46,10 +46,11 @@ def test_extract_writes_outputs_records_errors_and_exits_1(catalog: Path, tmp_pa
     assert res.exit_code == 1, res.output
     lines = res.stdout.splitlines()
     assert lines[0] == "ok      CUT  alpha"
-    assert lines[1].startswith("ok      FLAT  classical  (fallback: alpha: image has no transparency; grounded-sam: ")
-    assert lines[2] == ("error   BLANK  no extractor found the product (alpha: image has no transparency; "
-                        f"grounded-sam: {tmp_path / 'missing-detector'}: local model folder does not exist; "
-                        "classical: nothing stands out from the background)")
+    assert lines[1].startswith("ok      FLAT  saliency  (fallback: alpha: image has no transparency; grounded-sam: ")
+    assert lines[2].startswith("error   BLANK  no extractor found the product (alpha: image has no transparency; "
+                               f"grounded-sam: {tmp_path / 'missing-detector'}: local model folder does not exist; "
+                               "saliency: no salient object (map peak 0.")
+    assert lines[2].endswith("; classical: nothing stands out from the background)")
     assert lines[3].startswith(f"error   BROKEN  {tmp_path / 'broken.png'}: cannot read image: ")
     assert lines[4].startswith("4 SKUs in ") and lines[4].endswith(f"(2 ok, 2 failed); contact sheet: {out / 'contact_sheet.png'}")
     for sku, size in (("CUT", (300, 400)), ("FLAT", (360, 300))):
@@ -63,7 +64,8 @@ def test_extract_writes_outputs_records_errors_and_exits_1(catalog: Path, tmp_pa
     assert sheet.width > 600 and sheet.height > 500  # 4 tiles, 3 per row → 2 rows
     summary = json.loads((out / "extract.json").read_text(encoding="utf-8"))
     assert [i["status"] for i in summary["items"]] == ["ok", "ok", "error", "error"]
-    assert summary["items"][1]["method"] == "classical"
+    assert summary["items"][1]["method"] == "saliency"
+    assert summary["items"][1]["confidence"] >= 0.8 and summary["items"][0]["confidence"] == 1.0
     assert "local model folder does not exist" in summary["items"][1]["note"]
 
 
@@ -104,7 +106,7 @@ def test_unknown_method_exits_2_with_suggestion(catalog: Path, tmp_path: Path):
     res = _extract(catalog, tmp_path / "out", "--method", "clasical")
     assert res.exit_code == 2
     assert res.output.strip() == ("error: unknown subject extractor 'clasical'; did you mean 'classical'? "
-                                  "(known: alpha, classical, grounded-sam)")
+                                  "(known: alpha, classical, grounded-sam, saliency)")
 
 
 def test_bad_manifest_exits_2(tmp_path: Path):

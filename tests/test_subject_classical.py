@@ -117,9 +117,11 @@ def test_unknown_setting_is_a_config_error():
 
 def test_auto_chain_falls_back_to_classical_and_says_why():
     photo, truth = _drawn_product("plain", 0.0)
-    subject = extract_subject(photo, "bottle", "auto", {"grounded-sam": {"detector": "/nonexistent/detector"}})
+    subject = extract_subject(photo, "bottle", "auto", {"grounded-sam": {"detector": "/nonexistent/detector"},
+                                                         "saliency": {"model": "/nonexistent/u2net.onnx"}})
     assert subject.method == "classical"
     assert "alpha: image has no transparency" in subject.note
+    assert "saliency: no U²-Net weights (/nonexistent/u2net.onnx: no such file)" in subject.note
     assert iou(subject.mask, truth) >= 0.93
 
 

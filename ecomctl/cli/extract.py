@@ -25,7 +25,7 @@ def register(app: typer.Typer) -> None:
         manifest: Path = typer.Argument(..., help="CSV or YAML manifest of SKUs."),
         out: Path = typer.Option(..., "--out", "-o", help="Output folder for cutouts, masks and previews."),
         method: str = typer.Option(None, "--method", "-m",
-                                   help="auto | alpha | classical | grounded-sam (default: config subject.method)."),
+                                   help="auto | alpha | grounded-sam | saliency | classical (default: config subject.method)."),
         config: Path = typer.Option(None, "--config", "-c", help="YAML config file (layered over defaults)."),
     ) -> None:
         """Extract every SKU's product: RGBA cutout, mask, overlay preview, plus one contact sheet."""

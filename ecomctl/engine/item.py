@@ -176,7 +176,8 @@ def _finish(req: SceneRequest, scene: Image.Image, subject: Subject, backend_met
     image, layout = typeset(composed, req.layout, req.style, ctx.cfg.text.min_contrast, req.subject_mask)
     timings["typeset"] = time.perf_counter() - t
     meta = {"backend": backend_meta, "timings": timings,
-            "subject": {"method": subject.method, "note": subject.note, "bbox": subject.bbox.as_list()}}
+            "subject": {"method": subject.method, "note": subject.note, "bbox": subject.bbox.as_list(),
+                        "confidence": subject.confidence, "confidence_why": subject.confidence_why}}
     return Poster(req.row, req.variant, req.seed, image, scene.convert("RGB"), req.subject_mask.copy(),
                   req.subject_layer, layout, req.style, meta)
 

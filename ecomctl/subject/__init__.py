@@ -1,7 +1,9 @@
-"""Subject extraction stage: source photo → product mask (alpha → grounded-sam → classical chain)."""
+"""Subject extraction stage: source photo → product mask + confidence (alpha → grounded-sam → saliency →
+classical chain)."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -24,7 +26,7 @@ class Extractor(Protocol):
 
 # name → factory(settings dict for that extractor, taken from config `subject.<name>`)
 EXTRACTORS: Registry[Callable[[dict[str, Any]], Extractor]] = Registry("subject extractor")
-AUTO_CHAIN = ("alpha", "grounded-sam", "classical")
+AUTO_CHAIN = ("alpha", "grounded-sam", "saliency", "classical")
 _CACHE: dict[tuple[str, str], Extractor] = {}
 
 
@@ -63,7 +65,8 @@ def extract_subjects(
     """Batched form: one Subject or ExtractionError per image (extractors with `extract_many` batch)."""
     settings = settings or {}
     if method != "auto":
-        return _run_many(usable_extractor(method, settings), images, prompts)
+        outs = _run_many(usable_extractor(method, settings), images, prompts)
+        return [o if isinstance(o, ExtractionError) else assess(o, im) for o, im in zip(outs, images)]
     results: list[Subject | ExtractionError | None] = [None] * len(images)
     notes: list[list[str]] = [[] for _ in images]
     for name in AUTO_CHAIN:
@@ -85,7 +88,7 @@ def extract_subjects(
             if isinstance(out, ExtractionError):
                 notes[i].append(f"{name}: {out}")
             else:
-                results[i] = Subject(out.image, out.mask, out.bbox, out.method, "; ".join(notes[i]) or None)
+                results[i] = assess(dataclasses.replace(out, note="; ".join(notes[i]) or None), images[i])
     return [r if r is not None else ExtractionError("no extractor found the product (" + "; ".join(n) + ")")
             for r, n in zip(results, notes)]
 
@@ -103,6 +106,16 @@ def _run_many(ex: Extractor, images: list[Image.Image], prompts: list[str]) -> l
     return out
 
 
+def assess(subject: Subject, image: Image.Image) -> Subject:
+    """The subject with a confidence: the extractor's own, or one measured here from its mask."""
+    if subject.confidence is not None:
+        return subject
+    from ecomctl.subject.confidence import assess_mask
+
+    conf = assess_mask(subject.mask, subject.method, image)
+    return dataclasses.replace(subject, confidence=conf.value, confidence_why=conf.why or None)
+
+
 def has_useful_alpha(image: Image.Image) -> bool:
     """True when the image carries real transparency (some pixels clearly transparent)."""
     if image.mode not in ("RGBA", "LA", "PA") and "transparency" not in image.info:
@@ -118,7 +131,7 @@ def has_useful_alpha(image: Image.Image) -> bool:
 
 def _load_builtins() -> None:
     # importing registers; grounded_sam is optional (heavy deps are imported inside it lazily)
-    from ecomctl.subject import alpha, classical  # noqa: F401
+    from ecomctl.subject import alpha, classical, saliency  # noqa: F401
 
     try:
         from ecomctl.subject import grounded_sam  # noqa: F401

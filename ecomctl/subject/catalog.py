@@ -29,6 +29,8 @@ class ExtractResult:
     status: Literal["ok", "error"]
     method: str | None = None
     note: str | None = None  # why the auto chain fell back, if it did
+    confidence: float | None = None  # how far the mask can be trusted (0..1)
+    confidence_why: str | None = None
     error: str | None = None
     bbox: list[int] | None = None
     files: dict[str, str] = field(default_factory=dict)  # relative to OUT
@@ -73,7 +75,7 @@ def _write(row: SkuRow, subject: Subject, out: Path, seconds: float) -> ExtractR
     atomic_save_image(out / files["mask"], Image.fromarray(subject.mask, "L"))
     atomic_save_image(out / files["cutout"], subject.cutout())
     atomic_save_image(out / files["overlay"], overlay(subject), quality=90)
-    return ExtractResult(row.sku, "ok", subject.method, subject.note, bbox=subject.bbox.as_list(), files=files,
+    return ExtractResult(row.sku, "ok", subject.method, subject.note, subject.confidence, subject.confidence_why, bbox=subject.bbox.as_list(), files=files,
                          seconds=seconds, where=row.where)
 
 
@@ -129,5 +131,6 @@ def extract_catalog(
 
 
 def _row_json(r: ExtractResult) -> dict[str, Any]:
-    return {"sku": r.sku, "status": r.status, "method": r.method, "note": r.note, "error": r.error,
+    return {"sku": r.sku, "status": r.status, "method": r.method, "note": r.note, "confidence": r.confidence,
+            "confidence_why": r.confidence_why, "error": r.error,
             "bbox": r.bbox, "files": r.files, "seconds": round(r.seconds, 3), "where": r.where}
