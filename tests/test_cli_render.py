@@ -102,12 +102,12 @@ def test_report_says_which_extractor_made_each_mask_and_why(tmp_path: Path, fast
     out = tmp_path / "out"
     assert _render(path, out, fast_config).exit_code == 0
     item = json.loads((out / "report.json").read_text())["items"][0]
-    assert item["subject"]["method"] == "classical"
+    assert item["subject"]["method"] == "saliency"
     assert item["subject"]["note"].startswith("alpha: image has no transparency; grounded-sam: ")
     side = json.loads((out / "F" / "F-v1.json").read_text())
     assert side["subject"]["note"] == item["subject"]["note"]
     assert "subject_fallback" in (out / "report.csv").read_text(encoding="utf-8").splitlines()[0]
-    assert "mask: classical (fallback: alpha: image has no transparency" in (out / "report.html").read_text()
+    assert "mask: saliency (fallback: alpha: image has no transparency" in (out / "report.html").read_text()
 
 
 def test_second_run_on_the_same_folder_is_refused_while_one_holds_it(small_manifest: Path, fast_config: Path,

@@ -64,7 +64,7 @@ def test_subject_found_where_the_product_is(corpus: Path, posters: Path):
         s, (dx, dy) = row.scale, row.pad[:2]
         want = [x0 * s + dx, y0 * s + dy, x1 * s + dx, y1 * s + dy]
         assert np.abs(np.array(row.subject_bbox) - want).max() <= 6, (row.id, row.subject_bbox, want)
-        assert row.subject_method == "classical" and row.style_from == "inpaint"
+        assert row.subject_method == "saliency" and row.style_from == "inpaint"
 
 
 def test_metadata_prompt_else_a_built_one_never_the_copy(corpus: Path):

@@ -56,7 +56,7 @@ def test_no_box_raises_and_auto_falls_back_with_reason(tiny):
     with pytest.raises(ExtractionError, match=r"no box for 'perfume bottle \.' above box_threshold 1.01"):
         GroundedSamExtractor(strict).extract(_photo(), "perfume bottle")
     subject = extract_subject(_photo(), "perfume bottle", "auto", {"grounded-sam": strict})
-    assert subject.method == "classical"
+    assert subject.method == "saliency"
     assert subject.note == ("alpha: image has no transparency; "
                             "grounded-sam: no box for 'perfume bottle .' above box_threshold 1.01")
 
@@ -79,7 +79,7 @@ def test_missing_local_folder_is_unavailable_and_auto_says_why(tmp_path):
     settings = {"detector": str(tmp_path / "nope"), "segmenter": str(tmp_path / "nope")}
     assert GroundedSamExtractor(settings).unavailable() == f"{tmp_path / 'nope'}: local model folder does not exist"
     subject = extract_subject(_photo(), "bottle", "auto", {"grounded-sam": settings})
-    assert subject.method == "classical"
+    assert subject.method == "saliency"
     assert f"grounded-sam: {tmp_path / 'nope'}: local model folder does not exist" in subject.note
 
 
