@@ -50,9 +50,10 @@ def python_of(ref: str) -> str:
                       "(install the earlier ecomctl into a venv and pass its folder)")
 
 
-def _version(python: str) -> str:
+def _version(python: str, cwd: Path) -> str:
     code = "import ecomctl, sys; print(ecomctl.__version__, ecomctl.__file__)"
-    out = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=120)
+    # run outside any source checkout: `python -c` puts the working directory first on sys.path
+    out = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=120, cwd=cwd)
     return out.stdout.strip() or out.stderr.strip().splitlines()[-1]
 
 
@@ -117,9 +118,9 @@ def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return best
 
 
-def ocr_startup_s(python: str) -> float | None:
+def ocr_startup_s(python: str, cwd: Path) -> float | None:
     """CPU-seconds to import the OCR engine and read one line (what every worker process pays once)."""
-    out = subprocess.run([python, "-c", _OCR_START], capture_output=True, text=True, timeout=300)
+    out = subprocess.run([python, "-c", _OCR_START], capture_output=True, text=True, timeout=300, cwd=cwd)
     try:
         return round(float(out.stdout.strip().splitlines()[-1]), 3)
     except (ValueError, IndexError):
@@ -151,7 +152,8 @@ def run_render_bench(spec: RenderBenchSpec) -> dict[str, Any]:
             "schema": SCHEMA, "backend": "compose", "manifest": str(spec.manifest), "repeats": spec.repeats,
             "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                         "load_avg_at_end": [round(x, 2) for x in os.getloadavg()]},
-            "versions": {name: {"python": py, "ecomctl": _version(py), "ocr_startup_cpu_s": ocr_startup_s(py)}
+            "versions": {name: {"python": py, "ecomctl": _version(py, root),
+                                "ocr_startup_cpu_s": ocr_startup_s(py, root)}
                          for name, py in versions.items()},
         }
         for name in versions:

@@ -18,7 +18,7 @@ from ecomctl.engine.sidecar import SCHEMA, layout_json, qa_json, row_json, style
 from ecomctl.errors import EcomctlError, ExtractionError
 from ecomctl.io import atomic_save_image, atomic_write_json, file_digest
 from ecomctl.render import get_backend
-from ecomctl.render.paste import paste_subject, place_subject
+from ecomctl.render.paste import paste_subject, place_subject, premultiplied_cutout
 from ecomctl.render.prompt import NEGATIVE, build_prompt
 from ecomctl.render.styles import resolve_style
 from ecomctl.subject import extract_subject
@@ -96,14 +96,24 @@ def _finished(ctx: RunContext, row: SkuRow, key: str) -> list[ItemResult] | None
     return results
 
 
-def _extract(row: SkuRow, ctx: RunContext) -> Subject:
-    try:
-        source = Image.open(row.image)
-        source.load()
-    except (OSError, ValueError) as e:
-        raise ExtractionError(f"{row.where}: cannot read image {row.image.name}: {e}") from None
+def _extract(row: SkuRow, ctx: RunContext, digest: str) -> Subject:
+    """The extractor chain's result for this photo, once per distinct photo (see subject/cache.py)."""
+    from ecomctl.subject.cache import cached_subject, subject_key
+
     cfg = ctx.cfg.subject
-    return extract_subject(source, row.subject or cfg.default_prompt, cfg.method, ctx.cfg.section("subject"))
+    prompt = row.subject or cfg.default_prompt
+    settings = ctx.cfg.section("subject")
+    key = subject_key(digest, cfg.method, prompt, settings)
+
+    def compute() -> Subject:
+        try:
+            source = Image.open(row.image)
+            source.load()
+        except (OSError, ValueError) as e:
+            raise ExtractionError(f"{row.where}: cannot read image {row.image.name}: {e}") from None
+        return extract_subject(source, prompt, cfg.method, settings)
+
+    return cached_subject(key, ctx.out / ".cache" / "subjects", compute)
 
 
 def render_sku(row: SkuRow, ctx: RunContext) -> list[ItemResult]:
@@ -130,20 +140,21 @@ def _render(row: SkuRow, ctx: RunContext, key: str, digest: str) -> list[ItemRes
     cfg = ctx.cfg
     timings: dict[str, float] = {}
     t = time.perf_counter()
-    subject = _extract(row, ctx)
+    subject = _extract(row, ctx, digest)
     timings["extract"] = time.perf_counter() - t
     folder = ctx.out / row.sku
     png = {"compress_level": cfg.render.png_compress}
     atomic_save_image(folder / f"{row.sku}.mask.png", Image.fromarray(subject.mask, "L"), **png)
     backend = get_backend(ctx.backend, ctx.backend_settings, WORKER_DEVICE or cfg.render.device)
     requests, layout_s = [], []
+    cutout = premultiplied_cutout(subject)  # decoded and converted once, shared by every variant
     for v in range(1, row.variants + 1):
         t = time.perf_counter()
         style = style_for(row, v, ctx)
         layout = plan_for_variant(row, v, (subject.bbox.w, subject.bbox.h), style,
                                   str(cfg.text.font) if cfg.text.font else None, cfg.text.margin,
                                   cfg.text.min_font_size)
-        layer = place_subject(subject, layout.subject_box, row.size)
+        layer = place_subject(subject, layout.subject_box, row.size, cutout)
         seed = derive_seed(row.seed if row.seed is not None else cfg.run.seed, row.sku, v)
         requests.append(SceneRequest(row, v, seed, style, layout, layer, build_prompt(row, style,
                                      cfg.subject.default_prompt), NEGATIVE))

@@ -7,9 +7,15 @@ from PIL import Image
 from ecomctl.types import Box, Size, Subject
 
 
-def place_subject(subject: Subject, box: Box, size: Size) -> Image.Image:
-    """A canvas-size RGBA layer holding the product cutout resized into `box` (premultiplied resample)."""
-    cut = subject.cutout().convert("RGBa").resize((box.w, box.h), Image.Resampling.LANCZOS).convert("RGBA")
+def premultiplied_cutout(subject: Subject) -> Image.Image:
+    """The product cutout in premultiplied RGBa: made once per SKU and shared by its variants."""
+    return subject.cutout().convert("RGBa")
+
+
+def place_subject(subject: Subject, box: Box, size: Size, cutout: Image.Image | None = None) -> Image.Image:
+    """A canvas-size RGBA layer holding the product cutout resized into `box` (premultiplied resample);
+    `cutout` is `premultiplied_cutout(subject)` when the caller already has it."""
+    cut = (cutout or premultiplied_cutout(subject)).resize((box.w, box.h), Image.Resampling.LANCZOS).convert("RGBA")
     layer = Image.new("RGBA", size.tuple, (0, 0, 0, 0))
     layer.paste(cut, (box.x0, box.y0))
     return layer

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from PIL import ImageFont
 
@@ -23,16 +24,16 @@ def tokens(text: str) -> list[str]:
     return out
 
 
-def _greedy(toks: list[str], font: ImageFont.FreeTypeFont, max_w: float) -> list[str] | None:
+def _greedy(toks: list[str], length: Callable[[str], float], max_w: float) -> list[str] | None:
     lines, cur = [], ""
     for tok in toks:
         trial = cur + tok
-        if cur and font.getlength(trial.rstrip()) > max_w:
+        if cur and length(trial.rstrip()) > max_w:
             lines.append(cur.rstrip())
             cur = tok.lstrip()
         else:
             cur = trial
-        if font.getlength(cur.rstrip()) > max_w:
+        if length(cur.rstrip()) > max_w:
             return None  # a single token wider than the box
     if cur.strip():
         lines.append(cur.rstrip())
@@ -46,7 +47,14 @@ def wrap(text: str, font: ImageFont.FreeTypeFont, max_w: float, max_lines: int,
     With `phrases`, only spaces are break points (copywriters separate Chinese phrases with spaces).
     """
     toks = re.findall(r"\S+\s*", text.strip()) if phrases else tokens(text.strip())
-    lines = _greedy(toks, font, max_w)
+    widths: dict[str, float] = {}  # the balancing search measures the same prefixes again and again
+
+    def length(s: str) -> float:
+        if s not in widths:
+            widths[s] = font.getlength(s)
+        return widths[s]
+
+    lines = _greedy(toks, length, max_w)
     if lines is None or len(lines) > max_lines:
         return None
     if len(lines) == 1:
@@ -54,9 +62,9 @@ def wrap(text: str, font: ImageFont.FreeTypeFont, max_w: float, max_lines: int,
     lo, hi = max_w / len(lines), max_w  # shrink the width while the line count holds: balanced lines
     for _ in range(12):
         mid = (lo + hi) / 2
-        trial = _greedy(toks, font, mid)
+        trial = _greedy(toks, length, mid)
         if trial is not None and len(trial) == len(lines):
             hi = mid
         else:
             lo = mid
-    return _greedy(toks, font, hi) or lines
+    return _greedy(toks, length, hi) or lines

@@ -29,6 +29,7 @@ class RapidOcrEngine:
         self.settings = settings
         self._engine: Any = None
         self._detectors: dict[int, Any] = {}  # max_side → detection-only engine (Det.limit_type: max)
+        self._rec: Any = None
         self._lock = threading.Lock()  # RapidOCR keeps per-call flags on the instance
 
     def unavailable(self) -> str | None:
@@ -64,8 +65,17 @@ class RapidOcrEngine:
 
         bgr = [np.ascontiguousarray(c[:, :, ::-1]) for c in crops]
         with self._lock:
-            out = self._get()._load_rec_model()(TextRecInput(img=bgr))
+            out = self._recognizer()(TextRecInput(img=bgr))
         return [OcrText(str(t), float(s)) for t, s in zip(out.txts, out.scores)]
+
+    def _recognizer(self) -> Any:
+        """RapidOCR's recogniser, its onnxruntime session rebuilt once with threads that do not spin: idle
+        worker threads busy-waiting steal the cores the other workers (and processes) need."""
+        if self._rec is None:
+            rec = self._get()._load_rec_model()
+            rec.session.session = _quiet_session(rec.session.session, self.settings.threads)
+            self._rec = rec
+        return self._rec
 
     def _detector(self, max_side: int | None) -> Any:
         if not max_side:
@@ -89,6 +99,20 @@ class RapidOcrEngine:
         if getattr(out, "boxes", None) is None or not getattr(out, "txts", None):
             return []
         return [OcrLine(str(t), float(s), quad_to_box(q)) for q, t, s in zip(out.boxes, out.txts, out.scores)]
+
+
+def _quiet_session(session: Any, threads: int) -> Any:
+    """The same model in a session with non-spinning intra-op threads (`threads`, 0 = all cores)."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 4
+    opts.enable_cpu_mem_arena = False
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.intra_op_num_threads = max(0, threads)
+    opts.inter_op_num_threads = 1
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return ort.InferenceSession(session._model_path, sess_options=opts, providers=["CPUExecutionProvider"])
 
 
 def _bgr(image: np.ndarray) -> np.ndarray:

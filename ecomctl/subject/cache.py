@@ -1,0 +1,73 @@
+"""Subject extraction, once per distinct photo: results of the extractor chain keyed by the photo's content
+digest and the extraction settings, kept in memory for the worker's life and on disk beside the outputs
+(`OUT/.cache/subjects/`), so SKUs sharing a photo and later runs into the same folder skip extraction."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from ecomctl.types import Box, Subject
+
+_MEMORY: OrderedDict[str, Subject] = OrderedDict()
+_MEMORY_MAX = 16  # subjects kept per process (a 1024² photo + mask is ~4 MB)
+
+
+def subject_key(digest: str, method: str, prompt: str, settings: dict[str, Any]) -> str:
+    """What decides the mask: the photo's bytes, the extractor chain and its settings, the code version."""
+    from ecomctl import __version__
+
+    material = {"v": __version__, "image": digest, "method": method, "prompt": prompt, "settings": settings}
+    return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()[:24]
+
+
+def cached_subject(key: str, folder: Path | None, compute: Callable[[], Subject]) -> Subject:
+    """The subject stored under `key` (memory, then `folder`), else `compute()` stored under it."""
+    if key in _MEMORY:
+        _MEMORY.move_to_end(key)
+        return _MEMORY[key]
+    subject = _load(folder / f"{key}.npz") if folder is not None else None
+    if subject is None:
+        subject = compute()
+        if folder is not None:
+            _save(folder / f"{key}.npz", subject)
+    _MEMORY[key] = subject
+    while len(_MEMORY) > _MEMORY_MAX:
+        _MEMORY.popitem(last=False)
+    return subject
+
+
+def _save(path: Path, s: Subject) -> None:
+    """Atomic (temp file + rename): two workers extracting the same photo never leave a torn file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta = json.dumps({"bbox": s.bbox.as_list(), "method": s.method, "note": s.note})
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".npz")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, image=np.asarray(s.image.convert("RGB")), mask=s.mask, meta=np.array(meta))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _load(path: Path) -> Subject | None:
+    """The stored subject, or None when absent or unreadable (then it is simply extracted again)."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"]))
+            image, mask = data["image"], data["mask"]
+        if image.ndim != 3 or mask.shape != image.shape[:2] or mask.dtype != np.uint8:
+            return None
+        return Subject(Image.fromarray(image, "RGB"), mask, Box(*meta["bbox"]), meta["method"], meta["note"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
