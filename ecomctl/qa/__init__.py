@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ecomctl.config import Config
-from ecomctl.qa.checks import check_image, check_layout, check_subject
+from ecomctl.qa.checks import check_image, check_layout, check_mask_confidence, check_subject
 from ecomctl.qa.thresholds import thresholds, worst
 from ecomctl.qa.variants import variant_checks
 from ecomctl.types import Check, ItemResult, Poster, QAResult
@@ -46,7 +46,7 @@ def check_poster(poster: Poster, cfg: Config) -> QAResult:
     t0 = time.perf_counter()
     subject_checks, details["subject"] = check_subject(poster, t.subject)
     layout_checks, details["layout"] = check_layout(poster, t.layout)
-    checks += subject_checks + layout_checks
+    checks += subject_checks + check_mask_confidence(poster, t.subject) + layout_checks
     seconds["pixels"] = time.perf_counter() - t0
     if t.text.enabled:
         from ecomctl.qa.text import check_text

@@ -86,6 +86,21 @@ def check_subject(poster: Poster, t: SubjectThresholds) -> tuple[list[Check], di
     return checks, {"background_known": known, "intended_px": int(intended.sum()), "found_px": int(found.sum())}
 
 
+def check_mask_confidence(poster: Poster, t: SubjectThresholds) -> list[Check]:
+    """The extractor's confidence in the product mask (IoU above only checks the paste-back, not that the
+    mask is the product): a low one warns or fails with the weakest evidence as the reason."""
+    subject = poster.meta.get("subject") or {}
+    value = subject.get("confidence")
+    if value is None:  # sidecars written before confidences existed: nothing to judge
+        return []
+    status = grade(float(value), t.confidence_warn, t.confidence_fail)
+    limit = t.confidence_warn if status == "warn" else t.confidence_fail
+    why = subject.get("confidence_why") or "weak evidence"
+    reason = "" if status == "pass" else (f"{subject.get('method')} mask confidence {value:.2f} < {limit} "
+                                          f"({why}): the mask may not be the product")
+    return [Check("subject.confidence", round(float(value), 3), status, reason)]
+
+
 def _graded(name: str, value: float, warn: float, fail: float, text: str, nd: int, higher: bool = True) -> Check:
     status = grade(value, warn, fail, higher)
     limit = warn if status == "warn" else fail

@@ -19,7 +19,7 @@ from ecomctl.qa.thresholds import QAThresholds
 from ecomctl.types import ItemResult
 
 # metrics shown as table columns, in this order (every check still appears in the reasons and the summary)
-KEY_METRICS = ("text.ned", "text.sen_acc", "subject.iou", "subject.psnr", "subject.ssim",
+KEY_METRICS = ("text.ned", "text.sen_acc", "subject.confidence", "subject.iou", "subject.psnr", "subject.ssim",
                "layout.contrast", "layout.overlap", "variants.palette_de", "variants.phash")
 _ENV = Environment(loader=PackageLoader("ecomctl.qa", "templates"), autoescape=select_autoescape(["html", "j2"]),
                    trim_blocks=True, lstrip_blocks=True)

@@ -35,6 +35,8 @@ class SubjectThresholds(_S):
     psnr_warn: float = 38.0
     ssim_fail: float = 0.90
     ssim_warn: float = 0.98
+    confidence_warn: float = 0.7  # mask confidence (ecomctl.subject.confidence) below this warns
+    confidence_fail: float = 0.3  # and below this fails: the mask is most likely not the product
 
 
 class LayoutThresholds(_S):
@@ -79,6 +81,7 @@ class QAThresholds(_S):
                  ("subject.iou", self.subject.iou_fail, self.subject.iou_warn),
                  ("subject.psnr", self.subject.psnr_fail, self.subject.psnr_warn),
                  ("subject.ssim", self.subject.ssim_fail, self.subject.ssim_warn),
+                 ("subject.confidence", self.subject.confidence_fail, self.subject.confidence_warn),
                  ("layout.contrast", self.layout.contrast_fail, self.layout.contrast_warn),
                  ("layout.overlap", self.layout.overlap_warn, self.layout.overlap_fail)]
         for name, lo, hi in pairs:
