@@ -52,12 +52,13 @@ def test_compose_bench_usage_errors(tmp_path: Path):
     assert res.exit_code == 2 and "not a python executable" in res.output
 
 
-def _poster_dir(root: Path, pixels: np.ndarray, qa_value: float) -> Path:
+def _poster_dir(root: Path, pixels: np.ndarray, qa_value: float, method: str = "alpha") -> Path:
     folder = root / "A"
     folder.mkdir(parents=True)
     Image.fromarray(pixels).save(folder / "A-v1.png")
     checks = [{"name": "text.ned", "value": qa_value, "status": "pass"}]
-    (folder / "A-v1.json").write_text(json.dumps({"qa": {"status": "pass", "checks": checks}}), encoding="utf-8")
+    side = {"qa": {"status": "pass", "checks": checks}, "subject": {"method": method}}
+    (folder / "A-v1.json").write_text(json.dumps(side), encoding="utf-8")
     return root
 
 
@@ -72,3 +73,6 @@ def test_compare_flags_pixel_and_qa_changes(tmp_path: Path):
     assert not result["ok"] and "mean absolute difference 5.000 > 2.0" in result["problems"][0]
     result = compare(a, _poster_dir(tmp_path / "d", base, 0.9))
     assert not result["ok"] and "QA changed {'text.ned': [1.0, 0.9]}" in result["problems"][0]
+    result = compare(a, _poster_dir(tmp_path / "e", far, 0.9, "saliency"))
+    assert result["ok"] and result["compared"] == 0
+    assert result["design_changed"] == {"A-v1": "extractor alpha → saliency"}

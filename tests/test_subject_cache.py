@@ -16,7 +16,8 @@ def _subject(value: int = 200) -> Subject:
     mask = np.zeros((30, 40), np.uint8)
     mask[5:25, 10:30] = value
     img = Image.fromarray(np.random.default_rng(value).integers(0, 255, (30, 40, 3), dtype=np.uint8))
-    return Subject(img, mask, Box(10, 5, 30, 25), "classical", "alpha: image has no transparency")
+    return Subject(img, mask, Box(10, 5, 30, 25), "classical", "alpha: image has no transparency", 0.83,
+                   "soft edge")
 
 
 def test_key_follows_photo_method_prompt_and_settings():
@@ -41,7 +42,8 @@ def test_computed_once_then_from_memory_then_from_disk(tmp_path: Path, monkeypat
     assert len(calls) == 1
     assert np.array_equal(again.mask, first.mask) and again.bbox == first.bbox
     assert np.array_equal(np.asarray(again.image), np.asarray(first.image))
-    assert (again.method, again.note) == (first.method, first.note)
+    assert (again.method, again.note, again.confidence, again.confidence_why) == (
+        "classical", "alpha: image has no transparency", 0.83, "soft edge")
 
 
 def test_unreadable_cache_file_is_extracted_again(tmp_path: Path, monkeypatch):

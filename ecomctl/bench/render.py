@@ -168,8 +168,9 @@ def run_render_bench(spec: RenderBenchSpec) -> dict[str, Any]:
             result["same_posters"] = {}
             for w in spec.workers:
                 diff = compare(root / f"baseline-w{w}-r0", root / f"current-w{w}-r0")
-                result["same_posters"][str(w)] = {k: diff[k] for k in ("posters", "max_mad", "mean_mad",
-                                                                       "identical", "ok", "problems")}
+                result["same_posters"][str(w)] = {k: diff[k] for k in ("posters", "compared", "max_mad", "mean_mad",
+                                                                       "identical", "ok", "problems",
+                                                                       "design_changed")}
         return result
     finally:
         if spec.keep is None:

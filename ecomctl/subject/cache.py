@@ -10,6 +10,7 @@ import os
 import tempfile
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,8 @@ from PIL import Image
 
 from ecomctl.types import Box, Subject
 
+# every Subject field besides the pixels (method, note, confidence, …), stored as JSON
+_SCALARS = tuple(f.name for f in fields(Subject) if f.name not in ("image", "mask", "bbox"))
 _MEMORY: OrderedDict[str, Subject] = OrderedDict()
 _MEMORY_MAX = 16  # subjects kept per process (a 1024² photo + mask is ~4 MB)
 
@@ -49,7 +52,7 @@ def cached_subject(key: str, folder: Path | None, compute: Callable[[], Subject]
 def _save(path: Path, s: Subject) -> None:
     """Atomic (temp file + rename): two workers extracting the same photo never leave a torn file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    meta = json.dumps({"bbox": s.bbox.as_list(), "method": s.method, "note": s.note})
+    meta = json.dumps({"bbox": s.bbox.as_list(), **{k: getattr(s, k) for k in _SCALARS}})
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".npz")
     try:
         with os.fdopen(fd, "wb") as f:
@@ -68,6 +71,7 @@ def _load(path: Path) -> Subject | None:
             image, mask = data["image"], data["mask"]
         if image.ndim != 3 or mask.shape != image.shape[:2] or mask.dtype != np.uint8:
             return None
-        return Subject(Image.fromarray(image, "RGB"), mask, Box(*meta["bbox"]), meta["method"], meta["note"])
+        scalars = {k: meta[k] for k in _SCALARS if k in meta}
+        return Subject(Image.fromarray(image, "RGB"), mask, Box(*meta["bbox"]), **scalars)
     except (OSError, ValueError, KeyError, TypeError):
         return None
