@@ -219,3 +219,57 @@ def test_one_line_and_exit_code(case: Case, tmp_path: Path, main_cli, monkeypatc
 
 def test_at_least_forty_edge_cases():
     assert len(CASES) >= 40 and len({c.id for c in CASES}) == len(CASES)
+
+
+# --- signals: the whole run stops, whatever the executor; report written, lock released, resumable ---
+
+def _signal_manifest(tmp_path: Path) -> Path:
+    rows = []
+    for i in range(6):
+        make_product(tmp_path / f"p{i}.png", (300 + 10 * i, 400))
+        rows.append({"sku": f"S{i}", "image": f"p{i}.png", "title": f"Serum {i}", "size": "512x512",
+                     "variants": "1"})
+    return write_manifest(tmp_path / "sig.csv", rows)
+
+
+def _render_cmd(manifest: Path, out: Path, fast_config: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "ecomctl", "render", str(manifest), "-o", str(out), "-c", str(fast_config),
+            *extra]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)], ids=["TERM", "INT"])
+@pytest.mark.parametrize("workers", ["2", "1"], ids=["pool", "serial"])
+def test_signal_stops_the_whole_run(sig, code, workers, tmp_path: Path, fast_config: Path):
+    import re
+    import subprocess
+
+    psutil = pytest.importorskip("psutil")
+    manifest, out = _signal_manifest(tmp_path), tmp_path / "out"
+    proc = subprocess.Popen(_render_cmd(manifest, out, fast_config, "-j", workers), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    first = proc.stdout.readline()  # one poster finished: the run is mid-way
+    assert first.startswith("pass"), first + proc.stderr.read()
+    children = psutil.Process(proc.pid).children(recursive=True)
+    assert workers == "1" or len(children) >= 2  # the pool's workers (and the manager) are running
+    proc.send_signal(sig)
+    rest, err = proc.communicate(timeout=120)
+    assert proc.returncode == code, err
+    name = signal.Signals(sig).name
+    pattern = (rf"aborted: {name}: (\d) of 6 posters finished, reported in {re.escape(str(out))}/report.html; "
+               "run the same command again to resume")
+    lines = err.splitlines()
+    match = re.fullmatch(pattern, lines[0]) if lines else None
+    assert match and len(lines) == 1 and "Traceback" not in err, err
+    gone = psutil.wait_procs(children, timeout=10)[1] == []
+    assert gone, [p.pid for p in children if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    done = int(match.group(1))
+    assert 1 <= done < 6 and len((first + rest).splitlines()) == done
+    import json
+
+    assert len(json.loads((out / "report.json").read_text())["items"]) == done  # what finished is reported
+    again = subprocess.run(_render_cmd(manifest, out, fast_config, "-j", workers), capture_output=True,
+                           text=True, cwd=tmp_path, timeout=300)  # the lock was released: it resumes
+    assert again.returncode == 0, again.stderr
+    lines = [ln for ln in again.stdout.splitlines() if ln.startswith("pass")]
+    assert len(lines) == 6 and sum("(unchanged)" in ln for ln in lines) == done, again.stdout

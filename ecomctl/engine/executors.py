@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
+import signal
+import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.managers import SyncManager
 from typing import Any
 
 from ecomctl.engine import item
@@ -56,9 +60,32 @@ def _serial(rows: list[SkuRow], ctx: RunContext) -> Iterator[ItemResult]:
         yield from render_sku(row, ctx)
 
 
-def _bind_device(queue: Any) -> None:
-    """Pool initializer: each worker process takes one device for its whole life."""
-    item.WORKER_DEVICE = queue.get()
+def _die_with_parent(parent: int) -> None:
+    """In a child process: ignore Ctrl-C (the main process stops us) and, on Linux, get SIGKILL when the
+    main process dies, even by SIGKILL; no pool worker or manager outlives the run."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # the main process died before prctl took effect
+            os._exit(1)
+
+
+def _manager() -> SyncManager:
+    manager = SyncManager(ctx=mp.get_context("spawn"))
+    manager.start(_die_with_parent, (os.getpid(),))
+    return manager
+
+
+def _worker_init(queue: Any | None, parent: int) -> None:
+    """Pool initializer. A worker dies with the main process, however that ends (SIGKILL included), so it
+    can never outlive the run and write into a folder whose lock was released; Ctrl-C at a terminal
+    (SIGINT to the whole process group) is the main process's to handle: it stops the workers itself.
+    With devices, each worker takes one for its whole life."""
+    _die_with_parent(parent)
+    if queue is not None:
+        item.WORKER_DEVICE = queue.get()
 
 
 Task = Callable[[SkuRow, RunContext], list[ItemResult]]
@@ -72,7 +99,7 @@ def _pool(rows: list[SkuRow], ctx: RunContext, workers: int, devices: list[str] 
     A SKU running longer than `run.item_timeout` seconds has its pool's workers killed: the same path."""
     pending = list(rows)
     timeout = ctx.cfg.run.item_timeout
-    with mp.get_context("spawn").Manager() as manager:
+    with _manager() as manager:
         while pending:
             started = manager.dict()
             broken: list[SkuRow] = []
@@ -93,7 +120,8 @@ def _pool(rows: list[SkuRow], ctx: RunContext, workers: int, devices: list[str] 
 def _pool_round(rows: list[SkuRow], ctx: RunContext, workers: int, devices: list[str] | None, task: Task,
                 started: Any, broken: list[SkuRow], timeout: float | None, late: set[str]
                 ) -> Iterator[ItemResult]:
-    with _make_pool(workers, devices) as pool:
+    pool = _make_pool(workers, devices)
+    try:
         futures = {pool.submit(_tracked, task, row, ctx, started): row for row in rows}
         waiting, finished = set(futures), set()
         while waiting:
@@ -113,6 +141,19 @@ def _pool_round(rows: list[SkuRow], ctx: RunContext, workers: int, devices: list
                 if overdue:
                     late |= overdue
                     _kill_workers(pool)
+    except BaseException:  # SIGINT/SIGTERM (Interrupted), or the consumer closed us: no worker outlives this
+        _stop(pool)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Kill the workers and wait until they are gone, so nothing writes once the lock is released."""
+    procs = list(getattr(pool, "_processes", {}).values())
+    _kill_workers(pool)
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in procs:
+        proc.join(timeout=10)
 
 
 def _kill_workers(pool: ProcessPoolExecutor) -> None:
@@ -130,12 +171,13 @@ def _tracked(task: Task, row: SkuRow, ctx: RunContext, started: Any) -> list[Ite
 def _make_pool(workers: int, devices: list[str] | None) -> ProcessPoolExecutor:
     # spawn, not fork: safe with CUDA, torch and onnxruntime threads; each worker loads its models once
     spawn = mp.get_context("spawn")
-    if not devices:
-        return ProcessPoolExecutor(workers, mp_context=spawn)
-    queue = spawn.Manager().Queue()
-    for d in devices:
-        queue.put(d)
-    return ProcessPoolExecutor(workers, mp_context=spawn, initializer=_bind_device, initargs=(queue,))
+    queue = None
+    if devices:
+        queue = _manager().Queue()
+        for d in devices:
+            queue.put(d)
+    return ProcessPoolExecutor(workers, mp_context=spawn, initializer=_worker_init,
+                               initargs=(queue, os.getpid()))
 
 
 def _error(row: SkuRow, message: str) -> ItemResult:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from ecomctl.config import Config
 from ecomctl.engine import executors
 from ecomctl.engine.events import JsonLog, counts
 from ecomctl.engine.item import RunContext
-from ecomctl.errors import ConfigError, EcomctlError
+from ecomctl.errors import ConfigError, EcomctlError, Interrupted
 from ecomctl.io import atomic_write_text, output_lock, usable_dir
 from ecomctl.manifest import Manifest, load_manifest
 from ecomctl.render import get_backend
@@ -99,21 +100,40 @@ def _render(manifest_path: Path, cfg: Config, on_result: OnResult | None, force:
                       executor=kind, skus=len(rows), posters=posters, force=force)
         if on_start:
             on_start(posters)
-        results = []
-        for res in executors.run(kind, rows, ctx):
-            results.append(res)
-            if log:
-                log.item(res)
-            if on_result:
-                on_result(res)
-        order = {row.sku: i for i, row in enumerate(rows)}
-        results.sort(key=lambda r: (order.get(r.sku, 0), r.variant or 0))
-        qa.write_reports(out, results, cfg)
+        results: list[ItemResult] = []
+        work = executors.run(kind, rows, ctx)
+        try:
+            for res in work:
+                results.append(res)
+                if log:
+                    log.item(res)
+                if on_result:
+                    on_result(res)
+        except (KeyboardInterrupt, Interrupted) as e:
+            work.close()  # the executor kills and reaps its workers before the lock is released
+            _write_reports(out, rows, results, cfg)
+            raise _aborted(e, out, len(results), posters) from None
+        _write_reports(out, rows, results, cfg)
     summary = RunSummary(manifest.path, out, tuple(results), time.perf_counter() - t0)
     if log:
         log.write("run_end", exit_code=summary.exit_code, seconds=round(summary.seconds, 3),
                   items=len(results), counts=counts(results), report=str(out.resolve() / "report.html"))
     return summary
+
+
+def _write_reports(out: Path, rows: list, results: list[ItemResult], cfg: Config) -> None:
+    from ecomctl import qa
+
+    order = {row.sku: i for i, row in enumerate(rows)}
+    results.sort(key=lambda r: (order.get(r.sku, 0), r.variant or 0))
+    qa.write_reports(out, results, cfg)
+
+
+def _aborted(e: BaseException, out: Path, done: int, posters: int) -> Interrupted:
+    """SIGINT/SIGTERM mid-run: what finished is in the report; the next run resumes from there."""
+    signum = e.signum if isinstance(e, Interrupted) else signal.SIGINT
+    return Interrupted(signum, f"{done} of {posters} posters finished, reported in {out / 'report.html'}; "
+                               "run the same command again to resume")
 
 
 def local_out(out: Path) -> Path:
