@@ -94,3 +94,34 @@ def test_doctor_reports_environment():
     assert rep["disk"]["hf_cache"]["free_gb"] >= 0
     text = runner.invoke(app, ["doctor"])
     assert text.exit_code == 0 and "font" in text.stdout and "backend sdxs" in text.stdout
+
+
+def test_list_shows_wuli_turbo_lora_and_ip_adapter_weights(tmp_path: Path):
+    res = runner.invoke(app, ["models", "list", "--json", "--no-sizes"])
+    assert res.exit_code == 0, res.output
+    rows = {(r["backend"], r["key"]): r for r in json.loads(res.stdout)}
+    turbo = rows[("qwen-image", "lora")]
+    assert turbo["repo"] == "Wuli-art/Qwen-Image-2512-Turbo-LoRA-2-Steps" and turbo["used"]
+    assert rows[("qwen-image", "model")]["repo"] == "Qwen/Qwen-Image-2512"
+    ip = rows[("sdxl-inpaint", "ip_adapter")]
+    assert ip["repo"] == "h94/IP-Adapter" and not ip["used"] and not ip["required"]
+    assert "sdxl_models/ip-adapter_sdxl.safetensors + sdxl_models/image_encoder/" in ip["role"]
+    assert "(off: style_ip is false)" in ip["role"]
+    assert ("sdxs", "ip_adapter") not in rows  # no IP-Adapter fits SDXS unless configured
+    cfg = tmp_path / "ip.yaml"
+    cfg.write_text(yaml.safe_dump({"backends": {"sdxl-inpaint": {"style_ip": True}}}))
+    res = runner.invoke(app, ["models", "list", "--json", "--no-sizes", "--config", str(cfg)])
+    ip = {(r["backend"], r["key"]): r for r in json.loads(res.stdout)}[("sdxl-inpaint", "ip_adapter")]
+    assert ip["used"] and "(off" not in ip["role"]
+    table = runner.invoke(app, ["models", "list", "--no-sizes"], env={"COLUMNS": "250"})
+    assert "Wuli-art/Qwen-Image-2512-Turbo-LoRA-2-Steps" in table.stdout and "h94/IP-Adapter" in table.stdout
+
+
+def test_check_needs_the_ip_adapter_only_when_style_ip_is_on(tmp_path: Path, sdxs_folder: Path):
+    data = yaml.safe_load(sdxs_folder.read_text())
+    data["backends"]["sdxs"].update(style_ip=True, ip_adapter="nobody/ip-missing")
+    cfg = tmp_path / "on.yaml"
+    cfg.write_text(yaml.safe_dump(data))
+    assert runner.invoke(app, ["models", "check", "-b", "sdxs", "-c", str(sdxs_folder)]).exit_code == 0
+    res = runner.invoke(app, ["models", "check", "-b", "sdxs", "-c", str(cfg)])
+    assert res.exit_code == 1 and "nobody/ip-missing (backends.sdxs.ip_adapter) is not downloaded" in res.stdout

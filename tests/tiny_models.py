@@ -99,6 +99,40 @@ def _composer(root: Path) -> dict[str, Any]:
             "lora_weight": "pytorch_lora_weights.safetensors", "vae_condition_side": 64, "vl_condition_side": 56}
 
 
+def ip_adapter(name: str) -> dict[str, Any]:
+    """A tiny IP-Adapter for the tiny `name` UNet, saved in h94/IP-Adapter's layout (sdxl_models/
+    ip-adapter_sdxl.safetensors + sdxl_models/image_encoder/) — the `backends.<name>` keys that enable it."""
+    folder = _root() / f"ip-adapter-{name}"
+    keys = {"style_ip": True, "ip_adapter": str(folder), "ip_subfolder": "sdxl_models",
+            "ip_weight": "ip-adapter_sdxl.safetensors", "ip_image_encoder": "image_encoder", "ip_scale": 1.0}
+    if folder.exists():
+        return keys
+    import torch
+    from diffusers import UNet2DConditionModel
+    from safetensors.torch import save_file
+    from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
+
+    torch.manual_seed(2)
+    unet = UNet2DConditionModel.from_pretrained(tiny_settings(name)["model" if name == "sdxs" else "base"],
+                                                subfolder="unet")
+    cross, proj_dim = unet.config.cross_attention_dim, 8
+    vision = CLIPVisionConfig(hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2,
+                              image_size=32, patch_size=8, projection_dim=proj_dim)
+    CLIPVisionModelWithProjection(vision).save_pretrained(folder / "sdxl_models" / "image_encoder")
+    state = {"image_proj.proj.weight": torch.randn(4 * cross, proj_dim) * 0.5,
+             "image_proj.proj.bias": torch.zeros(4 * cross),
+             "image_proj.norm.weight": torch.ones(cross), "image_proj.norm.bias": torch.zeros(cross)}
+    key_id = 1
+    for proc in unet.attn_processors:  # diffusers numbers the cross-attention layers 1, 3, 5, …
+        if proc.endswith("attn2.processor"):
+            attn = unet.get_submodule(proc[: -len(".processor")])
+            for k in ("to_k_ip", "to_v_ip"):
+                state[f"ip_adapter.{key_id}.{k}.weight"] = torch.randn(attn.to_k.out_features, cross) * 0.5
+            key_id += 2
+    save_file(state, folder / "sdxl_models" / "ip-adapter_sdxl.safetensors")
+    return keys
+
+
 _BUILDERS = {"sdxl-inpaint": _sdxl, "sdxs": _sdxs, "qwen-image": _qwen, "flux-fill": _flux, "composer": _composer}
 NAMES = tuple(_BUILDERS)
 

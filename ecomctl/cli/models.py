@@ -42,7 +42,7 @@ def register(app: typer.Typer) -> None:
             table.add_column(col, no_wrap=True, min_width=len(col))
         table.add_column("role", overflow="fold")  # the column that gives way on narrow terminals
         for r in rows:
-            mark = "[green]yes[/]" if r.present else ("[red]no[/]" if r.required else "[yellow]no[/]")
+            mark = "[green]yes[/]" if r.present else ("[red]no[/]" if r.required and r.used else "[yellow]no[/]")
             table.add_row(r.backend, r.key, escape(r.repo), f"{r.approx_gb:g}", _gb(r.local_bytes), mark,
                           escape(r.role))
         console.print(table)

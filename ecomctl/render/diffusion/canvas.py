@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageFilter
 
-from ecomctl.types import SceneRequest, Size
+from ecomctl.types import SceneRequest, Size, Style
 
 NEUTRAL = (127, 127, 127)  # init-image fill outside the product: mid grey biases no hue
 
@@ -96,3 +96,18 @@ def to_canvas(image: Image.Image, canvas: Size) -> Image.Image:
     """Back from the working size to the full canvas (LANCZOS: scenes are smooth, this is enough)."""
     image = image.convert("RGB")
     return image if image.size == canvas.tuple else image.resize(canvas.tuple, Image.LANCZOS)
+
+
+def style_reference(style: Style, size: Size) -> Image.Image:
+    """The style's reference image, else a swatch of its palette (gradient stops + accent band)."""
+    if style.reference is not None and style.reference.exists():
+        return Image.open(style.reference).convert("RGB").resize(size.tuple, Image.LANCZOS)
+    stops = np.array(style.background or ((240, 240, 240),), dtype=np.float32)
+    t = np.linspace(0, 1, size.h)[:, None]
+    idx = t * (len(stops) - 1)
+    lo = np.floor(idx).astype(int)
+    hi = np.minimum(lo + 1, len(stops) - 1)
+    col = stops[lo[:, 0]] * (1 - (idx - lo)) + stops[hi[:, 0]] * (idx - lo)
+    img = np.repeat(col[:, None, :], size.w, axis=1)
+    img[int(size.h * 0.85):, : max(1, size.w // 4)] = style.accent
+    return Image.fromarray(img.round().astype(np.uint8), "RGB")

@@ -52,6 +52,7 @@ class Need:
     role: str
     approx_gb: float  # rough download size of what is loaded (bf16/fp16 weights), for `models list`
     required: bool = True
+    when: str | None = None  # a settings flag that must be on for this model to be used (e.g. style_ip)
 
 
 def pick_device(device: str) -> str:
@@ -161,6 +162,8 @@ class DiffusionBackend:
         self.device = pick_device(device)
         self._pipe: Any = None
         self._style: Any = None  # shared-attention processor when style_share is on
+        self._ip: Any = None  # IP-Adapter guide when style_ip is on
+        self._call_kwargs: dict[str, Any] = {}  # extra pipeline arguments for the current call (IP embeds)
         self.applied: dict[str, Any] = {}
         self.load_seconds: float | None = None
 
@@ -172,14 +175,27 @@ class DiffusionBackend:
     def where(self, key: str) -> str:
         return f"backends.{self.name}.{key}"
 
-    def needs(self) -> list[tuple[Need, str]]:
-        """(need, repo id or folder) for every model this configuration uses."""
+    def needs(self, unused: bool = False) -> list[tuple[Need, str]]:
+        """(need, repo id or folder) for every model this configuration uses (and, with `unused`, the ones
+        configured for a feature that is off, for `models list`)."""
         out = []
         for need in self.NEEDS:
             repo = getattr(self.settings, need.key)
-            if repo:
+            if repo and (unused or self.uses(need)):
                 out.append((need, str(repo)))
         return out
+
+    def uses(self, need: Need) -> bool:
+        return need.when is None or bool(getattr(self.settings, need.when, False))
+
+    def need_files(self, need: Need) -> str | None:
+        """Which files of a repo are meant, where it is not the whole model (for `models list`)."""
+        s = self.settings
+        if need.key == "lora":
+            return getattr(s, "lora_weight", None) or "the file diffusers picks"
+        if need.key == "ip_adapter":
+            return f"{s.ip_subfolder}/{s.ip_weight} + {s.ip_subfolder}/{s.ip_image_encoder}/"
+        return None
 
     def unavailable(self) -> str | None:
         try:
@@ -215,6 +231,10 @@ class DiffusionBackend:
 
                 pipe.vae = loader.load(AutoencoderTiny, "tiny_vae")
                 self.applied["tiny_vae"] = True
+            if getattr(self.settings, "style_ip", False):
+                from ecomctl.render.diffusion import ip_style
+
+                self._ip = ip_style.load(self, pipe, loader)
             self.adopt(pipe, work)
             self.load_seconds = time.perf_counter() - t0
         return self._pipe
@@ -226,6 +246,8 @@ class DiffusionBackend:
         if self.settings.style_share:
             if getattr(pipe, "unet", None) is None:
                 raise ConfigError(f"config backends.{self.name}.style_share: only UNet backends share style")
+            if self._ip is not None:
+                raise ConfigError(f"config backends.{self.name}.style_share: use style_share or style_ip, not both")
             from ecomctl.render.diffusion import style_attention
 
             self._style = style_attention.install(pipe.unet)
@@ -296,9 +318,16 @@ class DiffusionBackend:
         if self._style is not None:
             self._style.group = len(batch)  # the first request of the batch is the style reference
         t0 = time.perf_counter()
+        run = batch
         try:
             with torch.inference_mode(), self._cache_context(pipe):
-                images = self.generate(pipe, batch, work, generators(batch))
+                if self._ip is not None:  # reference + target per request; the targets are the scenes
+                    from ecomctl.render.diffusion import ip_style
+
+                    run = ip_style.pairs(batch, self.settings)
+                    self._call_kwargs = ip_style.prepare(pipe, self._ip, batch, work, self.true_cfg(pipe))
+                images = self.generate(pipe, run, work, generators(run))
+                images = images[1::2] if self._ip is not None else images
         except (RuntimeError, ValueError) as e:
             why = f"{type(e).__name__}: {str(e).strip().splitlines()[0][:200]}" if str(e).strip() else type(e).__name__
             if is_oom(e):
@@ -311,6 +340,11 @@ class DiffusionBackend:
             out.append(Scene(scene, {"seed": req.seed, "work_size": str(work), "batch": len(batch),
                                      "seconds": round(seconds, 4), "load_seconds": round(self.load_seconds or 0, 3)}))
         return out
+
+    def true_cfg(self, pipe: Any) -> bool:
+        """Does the pipeline run an unconditional half (UNet pipelines: guidance > 1, no guidance embedding)?"""
+        net = denoiser_of(pipe)
+        return self.settings.guidance > 1 and getattr(net.config, "time_cond_proj_dim", None) is None
 
     def _cache_context(self, pipe: Any) -> Any:
         """Cache hooks need a named context; pipelines that do not open one per step (FLUX Fill in

@@ -8,15 +8,15 @@ import importlib.util
 from collections.abc import Iterator
 from typing import Any
 
-import numpy as np
 from PIL import Image
 
 from ecomctl.render import BACKENDS
 from ecomctl.render.diffusion import canvas
+from ecomctl.render.diffusion.canvas import style_reference
 from ecomctl.render.diffusion.common import Need
 from ecomctl.render.diffusion.loading import Loader
 from ecomctl.render.diffusion.qwen_image import QwenBackendBase, QwenSettings
-from ecomctl.types import SceneRequest, Size, Style
+from ecomctl.types import SceneRequest, Size
 
 INSTRUCTION = (
     "Make an e-commerce poster scene. Picture 1 is the product already placed on the canvas: keep it exactly "
@@ -71,21 +71,6 @@ def vl_processor(image_processor: Any, tokenizer: Any) -> Any:
         return Qwen2VLProcessor(image_processor=image_processor, tokenizer=tokenizer)
     with _video_processor_optional():
         return Qwen2VLProcessor(image_processor=image_processor, tokenizer=tokenizer, video_processor=None)
-
-
-def style_reference(style: Style, size: Size) -> Image.Image:
-    """The style's reference image, else a swatch of its palette (gradient stops + accent band)."""
-    if style.reference is not None and style.reference.exists():
-        return Image.open(style.reference).convert("RGB").resize(size.tuple, Image.LANCZOS)
-    stops = np.array(style.background or ((240, 240, 240),), dtype=np.float32)
-    t = np.linspace(0, 1, size.h)[:, None]
-    idx = t * (len(stops) - 1)
-    lo = np.floor(idx).astype(int)
-    hi = np.minimum(lo + 1, len(stops) - 1)
-    col = stops[lo[:, 0]] * (1 - (idx - lo)) + stops[hi[:, 0]] * (idx - lo)
-    img = np.repeat(col[:, None, :], size.w, axis=1)
-    img[int(size.h * 0.85):, : max(1, size.w // 4)] = style.accent
-    return Image.fromarray(img.round().astype(np.uint8), "RGB")
 
 
 @BACKENDS.register("composer")

@@ -22,6 +22,7 @@ class ModelStatus:
     approx_gb: float  # rough size of what is loaded
     path: Path | None  # where it was found locally
     local_bytes: int | None  # size on disk of the found folder
+    used: bool = True  # False: configured for a feature that is off (e.g. style_ip)
 
     @property
     def present(self) -> bool:
@@ -30,7 +31,7 @@ class ModelStatus:
     def as_dict(self) -> dict[str, Any]:
         return {"backend": self.backend, "key": self.key, "role": self.role, "repo": self.repo,
                 "required": self.required, "approx_gb": self.approx_gb, "present": self.present,
-                "path": str(self.path) if self.path else None, "local_bytes": self.local_bytes}
+                "path": str(self.path) if self.path else None, "local_bytes": self.local_bytes, "used": self.used}
 
 
 def backend_names() -> list[str]:
@@ -49,10 +50,12 @@ def statuses(name: str, settings: dict[str, Any] | None, sizes: bool = True) -> 
     if not isinstance(backend, DiffusionBackend):
         return []  # e.g. compose: no weights
     out = []
-    for need, repo in backend.needs():
+    for need, repo in backend.needs(unused=True):
         path = locate(repo)
         size = folder_bytes(path) if (path is not None and sizes) else None
-        out.append(ModelStatus(name, need.key, need.role, repo, need.required, need.approx_gb, path, size))
+        files, used = backend.need_files(need), backend.uses(need)
+        role = need.role + (f" [{files}]" if files else "") + ("" if used else f" (off: {need.when} is false)")
+        out.append(ModelStatus(name, need.key, role, repo, need.required, need.approx_gb, path, size, used))
     return out
 
 

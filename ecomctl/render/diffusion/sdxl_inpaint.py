@@ -6,13 +6,13 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from ecomctl.render import BACKENDS
-from ecomctl.render.diffusion import canvas
-from ecomctl.render.diffusion.common import DiffusionBackend, DiffusionSettings, Need
+from ecomctl.render.diffusion import canvas, ip_style
+from ecomctl.render.diffusion.common import DiffusionBackend, Need
 from ecomctl.render.diffusion.loading import Loader
 from ecomctl.types import SceneRequest, Size
 
 
-class SdxlInpaintSettings(DiffusionSettings):
+class SdxlInpaintSettings(ip_style.IPStyleSettings):
     base: str = "stabilityai/stable-diffusion-xl-base-1.0"
     controlnet: str = "alimama-creative/EcomXL_controlnet_inpaint"
     softedge: str | None = None  # e.g. alimama-creative/EcomXL_controlnet_softedge
@@ -41,6 +41,7 @@ class SdxlInpaintBackend(DiffusionBackend):
         Need("lora", "SLAM / LCM acceleration LoRA", 0.4, required=False),
         Need("vae", "replacement VAE (optional)", 0.2, required=False),
         Need("tiny_vae", "tiny VAE decoder (optional)", 0.01, required=False),
+        *ip_style.NEEDS,
     )
 
     def load_kwargs(self, loader: Loader) -> dict[str, Any]:
@@ -76,7 +77,8 @@ class SdxlInpaintBackend(DiffusionBackend):
             scale = [s.control_scale, s.softedge_scale]
         out = pipe(prompt=pos, negative_prompt=neg if any(neg) else None, image=control, height=work.h,
                    width=work.w, num_inference_steps=s.steps, guidance_scale=s.guidance,
-                   controlnet_conditioning_scale=scale, generator=gens, output_type="pil")
+                   controlnet_conditioning_scale=scale, generator=gens, output_type="pil",
+                   **self._call_kwargs)
         return out.images
 
     def extra_describe(self) -> dict[str, Any]:
