@@ -6,9 +6,9 @@ import os
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from ecomctl import yamlio
 from ecomctl.errors import ConfigError
 
 DEFAULTS_FILE = Path(__file__).with_name("defaults.yaml")
@@ -123,11 +123,14 @@ def set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = yamlio.load_file(path) or {}  # safe constructors only, alias expansion bounded
     except OSError as e:
         raise ConfigError(f"{path}: cannot read config: {e.strerror}") from None
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: invalid YAML: {e}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset {e.start}); "
+                          "save it as UTF-8") from None
+    except yamlio.YamlProblem as e:
+        raise ConfigError(f"{path}:{e}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: config must be a mapping of sections")
     return data
@@ -139,7 +142,11 @@ def _env_layer(environ: dict[str, str]) -> dict[str, Any]:
     for key, raw in environ.items():
         if key.startswith(ENV_PREFIX):
             dotted = key[len(ENV_PREFIX):].lower().replace("__", ".")
-            set_dotted(tree, dotted, yaml.safe_load(raw) if raw else raw)
+            try:
+                value = yamlio.load_text(raw) if raw else raw
+            except yamlio.YamlProblem as e:
+                raise ConfigError(f"environment {key}: {e.message}") from None
+            set_dotted(tree, dotted, value)
     return tree
 
 

@@ -25,6 +25,10 @@ class BackendUnavailable(EcomctlError):
     """A backend's extra or weights are missing; the message says how to fix it."""
 
 
+class InputImageError(EcomctlError):
+    """A product photo or style image cannot be decoded (corrupt, truncated, too many pixels)."""
+
+
 class ExtractionError(EcomctlError):
     """Subject extraction failed for one item."""
 

@@ -1,15 +1,49 @@
-"""Atomic file writes for every output (a crash never leaves a half-written PNG, sidecar or report)."""
+"""File edges: input photos decoded upright and whole (or one clear error), and atomic writes for every
+output (a crash never leaves a half-written PNG, sidecar or report)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import re
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
+from PIL import Image, ImageOps
+
+
+def open_image(path: Path | str) -> Image.Image:
+    """A product photo or style image, fully decoded and turned upright by its EXIF orientation (phones
+    store portrait shots sideways plus a flag). Raises InputImageError with one line for a file that is
+    not an image, is truncated or corrupt, or holds more pixels than Pillow's decompression-bomb limit."""
+    from ecomctl.errors import InputImageError
+    from ecomctl.textsafe import neutralise
+
+    path = Path(path)
+    try:
+        with warnings.catch_warnings():
+            # past MAX_IMAGE_PIXELS Pillow only warns (an error at twice that): refuse both, a 90 MP+
+            # "photo" is a bomb or a mistake, and decoding it would take gigabytes in every worker
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                im.load()
+                return ImageOps.exif_transpose(im)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        found = re.search(r"\((\d+) pixels\)", str(e))
+        size = f"{int(found.group(1)) / 1e6:.0f} megapixels" if found else "too many pixels"
+        why = f"{size}, over the {(Image.MAX_IMAGE_PIXELS or 0) / 1e6:.0f} MP limit (a decompression bomb?)"
+    except Image.UnidentifiedImageError:
+        why = "not an image file Pillow can read, or its header is corrupt"
+    except FileNotFoundError:
+        why = "file not found"
+    except OSError as e:
+        why = f"truncated or corrupt ({e.strerror or e})"
+    except Exception as e:  # noqa: BLE001 — Pillow's decoders raise anything on mangled data
+        why = f"corrupt ({type(e).__name__}: {e})"
+    raise InputImageError(neutralise(f"cannot read image {path.name}: {why}"))
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

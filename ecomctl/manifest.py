@@ -10,15 +10,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ecomctl.errors import ManifestError
+from ecomctl.errors import ConfigError, ManifestError
+from ecomctl.manifest_files import FIELDS, REQUIRED, Problems, RawRow, read_csv, read_yaml
+from ecomctl.textsafe import describe, first_control, neutralise, normalise_breaks
 from ecomctl.types import Size, SkuRow
 
-FIELDS = ("sku", "image", "title", "subtitle", "price", "badge", "subject", "style", "prompt",
-          "size", "template", "variants", "seed", "lang")
-REQUIRED = ("sku", "image", "title")
+__all__ = ["FIELDS", "SIZE_PRESETS", "Manifest", "load_manifest", "parse_size"]
 SIZE_PRESETS = {
     "square": Size(1024, 1024), "square-800": Size(800, 800), "square-1024": Size(1024, 1024),
     "tmall": Size(800, 800), "jd": Size(800, 800), "amazon": Size(1600, 1600),
@@ -26,23 +25,35 @@ SIZE_PRESETS = {
     "story": Size(1080, 1920), "banner": Size(1200, 628),
 }
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
-_SIZE_RE = re.compile(r"^(\d{2,5})\s*[xX×]\s*(\d{2,5})$")
+_SIZE_RE = re.compile(r"^(\d{1,6})\s*[xX×]\s*(\d{1,6})$")
+MIN_SIDE, MAX_SIDE = 256, 4096
+# multi-line copy: a line break in these fields is a forced line break (at most this many lines);
+# `prompt` is never drawn, so any number of lines is fine there
+MULTILINE = {"title": 3, "subtitle": 2, "prompt": 1000}
+# names the run writes at the top of OUT: a SKU folder named so would collide with them (compared
+# ignoring case: macOS and Windows file systems do), and device names Windows will not create
+RUN_FILES = {"report.html", "report.json", "report.csv", "run.yaml", "logs", "contact_sheet.png", "extract.json"}
+DEVICES = {"con", "prn", "aux", "nul", *(f"{d}{i}" for d in ("com", "lpt") for i in range(1, 10))}
 
 
 def parse_size(value: str) -> Size:
-    """`1024x1024`, `1080X1920` or a preset name (square-800, story, banner …)."""
+    """`1024x1024`, `1080X1920` or a preset name (square-800, story, banner …); every side 256..4096 px."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        # ValueError (not TypeError): pydantic turns it into this field's message
+        raise ValueError(f"bad size {neutralise(repr(value))[:60]}: use WxH (e.g. 1024x1024) or a preset")  # noqa: TRY004
     text = str(value).strip().lower()
-    if text in SIZE_PRESETS:
-        return SIZE_PRESETS[text]
     m = _SIZE_RE.match(text)
-    if not m:
+    if text in SIZE_PRESETS:
+        size = SIZE_PRESETS[text]
+    elif m:
+        size = Size(int(m.group(1)), int(m.group(2)))
+    else:
         close = difflib.get_close_matches(text, SIZE_PRESETS, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise ValueError(f"bad size {value!r}: use WxH (e.g. 1024x1024) or a preset{hint}")
-    w, h = int(m.group(1)), int(m.group(2))
-    if not (256 <= w <= 4096 and 256 <= h <= 4096):
-        raise ValueError(f"bad size {value!r}: each side must be 256..4096 px")
-    return Size(w, h)
+    if not (MIN_SIDE <= size.w <= MAX_SIDE and MIN_SIDE <= size.h <= MAX_SIDE):
+        raise ValueError(f"bad size {value!r}: each side must be {MIN_SIDE}..{MAX_SIDE} px")
+    return size
 
 
 class RowModel(BaseModel):
@@ -78,20 +89,7 @@ class RowModel(BaseModel):
     @field_validator("size", mode="before")
     @classmethod
     def _size(cls, v: Any) -> Any:
-        return parse_size(v) if isinstance(v, (str, int)) else v
-
-
-@dataclass(frozen=True)
-class RawRow:
-    """A row as read from the file, with where each field came from."""
-
-    data: dict[str, Any]
-    line: int
-    columns: dict[str, int]  # field → column number (1-based)
-    lines: dict[str, int] | None = None  # field → line, where fields sit on their own lines (YAML)
-
-    def at(self, field: str) -> tuple[int, int]:
-        return (self.lines or {}).get(field, self.line), self.columns.get(field, 1)
+        return None if v is None else parse_size(v)  # a YAML mapping {w: 9000, h: 9000} is refused, never a way round the limit
 
 
 @dataclass(frozen=True)
@@ -100,124 +98,94 @@ class Manifest:
     rows: tuple[SkuRow, ...]
 
 
-class _Problems:
-    def __init__(self, path: Path):
-        self.path, self.items = path, []
-
-    def add(self, line: int, col: int, msg: str) -> None:
-        self.items.append((line, col, f"{self.path}:{line}:{col}: {msg}"))
-
-    def raise_if_any(self) -> None:
-        if self.items:
-            raise ManifestError([m for _, _, m in sorted(self.items)])
-
-
-def _read_csv(path: Path, problems: _Problems) -> list[RawRow]:
-    text = path.read_text(encoding="utf-8-sig")
-    reader = csv.reader(text.splitlines())
-    header = [h.strip().lower() for h in next(reader, [])]
-    if not header:
-        problems.add(1, 1, "manifest is empty (expected a header row)")
-        return []
-    cols = {name: i + 1 for i, name in enumerate(header)}
-    for name in REQUIRED:
-        if name not in cols:
-            problems.add(1, len(header) + 1, f"missing required column {name!r}")
-    for name, i in cols.items():
-        if name not in FIELDS:
-            problems.add(1, i, _unknown(name))
-    rows = []
-    for line, values in enumerate(reader, start=2):
-        if not any(v.strip() for v in values):
+def _clean_text(raw: RawRow, problems: Problems) -> tuple[dict[str, Any], set[str]]:
+    """Line breaks normalised to "\n" (a forced line break in title/subtitle), control characters refused
+    (they would reach the terminal, the reports and the typesetter as they are)."""
+    data, bad = dict(raw.data), set()
+    for field, value in raw.data.items():
+        if not isinstance(value, str):
             continue
-        if len(values) > len(header):
-            problems.add(line, len(header) + 1, f"{len(values)} cells but the header has {len(header)}")
-        data = {h: v for h, v in zip(header, values) if h in FIELDS}
-        rows.append(RawRow(data, line, {k: v for k, v in cols.items() if k in FIELDS}))
-    return rows
-
-
-def _unknown(name: str) -> str:
-    close = difflib.get_close_matches(name, FIELDS, n=1)
-    return f"unknown column {name!r}" + (f"; did you mean {close[0]!r}?" if close else "")
-
-
-def _scalar(node: yaml.Node) -> Any:
-    return yaml.safe_load(yaml.serialize(node))
-
-
-def _read_yaml(path: Path, problems: _Problems) -> list[RawRow]:
-    try:
-        root = yaml.compose(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        problems.add(mark.line + 1 if mark else 1, mark.column + 1 if mark else 1, f"invalid YAML: {e}")
-        return []
-    defaults: dict[str, Any] = {}
-    items = root
-    if isinstance(root, yaml.MappingNode):
-        top = {k.value: v for k, v in root.value}
-        if "skus" not in top:
-            problems.add(root.start_mark.line + 1, 1, "expected a list of rows or `defaults:` + `skus:`")
-            return []
-        items = top["skus"]
-        if "defaults" in top:
-            defaults = _scalar(top["defaults"]) or {}
-            for key in defaults:
-                if key not in FIELDS or key in ("sku", "image"):
-                    mark = top["defaults"].start_mark
-                    problems.add(mark.line + 1, mark.column + 1, f"defaults: {_unknown(key)}")
-    if not isinstance(items, yaml.SequenceNode):
-        problems.add(1, 1, "expected a list of SKU rows")
-        return []
-    rows = []
-    for node in items.value:
-        line = node.start_mark.line + 1
-        if not isinstance(node, yaml.MappingNode):
-            problems.add(line, node.start_mark.column + 1, "each row must be a mapping of field: value")
+        text = normalise_breaks(value)
+        hit = first_control(text, "\n" if field in MULTILINE else "")
+        if hit:
+            pos, ch = hit
+            what = (f"line break at character {pos + 1}; only title, subtitle and prompt may span lines"
+                    if ch == "\n" else f"control character {describe(ch)} at character {pos + 1}; remove it")
+            problems.add(*raw.at(field), f"{field}: {what}")
+            data[field] = neutralise(text)
+            bad.add(field)
             continue
-        data = {k: v for k, v in defaults.items() if k in FIELDS}
-        cols: dict[str, int] = {}
-        lines: dict[str, int] = {}
-        for knode, vnode in node.value:
-            key = str(knode.value).strip().lower()
-            if key not in FIELDS:
-                problems.add(knode.start_mark.line + 1, knode.start_mark.column + 1, _unknown(key))
-                continue
-            data[key] = _scalar(vnode)
-            cols[key] = knode.start_mark.column + 1
-            lines[key] = knode.start_mark.line + 1
-        rows.append(RawRow(data, line, cols, lines))
-    return rows
+        if field in MULTILINE:
+            text = "\n".join(ln.strip() for ln in text.split("\n") if ln.strip())
+            n = text.count("\n") + 1
+            if n > MULTILINE[field]:
+                problems.add(*raw.at(field), f"{field}: {n} lines; at most {MULTILINE[field]} "
+                                             "(each line break in the cell starts a new line)")
+                bad.add(field)
+        data[field] = text
+    return data, bad
 
 
-def _check_row(raw: RawRow, base: Path, problems: _Problems, known: _Known) -> RowModel | None:
+def _check_row(raw: RawRow, base: Path, problems: Problems, known: _Known) -> RowModel | None:
     """Field rules, then file and name checks on whatever fields are usable: all problems, not the first."""
     model = None
-    bad: set[str] = set()
+    data, bad = _clean_text(raw, problems)
+    bad |= raw.bad
     try:
-        model = RowModel.model_validate(raw.data)
+        model = RowModel.model_validate(data)
     except ValidationError as e:
         for err in e.errors():
             field = str(err["loc"][0]) if err["loc"] else "row"
+            if field in bad:
+                continue
             bad.add(field)
             msg = err["msg"].removeprefix("Value error, ")
-            if err["type"] == "missing" or (field in REQUIRED and raw.data.get(field) in (None, "")):
-                msg = "required, but empty" if field in raw.data else "required, but missing"
+            if err["type"] == "missing" or (field in REQUIRED and data.get(field) in (None, "")):
+                msg = "required, but empty" if field in data else "required, but missing"
             problems.add(*raw.at(field), f"{field}: {msg}")
-    image = str(raw.data.get("image") or "").strip()
+    try:
+        _check_files(raw, data, bad, base, problems, known)
+    except (OSError, ValueError) as e:  # a path the OS refuses (too long, …)
+        problems.add(*raw.at("image"), f"image: cannot use this path: {getattr(e, 'strerror', None) or e}")
+    return model if not bad else None
+
+
+def _check_files(raw: RawRow, data: dict[str, Any], bad: set[str], base: Path, problems: Problems,
+                 known: _Known) -> None:
+    image = str(data.get("image") or "").strip()
     if image and "image" not in bad:
         path = (base / image).resolve()
         if not path.is_file():
             problems.add(*raw.at("image"), f"image: file not found: {image}")
         elif path.suffix.lower() not in IMAGE_SUFFIXES:
             problems.add(*raw.at("image"), f"image: not an image file: {image}")
-    style, template = (str(raw.data.get(k) or "").strip() for k in ("style", "template"))
-    if style and not known.style_ok(style, base):
+    style, template = (str(data.get(k) or "").strip() for k in ("style", "template"))
+    if style and "style" not in bad and not known.style_ok(style, base):
         problems.add(*raw.at("style"), f"style: {known.style_message(style)}")
-    if template and template not in known.templates:
+    if template and "template" not in bad and template not in known.templates:
         problems.add(*raw.at("template"), f"template: {known.template_message(template)}")
-    return model
+
+
+def _check_sku(raw: RawRow, problems: Problems, seen: dict[str, tuple[str, int]]) -> None:
+    """Unique SKUs (also ignoring case: OUT/<sku>/ folders collide on macOS and Windows) and none that
+    would collide with the run's own files in OUT."""
+    sku = str(raw.data.get("sku") or "").strip()
+    if not sku:
+        return
+    key = sku.lower()
+    if key in seen:
+        first, line = seen[key]
+        problems.add(*raw.at("sku"), f"sku: duplicate {sku!r} (first on row {line})" if first == sku else
+                     f"sku: {sku!r} differs from {first!r} (row {line}) only in case; their output folders "
+                     "would collide on case-insensitive file systems (macOS, Windows)")
+        return
+    seen[key] = (sku, raw.line)
+    if key in RUN_FILES:
+        problems.add(*raw.at("sku"), f"sku: {sku!r} is reserved: OUT/{sku} is written by the run itself; rename the SKU")
+    elif key.split(".")[0] in DEVICES:
+        problems.add(*raw.at("sku"), f"sku: {sku!r} is a reserved device name on Windows; rename the SKU")
+    elif sku.endswith("."):
+        problems.add(*raw.at("sku"), f"sku: {sku!r} ends with '.', which Windows drops from folder names")
 
 
 class _Known:
@@ -253,28 +221,33 @@ def load_manifest(path: Path | str, default_size: str = "1024x1024", default_var
     from ecomctl.text.layout import TEMPLATES
 
     path = Path(path)
-    problems = _Problems(path)
+    problems = Problems(path)
+    try:
+        parse_size(default_size)
+    except ValueError as e:
+        raise ConfigError(f"config render.size: {e}") from None
+    shown = neutralise(str(path))
     if not path.is_file():
-        raise ManifestError([f"{path}: manifest not found"])
-    reader = _read_yaml if path.suffix.lower() in (".yaml", ".yml") else _read_csv
+        raise ManifestError([f"{shown}: manifest not found"])
+    reader = read_yaml if path.suffix.lower() in (".yaml", ".yml") else read_csv
     try:
         raws = reader(path, problems)
-    except (OSError, UnicodeDecodeError, csv.Error) as e:
-        raise ManifestError([f"{path}: cannot read manifest: {e}"]) from None
+    except UnicodeDecodeError as e:
+        where = f"byte 0x{e.object[e.start]:02x} at offset {e.start}"
+        raise ManifestError([f"{shown}: not UTF-8 text ({where}); save the manifest as UTF-8"]) from None
+    except (OSError, csv.Error) as e:
+        why = neutralise(str(getattr(e, "strerror", None) or e))
+        raise ManifestError([f"{shown}: cannot read manifest: {why}"]) from None
     if not raws and not problems.items:
         problems.add(1, 1, "manifest has no SKU rows")
     known = _Known(styles if styles is not None else load_styles(None, path.parent),
                    templates if templates is not None else TEMPLATES)
     base = path.parent
-    seen: dict[str, int] = {}
+    seen: dict[str, tuple[str, int]] = {}
     rows: list[SkuRow] = []
     for raw in raws:
         model = _check_row(raw, base, problems, known)
-        sku = str(raw.data.get("sku") or "").strip()
-        if sku in seen:
-            problems.add(*raw.at("sku"), f"sku: duplicate {sku!r} (first on row {seen[sku]})")
-        elif sku:
-            seen[sku] = raw.line
+        _check_sku(raw, problems, seen)
         if model is not None:
             rows.append(_to_row(model, base, raw.line, path, default_size, default_variants))
     problems.raise_if_any()

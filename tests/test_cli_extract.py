@@ -51,7 +51,8 @@ def test_extract_writes_outputs_records_errors_and_exits_1(catalog: Path, tmp_pa
                                f"grounded-sam: {tmp_path / 'missing-detector'}: local model folder does not exist; "
                                "saliency: no salient object (map peak 0.")
     assert lines[2].endswith("; classical: nothing stands out from the background)")
-    assert lines[3].startswith(f"error   BROKEN  {tmp_path / 'broken.png'}: cannot read image: ")
+    assert lines[3] == (f"error   BROKEN  {catalog}:5: cannot read image broken.png: not an image file Pillow "
+                        "can read, or its header is corrupt")
     assert lines[4].startswith("4 SKUs in ") and lines[4].endswith(f"(2 ok, 2 failed); contact sheet: {out / 'contact_sheet.png'}")
     for sku, size in (("CUT", (300, 400)), ("FLAT", (360, 300))):
         mask = Image.open(out / sku / f"{sku}.mask.png")

@@ -80,7 +80,8 @@ def test_csv_neutralises_formulas(written):
 
 
 @pytest.mark.parametrize("raw, safe", [("=1+1", "'=1+1"), ("+49 30", "'+49 30"), ("-x", "'-x"),
-                                       ("@SUM(A1)", "'@SUM(A1)"), ("\tcmd", "'\tcmd"), ("ok", "ok"),
+                                       ("@SUM(A1)", "'@SUM(A1)"), ("\tcmd", "'\\x09cmd"), ("ok", "ok"),
+                                       ("a\x1b[31mb\x07", "a\\x1b[31mb\\x07"), ("x\u202ey", "x\\u202ey"),
                                        (-0.5, -0.5), (None, None)])
 def test_safe_cell(raw, safe):
     assert safe_cell(raw) == safe

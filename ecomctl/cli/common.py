@@ -12,6 +12,7 @@ from rich.markup import escape
 
 from ecomctl.config import Config, load_config
 from ecomctl.errors import EcomctlError
+from ecomctl.textsafe import neutralise
 
 console = Console()
 err_console = Console(stderr=True)
@@ -28,7 +29,7 @@ STATE = _State()
 def print_error(e: EcomctlError) -> None:
     """One red line per problem on stderr (a manifest error lists every problem)."""
     for line in str(e).splitlines() or [type(e).__name__]:
-        err_console.print(f"[red]error:[/red] {escape(line)}", highlight=False, soft_wrap=True)
+        err_console.print(f"[red]error:[/red] {escape(neutralise(line))}", highlight=False, soft_wrap=True)
 
 
 def fail(e: EcomctlError) -> None:

@@ -9,6 +9,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ecomctl.cli.common import build_config, console, guard, is_tty
+from ecomctl.textsafe import neutralise
 from ecomctl.types import ItemResult
 
 _COLOUR = {"pass": "green", "warn": "yellow", "fail": "red", "error": "red", "skipped": "dim"}
@@ -18,7 +19,7 @@ def _line(res: ItemResult) -> str:
     name = f"{res.sku}-v{res.variant}" if res.variant else res.sku
     why = res.error or "; ".join((res.qa.reasons if res.qa else [])[:2])
     done = " (unchanged)" if res.resumed else ""
-    return f"{res.status:7} {name}{done}" + (f"  {why}" if why else "")
+    return neutralise(f"{res.status:7} {name}{done}" + (f"  {why}" if why else ""))  # OCR reads: no raw ESC
 
 
 def register(app: typer.Typer) -> None:

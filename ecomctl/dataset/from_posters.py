@@ -8,7 +8,6 @@ import re
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from ecomctl.dataset.inpaint import boxes_mask, grow_mask, inpaint
 from ecomctl.dataset.items import Conditions, SourceItem
@@ -16,6 +15,7 @@ from ecomctl.dataset.ocr import read_lines
 from ecomctl.dataset.prompts import found_poster_prompt
 from ecomctl.dataset.settings import DatasetSettings
 from ecomctl.errors import ConfigError
+from ecomctl.io import open_image
 from ecomctl.subject import extract_subject
 from ecomctl.text.glyph import fit_font_size
 from ecomctl.text.ocr import OcrLine
@@ -54,6 +54,11 @@ def read_metadata(path: Path) -> dict[str, dict[str, str]]:
             rows = list(csv.DictReader(f))
     except OSError as e:
         raise ConfigError(f"{path}: cannot read metadata: {e.strerror}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: metadata is not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset "
+                          f"{e.start}); save it as UTF-8") from None
+    except csv.Error as e:
+        raise ConfigError(f"{path}: cannot read metadata: {e}") from None
     if rows and "file" not in rows[0]:
         raise ConfigError(f"{path}:1: metadata needs a 'file' column (file, sku, group, prompt, subject)")
     return {Path(r["file"]).as_posix(): {k: (v or "").strip() for k, v in r.items() if k} for r in rows}
@@ -65,7 +70,7 @@ def safe_id(text: str) -> str:
 
 def poster_conditions(item: SourceItem, s: DatasetSettings) -> Conditions:
     """OCR the copy, remove it, find the product on the text-free poster, remove that too for the style."""
-    poster = Image.open(item.path).convert("RGB")
+    poster = open_image(item.path).convert("RGB")  # upright by EXIF; a corrupt file is this item's error
     found = read_lines(poster, s.ocr)
     lines = [ln for ln in found if ln.score >= s.min_line_conf and ln.box.h <= MAX_LINE_HEIGHT * poster.height]
     no_text = inpaint(poster, boxes_mask(poster.size, (ln.box for ln in lines)), s.inpaint, s.inpaint_radius)

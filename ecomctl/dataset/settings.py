@@ -10,6 +10,8 @@ from typing import Any
 from ecomctl.config import check_keys
 from ecomctl.errors import ConfigError
 
+MAX_SIZE = 4096
+
 
 @dataclass(frozen=True)
 class DatasetSettings:
@@ -54,4 +56,8 @@ def settings_from(section: dict[str, Any] | None = None, **overrides: Any) -> Da
     if s.size < 32 or s.workers < 1 or not 0 <= s.bench_fraction <= 1 or s.inpaint not in ("telea", "ns"):
         raise ConfigError("config dataset: need size ≥ 32, workers ≥ 1, 0 ≤ bench_fraction ≤ 1, "
                           "inpaint telea|ns")
+    if s.size > MAX_SIZE:  # every path to a canvas size is limited, like the manifest's 256..4096
+        raise ConfigError(f"config dataset.size (--size): {s.size} is over the {MAX_SIZE} px limit")
+    if s.bench_size < 0:
+        raise ConfigError(f"config dataset.bench_size (--bench): must be 0 or more, got {s.bench_size}")
     return s

@@ -15,8 +15,8 @@ from PIL import Image
 from ecomctl import __version__
 from ecomctl.config import Config
 from ecomctl.engine.sidecar import SCHEMA, layout_json, qa_json, row_json, style_json
-from ecomctl.errors import EcomctlError, ExtractionError
-from ecomctl.io import atomic_save_image, atomic_write_json, file_digest
+from ecomctl.errors import EcomctlError, ExtractionError, InputImageError
+from ecomctl.io import atomic_save_image, atomic_write_json, file_digest, open_image
 from ecomctl.render import get_backend
 from ecomctl.render.paste import paste_subject, place_subject, premultiplied_cutout
 from ecomctl.render.prompt import NEGATIVE, build_prompt
@@ -107,10 +107,9 @@ def _extract(row: SkuRow, ctx: RunContext, digest: str) -> Subject:
 
     def compute() -> Subject:
         try:
-            source = Image.open(row.image)
-            source.load()
-        except (OSError, ValueError) as e:
-            raise ExtractionError(f"{row.where}: cannot read image {row.image.name}: {e}") from None
+            source = open_image(row.image)  # upright (EXIF), whole: a corrupt file is this SKU's error only
+        except InputImageError as e:
+            raise ExtractionError(f"{row.where}: {e}") from None
         return extract_subject(source, prompt, cfg.method, settings)
 
     return cached_subject(key, ctx.out / ".cache" / "subjects", compute)

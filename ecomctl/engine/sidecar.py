@@ -11,6 +11,7 @@ import numpy as np
 from PIL import Image
 
 from ecomctl.errors import EcomctlError
+from ecomctl.io import open_image
 from ecomctl.render.paste import place_subject
 from ecomctl.subject.mask import mask_bbox
 from ecomctl.types import Box, Check, Layout, Plate, Poster, QAResult, Size, SkuRow, Style, Subject, TextLine
@@ -100,7 +101,7 @@ def load_poster(path: Path) -> Poster:
     image = Image.open(folder / d["image"]).convert("RGB")
     canvas_mask = np.asarray(Image.open(folder / files["subject"]).convert("L"))
     source_mask = np.asarray(Image.open(folder / files["mask"]).convert("L"))
-    source = Image.open(row.image).convert("RGB")
+    source = open_image(row.image).convert("RGB")  # upright, as render read it (the mask's coordinates)
     subject = Subject(source, source_mask, mask_bbox(source_mask), d["subject"]["method"])
     layer = place_subject(subject, layout.subject_box, layout.canvas)
     bg = files.get("background")

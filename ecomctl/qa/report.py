@@ -13,6 +13,7 @@ from typing import Any
 
 from ecomctl import __version__
 from ecomctl.io import atomic_write_text
+from ecomctl.textsafe import neutralise
 from ecomctl.types import ItemResult
 
 SCHEMA = "ecomctl.report/1"
@@ -103,10 +104,11 @@ def write_json(path: Path, rows: Sequence[dict[str, Any]], out_dir: Path,
 
 
 def safe_cell(value: Any) -> Any:
-    """Text cells that a spreadsheet would run as a formula get a leading quote; numbers stay numbers."""
+    """Text cells that a spreadsheet would run as a formula get a leading quote; control characters (an
+    OCR read, an older run's sidecar, a file name) become visible escapes; numbers stay numbers."""
     if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
+        value = "'" + value
+    return neutralise(value) if isinstance(value, str) else value
 
 
 def write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> None:

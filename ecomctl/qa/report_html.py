@@ -16,13 +16,24 @@ from PIL import Image
 from ecomctl.io import atomic_write_text
 from ecomctl.qa.report import header, summarize
 from ecomctl.qa.thresholds import QAThresholds
+from ecomctl.textsafe import neutralise
 from ecomctl.types import ItemResult
 
 # metrics shown as table columns, in this order (every check still appears in the reasons and the summary)
 KEY_METRICS = ("text.ned", "text.sen_acc", "subject.confidence", "subject.iou", "subject.psnr", "subject.ssim",
                "layout.contrast", "layout.overlap", "variants.palette_de", "variants.phash")
+
+
+def _visible(value: Any) -> Any:
+    """Every value the template prints: control characters as visible escapes (HTML escaping leaves ESC,
+    NUL, bidi overrides … as they are); newlines and tabs stay, HTML shows them as space."""
+    if isinstance(value, str) and not hasattr(value, "__html__"):  # already-safe markup passes as is
+        return neutralise(value, keep="\n\t")
+    return value
+
+
 _ENV = Environment(loader=PackageLoader("ecomctl.qa", "templates"), autoescape=select_autoescape(["html", "j2"]),
-                   trim_blocks=True, lstrip_blocks=True)
+                   trim_blocks=True, lstrip_blocks=True, finalize=_visible)
 
 
 def thumbnail(path: Path | None, px: int, quality: int) -> str | None:

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
+from ecomctl.io import open_image
 from ecomctl.render import BACKENDS
 from ecomctl.types import Box, Scene, SceneRequest, Style
 
@@ -158,7 +159,7 @@ def _shadow(img: Image.Image, req: SceneRequest) -> None:
 
 def _reference(style: Style, size: tuple[int, int]) -> Image.Image:
     """Style reference image: cover-fit, heavily blurred and lightened so product and copy read on it."""
-    ref = ImageOps.fit(Image.open(style.reference).convert("RGB"), size, Image.Resampling.LANCZOS)
+    ref = ImageOps.fit(open_image(style.reference).convert("RGB"), size, Image.Resampling.LANCZOS)
     ref = ref.filter(ImageFilter.GaussianBlur(max(size) // 40))
     return Image.blend(ref, Image.new("RGB", size, style.background[0]), 0.35)
 

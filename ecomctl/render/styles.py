@@ -6,11 +6,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-import yaml
-from PIL import Image, ImageColor
+from PIL import ImageColor
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from ecomctl import yamlio
 from ecomctl.errors import ConfigError
+from ecomctl.io import open_image
+from ecomctl.textsafe import neutralise
 from ecomctl.types import RGB, Style
 
 BUILTIN = Path(__file__).with_name("styles.yaml")
@@ -50,18 +52,33 @@ def _rgb(v: Any) -> Any:
 
 
 def _read(path: Path) -> dict[str, Style]:
+    shown = neutralise(str(path))
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as e:
-        raise ConfigError(f"{path}: cannot read styles: {e}") from None
+        data = yamlio.load_file(path)
+    except OSError as e:
+        raise ConfigError(f"{shown}: cannot read styles: {e.strerror}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{shown}: not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset {e.start}); "
+                          "save it as UTF-8") from None
+    except yamlio.YamlProblem as e:
+        raise ConfigError(f"{shown}:{e}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{shown}: a styles file must be a mapping of style name → settings "
+                          f"(got a {type(data).__name__}); see manifests/styles.yaml")
     styles = {}
     for name, spec in data.items():
+        if not isinstance(spec, dict):
+            raise ConfigError(f"{shown}: style {neutralise(str(name))}: must be a mapping of settings "
+                              f"({', '.join(_StyleModel.model_fields)})")
         try:
             m = _StyleModel.model_validate(spec)
         except ValidationError as e:
             err = e.errors()[0]
-            raise ConfigError(f"{path}: style {name}.{'.'.join(map(str, err['loc']))}: {err['msg']}") from None
-        styles[name] = Style(name=name, **{**m.model_dump(), "background": tuple(m.background)})
+            where = ".".join([neutralise(str(name)), *map(str, err["loc"])])
+            raise ConfigError(f"{shown}: style {where}: {neutralise(err['msg'])}") from None
+        styles[str(name)] = Style(name=str(name), **{**m.model_dump(), "background": tuple(m.background)})
     return styles
 
 
@@ -79,7 +96,7 @@ def load_styles(path: Path | None, manifest_dir: Path | None = None) -> dict[str
 
 def style_from_reference(path: Path) -> Style:
     """A style taken from a reference image: its palette gives background stops, accent and text colour."""
-    img = Image.open(path).convert("RGB")
+    img = open_image(path).convert("RGB")
     img.thumbnail((96, 96))
     px = np.asarray(img, dtype=np.float32).reshape(-1, 3)
     top, bottom = px[: len(px) // 3].mean(0), px[-len(px) // 3:].mean(0)

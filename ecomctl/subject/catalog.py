@@ -11,8 +11,8 @@ from typing import Any, Literal
 from PIL import Image
 
 from ecomctl.config import Config
-from ecomctl.errors import ExtractionError
-from ecomctl.io import atomic_save_image, atomic_write_json
+from ecomctl.errors import ExtractionError, InputImageError
+from ecomctl.io import atomic_save_image, atomic_write_json, open_image
 from ecomctl.subject import extract_subjects, usable_extractor
 from ecomctl.subject.preview import SheetEntry, overlay, sheet_from_tiles, tile
 from ecomctl.types import SkuRow, Subject
@@ -60,11 +60,9 @@ def _batches(rows: list[SkuRow], size: int) -> Iterator[list[SkuRow]]:
 
 def _open(row: SkuRow) -> Image.Image | ExtractionError:
     try:
-        with Image.open(row.image) as im:
-            im.load()
-            return im.copy()
-    except OSError as e:
-        return ExtractionError(f"{row.image}: cannot read image: {e}")
+        return open_image(row.image)  # upright by EXIF, like render
+    except InputImageError as e:
+        return ExtractionError(f"{row.where}: {e}")
 
 
 def _write(row: SkuRow, subject: Subject, out: Path, seconds: float) -> ExtractResult:

@@ -45,7 +45,25 @@ def wrap(text: str, font: ImageFont.FreeTypeFont, max_w: float, max_lines: int,
     """Fewest lines that fit `max_w`, then balanced (no orphan); None when it cannot fit in `max_lines`.
 
     With `phrases`, only spaces are break points (copywriters separate Chinese phrases with spaces).
+    A "\n" in the copy (a line break the manifest asked for) always starts a new line; each part between
+    forced breaks is wrapped on its own, and all lines together must fit in `max_lines`.
     """
+    parts = [p for p in (s.strip() for s in text.split("\n")) if p]
+    if len(parts) > 1:
+        lines: list[str] = []
+        for i, part in enumerate(parts):
+            got = _wrap_part(part, font, max_w, max_lines - len(lines) - (len(parts) - i - 1), phrases)
+            if got is None:
+                return None
+            lines += got
+        return lines
+    return _wrap_part(text, font, max_w, max_lines, phrases)
+
+
+def _wrap_part(text: str, font: ImageFont.FreeTypeFont, max_w: float, max_lines: int,
+               phrases: bool) -> list[str] | None:
+    if max_lines < 1:
+        return None
     toks = re.findall(r"\S+\s*", text.strip()) if phrases else tokens(text.strip())
     widths: dict[str, float] = {}  # the balancing search measures the same prefixes again and again
 

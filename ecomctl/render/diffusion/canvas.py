@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageFilter
 
+from ecomctl.io import open_image
 from ecomctl.types import SceneRequest, Size, Style
 
 NEUTRAL = (127, 127, 127)  # init-image fill outside the product: mid grey biases no hue
@@ -101,7 +102,7 @@ def to_canvas(image: Image.Image, canvas: Size) -> Image.Image:
 def style_reference(style: Style, size: Size) -> Image.Image:
     """The style's reference image, else a swatch of its palette (gradient stops + accent band)."""
     if style.reference is not None and style.reference.exists():
-        return Image.open(style.reference).convert("RGB").resize(size.tuple, Image.LANCZOS)
+        return open_image(style.reference).convert("RGB").resize(size.tuple, Image.LANCZOS)
     stops = np.array(style.background or ((240, 240, 240),), dtype=np.float32)
     t = np.linspace(0, 1, size.h)[:, None]
     idx = t * (len(stops) - 1)

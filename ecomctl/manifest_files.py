@@ -1,0 +1,191 @@
+"""Load stage, reading: CSV/YAML manifest text → RawRow values that remember where each field came from."""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import io
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ecomctl import yamlio
+from ecomctl.errors import ManifestError
+from ecomctl.textsafe import neutralise
+
+FIELDS = ("sku", "image", "title", "subtitle", "price", "badge", "subject", "style", "prompt",
+          "size", "template", "variants", "seed", "lang")
+REQUIRED = ("sku", "image", "title")
+
+
+@dataclass(frozen=True)
+class RawRow:
+    """A row as read from the file, with where each field came from."""
+
+    data: dict[str, Any]
+    line: int
+    columns: dict[str, int]  # field → column number (1-based)
+    lines: dict[str, int] | None = None  # field → line, where fields sit on their own lines (YAML)
+    bad: frozenset[str] = frozenset()  # fields already reported while reading (e.g. a refused YAML tag)
+
+    def at(self, field: str) -> tuple[int, int]:
+        return (self.lines or {}).get(field, self.line), self.columns.get(field, 1)
+
+
+class Problems:
+    def __init__(self, path: Path):
+        self.path, self.items = path, set()
+
+    def add(self, line: int, col: int, msg: str) -> None:
+        # the file name may be anything the user typed; messages never carry raw control characters
+        self.items.add((line, col, neutralise(f"{self.path}:{line}:{col}: {msg}")))
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise ManifestError([m for _, _, m in sorted(self.items)])
+
+
+def read_csv(path: Path, problems: Problems) -> list[RawRow]:
+    # csv sees the text as written (newline=""), so a quoted newline stays in its cell, and only \r / \n
+    # end a record (str.splitlines would also split on U+2028, form feed, … inside a quoted field)
+    reader = csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"), newline=""))
+    header = [h.strip().lower() for h in next(reader, [])]
+    if not header:
+        problems.add(1, 1, "manifest is empty (expected a header row)")
+        return []
+    cols: dict[str, int] = {}
+    for i, name in enumerate(header, start=1):
+        if name in cols:
+            problems.add(1, i, f"duplicate column {name!r} (first in column {cols[name]})")
+        else:
+            cols[name] = i
+    for name in REQUIRED:
+        if name not in cols:
+            problems.add(1, len(header) + 1, f"missing required column {name!r}")
+    for name, i in cols.items():
+        if name not in FIELDS:
+            problems.add(1, i, unknown_column(name))
+    rows = []
+    start = reader.line_num + 1
+    for values in reader:
+        line, start = start, reader.line_num + 1  # a record with quoted newlines spans several lines
+        if not any(v.strip() for v in values):
+            continue
+        if len(values) > len(header):
+            problems.add(line, len(header) + 1, f"{len(values)} cells but the header has {len(header)}")
+        data = {h: values[i - 1] for h, i in cols.items() if h in FIELDS and i <= len(values)}
+        rows.append(RawRow(data, line, {k: v for k, v in cols.items() if k in FIELDS}))
+    return rows
+
+
+def unknown_column(name: str) -> str:
+    close = difflib.get_close_matches(name, FIELDS, n=1)
+    return f"unknown column {name!r}" + (f"; did you mean {close[0]!r}?" if close else "")
+
+
+_BAD = object()  # a value that could not be constructed (already reported)
+_MERGE = "tag:yaml.org,2002:merge"
+
+
+def _construct(loader: yamlio.BoundedLoader, node: yaml.Node, problems: Problems, field: str = "") -> Any:
+    try:
+        return yamlio.construct(loader, node)
+    except yamlio.YamlProblem as e:
+        problems.add(e.line, e.column, f"{field}: {e.message}" if field else e.message)
+        return _BAD
+
+
+def _mark(node: yaml.Node) -> tuple[int, int]:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def _yaml_fields(loader: yamlio.BoundedLoader, node: yaml.MappingNode, problems: Problems
+                 ) -> tuple[dict[str, Any], dict[str, tuple[int, int]], set[str]]:
+    """field → value, field → (line, column), fields that failed; `<<: *anchor` merges fill in what the
+    mapping does not set itself; a key given twice is an error (PyYAML would silently keep the last)."""
+    data: dict[str, Any] = {}
+    where: dict[str, tuple[int, int]] = {}
+    bad: set[str] = set()
+    merged: dict[str, tuple[Any, tuple[int, int]]] = {}
+    for knode, vnode in node.value:
+        if knode.tag == _MERGE:
+            value = _construct(loader, vnode, problems, "<<")
+            parts = value if isinstance(value, list) else [value]
+            if value is not _BAD and not all(isinstance(d, dict) for d in parts):
+                problems.add(*_mark(knode), "<<: a merge needs a mapping (an anchored row or defaults)")
+            for d in (p for p in parts if isinstance(p, dict)):
+                for k, v in d.items():
+                    merged.setdefault(str(k).strip().lower(), (v, _mark(knode)))
+            continue
+        if not isinstance(knode, yaml.ScalarNode):
+            problems.add(*_mark(knode), "field names must be plain text")
+            continue
+        key = str(knode.value).strip().lower()
+        if key in where:
+            problems.add(*_mark(knode), f"{key}: given twice in this mapping (first on line {where[key][0]})")
+            continue
+        value = _construct(loader, vnode, problems, key)
+        data[key], where[key] = (None if value is _BAD else value), _mark(knode)
+        if value is _BAD:
+            bad.add(key)
+    for key, (value, at) in merged.items():
+        if key not in where:
+            data[key], where[key] = value, at
+    return data, where, bad
+
+
+def read_yaml(path: Path, problems: Problems) -> list[RawRow]:
+    try:
+        root, loader = yamlio.compose(path.read_text(encoding="utf-8"))
+    except yamlio.YamlProblem as e:
+        problems.add(e.line, e.column, e.message)
+        return []
+    defaults: dict[str, Any] = {}
+    d_where: dict[str, tuple[int, int]] = {}
+    items = root
+    if isinstance(root, yaml.MappingNode):
+        top = {k.value: v for k, v in root.value if isinstance(k, yaml.ScalarNode)}
+        if "skus" not in top:
+            problems.add(root.start_mark.line + 1, 1, "expected a list of rows or `defaults:` + `skus:`")
+            return []
+        items = top["skus"]
+        for knode, _ in root.value:
+            if knode.value not in ("skus", "defaults"):
+                problems.add(*_mark(knode), f"unknown top-level key {str(knode.value)!r} (expected `defaults:` "
+                             "and `skus:`; anchors to reuse can live in `defaults:`)")
+        if "defaults" in top:
+            defaults, d_where = _read_defaults(loader, top["defaults"], problems)
+    if not isinstance(items, yaml.SequenceNode):
+        problems.add(*(_mark(items) if items is not None else (1, 1)), "expected a list of SKU rows")
+        return []
+    rows = []
+    for node in items.value:
+        if not isinstance(node, yaml.MappingNode):
+            problems.add(*_mark(node), "each row must be a mapping of field: value")
+            continue
+        data, where, bad = _yaml_fields(loader, node, problems)
+        for key in [k for k in data if k not in FIELDS]:
+            problems.add(*where[key], unknown_column(key))
+            del data[key], where[key]
+        at = {**d_where, **where}
+        rows.append(RawRow({**defaults, **data}, node.start_mark.line + 1, {k: c for k, (_, c) in at.items()},
+                           {k: ln for k, (ln, _) in at.items()}, frozenset(bad)))
+    return rows
+
+
+def _read_defaults(loader: yamlio.BoundedLoader, node: yaml.Node, problems: Problems
+                   ) -> tuple[dict[str, Any], dict[str, tuple[int, int]]]:
+    if isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null":
+        return {}, {}
+    if not isinstance(node, yaml.MappingNode):
+        problems.add(*_mark(node), "defaults: must be a mapping of field: value (e.g. `size: story`)")
+        return {}, {}
+    data, where, _ = _yaml_fields(loader, node, problems)
+    for key in list(data):
+        if key not in FIELDS or key in ("sku", "image"):
+            problems.add(*where[key], f"defaults: {unknown_column(key)}" if key not in FIELDS
+                         else f"defaults: {key!r} cannot have a default (it differs per row)")
+            del data[key], where[key]
+    return data, where
