@@ -131,6 +131,12 @@ def dataset(*extra: str, metadata: bytes | None = None) -> Callable[[Path], list
     return build
 
 
+def _qa_out(tmp: Path, run_yaml: str) -> list[str]:
+    (tmp / "out").mkdir()
+    _write(tmp, "out/run.yaml", run_yaml)
+    return ["qa", str(tmp / "out")]
+
+
 def styles(content: str | bytes) -> Callable[[Path], list[str]]:
     return validate("m.csv", HEAD + GOOD, ("styles.yaml", content))
 
@@ -337,6 +343,13 @@ CASES = [
          upright_mask),
     Case("manifest-name-with-esc", render("m\x1b.csv", HEAD + GOOD), 0, "pass    OK-v1", ("OK/OK-v1.png",),
          no_raw_controls),
+    # qa: --set values and the run's run.yaml go through the same YAML reader
+    Case("qa-set-python-tag", lambda tmp: ["qa", str(tmp / "out"), "--set", "qa.x=!!python/name:os.system"], 2,
+         "error: --set 'qa.x=!!python/name:os.system': YAML tag !!python/name:os.system is not allowed (plain "
+         "values only: text, numbers, lists, mappings)"),
+    Case("qa-run-yaml-billion-laughs", lambda tmp: _qa_out(tmp, billion_laughs("")), 2,
+         "error: {tmp}/out/run.yaml:7:4: YAML aliases expand to 5,380,840 values, far more than the file holds (a "
+         "'billion laughs' document?); write the values out instead of repeating anchors"),
     # dataset: inputs checked before any work
     Case("dataset-metadata-not-utf8", dataset(metadata="file,sku\na.png,café\n".encode("latin-1")), 2,
          "error: {tmp}/meta.csv: metadata is not UTF-8 text (byte 0xe9 at offset 18); save it as UTF-8"),
@@ -347,11 +360,11 @@ CASES = [
 ]
 
 
-def _listing(root: Path, skip: Path) -> dict[str, tuple[int, int]]:
-    """Every file under `root` except `skip` (the output folder): path → (size, mtime)."""
+def _listing(root: Path, skip: Path | None = None) -> dict[str, tuple[int, int]]:
+    """Every file under `root` except under `skip` (the output folder): path → (size, mtime)."""
     out = {}
     for p in root.rglob("*"):
-        if p.is_file() and not p.is_relative_to(skip):
+        if p.is_file() and not (skip and p.is_relative_to(skip)):
             st = p.stat()
             out[str(p.relative_to(root))] = (st.st_size, st.st_mtime_ns)
     return out
@@ -360,7 +373,8 @@ def _listing(root: Path, skip: Path) -> dict[str, tuple[int, int]]:
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_hostile_input(case: Case, tmp_path: Path) -> None:
     args = case.build(tmp_path)
-    before = _listing(tmp_path, tmp_path / "out")
+    out_existed = (tmp_path / "out").exists()
+    before, everything = _listing(tmp_path, tmp_path / "out"), _listing(tmp_path)
     res = runner.invoke(app, args)
     after = _listing(tmp_path, tmp_path / "out")
     out = res.stderr if case.code == 2 else res.stdout
@@ -370,8 +384,8 @@ def test_hostile_input(case: Case, tmp_path: Path) -> None:
     assert "\x1b" not in res.output  # never echoed raw to the terminal
     assert out.splitlines()[0] == case.first.replace("{tmp}", str(tmp_path))
     assert after == before  # nothing written (or changed) outside --out
-    if case.code == 2:
-        assert not (tmp_path / "out").exists()  # refused before any work
+    if case.code == 2:  # refused before any work: nothing written at all
+        assert _listing(tmp_path) == everything and (tmp_path / "out").exists() == out_existed
     for name in case.finished:
         assert (tmp_path / "out" / name).is_file(), name
     if case.check:
@@ -413,3 +427,18 @@ def test_neutralise_makes_control_characters_visible() -> None:
     assert neutralise("a\x1b[2Jb\x00\u202e\x85") == "a\\x1b[2Jb\\x00\\u202e\\x85"
     assert neutralise("line\nnext\tcol", keep="\n\t") == "line\nnext\tcol"
     assert normalise_breaks("a\r\nb\rc\u2028d\u2029e") == "a\nb\nc\nd\ne"
+
+
+@pytest.mark.parametrize("orientation, stored", [(3, Image.Transpose.ROTATE_180), (6, Image.Transpose.ROTATE_90),
+                                                 (8, Image.Transpose.ROTATE_270)])
+def test_open_image_turns_photos_upright(tmp_path: Path, orientation: int, stored: Image.Transpose) -> None:
+    from ecomctl.io import open_image
+
+    upright = Image.new("RGB", (60, 90), (255, 255, 255))
+    upright.paste((255, 0, 0), (0, 0, 20, 20))  # a red mark in the top-left corner, as displayed
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    upright.transpose(stored).save(tmp_path / "p.jpg", quality=95, exif=exif.tobytes())
+    img = open_image(tmp_path / "p.jpg")
+    assert img.size == (60, 90)
+    assert img.getpixel((5, 5))[0] > 200 and img.getpixel((5, 5))[1] < 60  # red, top-left

@@ -6,12 +6,13 @@ from pathlib import Path
 from typing import Any
 
 import typer
-import yaml
 from rich.markup import escape
 
+from ecomctl import yamlio
 from ecomctl.cli.common import console, guard
 from ecomctl.config import load_config
 from ecomctl.errors import ConfigError
+from ecomctl.textsafe import neutralise
 from ecomctl.types import ItemResult
 
 _COLOUR = {"pass": "green", "warn": "yellow", "fail": "red", "error": "red", "skipped": "dim"}
@@ -24,7 +25,10 @@ def parse_sets(items: list[str] | None) -> dict[str, Any]:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. qa.subject.iou_warn=0.98")
-        out[key.strip()] = yaml.safe_load(raw) if raw else raw
+        try:
+            out[key.strip()] = yamlio.load_text(raw) if raw else raw
+        except yamlio.YamlProblem as e:
+            raise ConfigError(f"--set {item!r}: {e.message}") from None
     return out
 
 
@@ -33,9 +37,11 @@ def run_sections(out: Path) -> dict[str, Any]:
     judges with the run's thresholds; --config, env and --set layer over them."""
     path = Path(out) / "run.yaml"
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
-    except (OSError, yaml.YAMLError) as e:
+        doc = yamlio.load_file(path) if path.is_file() else None
+    except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"{path}: cannot read the run's settings: {e}") from None
+    except yamlio.YamlProblem as e:
+        raise ConfigError(f"{path}:{e}") from None
     cfg = (doc or {}).get("config") if isinstance(doc, dict) else None
     if not isinstance(cfg, dict):
         return {}
@@ -49,6 +55,7 @@ def exit_code(results: list[ItemResult]) -> int:
 def _line(res: ItemResult) -> str:
     name = f"{res.sku}-v{res.variant}" if res.variant else res.sku
     why = res.error or "; ".join((res.qa.reasons if res.qa else [])[:2])
+    why = neutralise(why)  # an OCR read or an older run's sidecar: no raw control characters on the terminal
     return f"[{_COLOUR[res.status]}]{res.status:7}[/] {escape(name)}" + (f"  {escape(why)}" if why else "")
 
 
