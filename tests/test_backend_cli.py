@@ -80,6 +80,6 @@ def test_render_with_absent_weights_exits_2_with_one_line(tmp_path: Path, monkey
     assert res.exit_code == 2
     lines = [ln for ln in res.output.splitlines() if ln.strip()]
     expected = ("error: backend 'sdxs' unavailable: model IDKiro/sdxs-512-0.9 (backends.sdxs.model) is not "
-                "downloaded; fetch it with `huggingface-cli download IDKiro/sdxs-512-0.9` or set "
+                "downloaded; fetch it with `ecomctl models pull sdxs` or set "
                 "backends.sdxs.model to a local folder")
     assert lines == [expected]

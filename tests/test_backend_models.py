@@ -132,7 +132,7 @@ def test_missing_weights_name_repo_and_fetch_command(monkeypatch):
     b = BACKENDS.get("sdxs")({"model": "nobody-here/sdxs-missing"}, "cpu")
     why = b.unavailable()
     assert why == ("model nobody-here/sdxs-missing (backends.sdxs.model) is not downloaded; fetch it with "
-                   "`huggingface-cli download nobody-here/sdxs-missing` or set backends.sdxs.model to a local folder")
+                   "`ecomctl models pull sdxs` or set backends.sdxs.model to a local folder")
 
 
 @pytest.mark.parametrize("name", ["sdxs", "sdxl-inpaint"])

@@ -57,7 +57,7 @@ def test_check_missing_exits_1_with_fetch_command():
     res = runner.invoke(app, ["models", "check", "--backend", "sdxs", "--backend", "compose"])
     assert res.exit_code == 1
     missing = ("missing sdxs: model IDKiro/sdxs-512-0.9 (backends.sdxs.model) is not downloaded; fetch it with "
-               "`huggingface-cli download IDKiro/sdxs-512-0.9` or set backends.sdxs.model to a local folder")
+               "`ecomctl models pull sdxs` or set backends.sdxs.model to a local folder")
     assert res.stdout.splitlines() == [missing, "ready  compose"]
 
 
@@ -90,7 +90,7 @@ def test_doctor_reports_environment():
     rep = json.loads(res.stdout)
     assert rep["fonts"]["ok"] and rep["ocr"]["engines"]["rapidocr"] is None
     assert any(m["file"].endswith(".onnx") for m in rep["ocr"]["rapidocr_models"])
-    assert rep["backends"]["compose"] is None and "huggingface-cli download" in rep["backends"]["sdxs"]
+    assert rep["backends"]["compose"] is None and "ecomctl models pull sdxs" in rep["backends"]["sdxs"]
     assert rep["disk"]["hf_cache"]["free_gb"] >= 0
     text = runner.invoke(app, ["doctor"])
     assert text.exit_code == 0 and "font" in text.stdout and "backend sdxs" in text.stdout

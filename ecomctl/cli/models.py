@@ -1,4 +1,5 @@
-"""`ecomctl models list|check`: what each render backend needs, what is present locally, sizes, readiness."""
+"""`ecomctl models list|check|pull`: what each render backend needs, what is present locally, sizes,
+readiness, and downloading exactly the files each backend loads."""
 
 from __future__ import annotations
 
@@ -12,12 +13,31 @@ from rich.table import Table
 from ecomctl.cli.common import build_config, console, guard
 
 
+def _say_verdicts(verdicts: dict[str, str | None]) -> None:
+    for n, why in verdicts.items():
+        line = "[green]ready[/]  " + escape(n) if why is None else f"[red]missing[/] {escape(n)}: {escape(why)}"
+        console.print(line, highlight=False, soft_wrap=True)
+
+
 def _gb(n: int | None) -> str:
     return "" if n is None else f"{n / 2**30:.2f}"
 
 
+PULL_HELP = (
+    "Download exactly the files each backend loads, then say whether it is ready.\n\n"
+    "Per model: the pipeline's model_index.json and the component folders it loads (configs, tokenizer files, "
+    "safetensors weights: the `variant` ones, e.g. fp16, when configured and present; never .bin or single-file "
+    "checkpoints); only the LoRA weight file used (lora_weight, or the file diffusers would pick); the "
+    "IP-Adapter weight and its image encoder only when style_ip is on. Local folders are left alone.\n\n"
+    "Shows each repo's file count and size (--dry-run lists every file) and download progress; an interrupted "
+    "pull resumes where it stopped. Files go to the Hugging Face cache ($HF_HOME, default ~/.cache/huggingface), "
+    "where `models check` and render find them; --endpoint or $HF_ENDPOINT points at a mirror, HF_TOKEN opens "
+    "gated repos. HF_HUB_OFFLINE=1 refuses to download (exit 2). Exit 0 when every backend named is ready."
+)
+
+
 def register(app: typer.Typer) -> None:
-    models = typer.Typer(help="Model weights the render backends use: list them, check what is present.",
+    models = typer.Typer(help="Model weights the render backends use: list them, check what is present, pull them.",
                          no_args_is_help=True)
     app.add_typer(models, name="models")
 
@@ -63,7 +83,40 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print(json.dumps({n: {"ready": why is None, "reason": why} for n, why in verdicts.items()}, indent=2))
         else:
-            for n, why in verdicts.items():
-                line = "[green]ready[/]  " + escape(n) if why is None else f"[red]missing[/] {escape(n)}: {escape(why)}"
-                console.print(line, highlight=False, soft_wrap=True)
+            _say_verdicts(verdicts)
         raise typer.Exit(0 if all(w is None for w in verdicts.values()) else 1)
+
+    @models.command("pull", help=PULL_HELP)
+    @guard
+    def pull(
+        backend: list[str] = typer.Argument(..., metavar="BACKEND|all", help="Backend(s) to fetch, or all."),
+        config: Path = typer.Option(None, "--config", "-c", help="YAML config file (repo ids, variant, LoRA "
+                                    "file, style_ip live in backends.*)."),
+        endpoint: str = typer.Option(None, "--endpoint", help="Hub endpoint or mirror URL \\[default: "
+                                     "$HF_ENDPOINT, else https://huggingface.co]."),
+        dry_run: bool = typer.Option(False, "--dry-run", help="List the files and sizes; download nothing."),
+    ) -> None:
+        from ecomctl.render.diffusion import inventory
+        from ecomctl.render.diffusion import pull as hub_pull
+
+        cfg = build_config(config, {})
+        names = inventory.backend_names() if backend == ["all"] else backend
+        hub = hub_pull.Hub(endpoint)
+        plans = []
+        for name in names:
+            obj = inventory.instance(name, cfg.backends.get(name))
+            if hasattr(obj, "needs"):
+                plans += hub_pull.plan(obj, hub)
+        for p in plans:
+            where = "local folder, nothing to pull" if p.local else f"{len(p.files)} files, {p.total_bytes / 1e9:.2f} GB"
+            console.print(f"{escape(p.backend)} {escape(p.key)}: {escape(p.repo)} — {where}", highlight=False)
+            if dry_run:
+                for f in p.files:
+                    console.print(f"    {escape(f)}  {(p.sizes.get(f) or 0) / 1e6:.1f} MB", highlight=False)
+        if dry_run:
+            return
+        hub_pull.fetch(plans, hub)
+        verdicts = {n: inventory.readiness(n, cfg.backends.get(n)) for n in names}
+        _say_verdicts(verdicts)
+        raise typer.Exit(0 if all(w is None for w in verdicts.values()) else 1)
+

@@ -277,6 +277,10 @@ class DiffusionBackend:
     def load_kwargs(self, loader: Loader) -> dict[str, Any]:
         return {}
 
+    def supplied_components(self) -> set[str]:
+        """Pipeline components load_kwargs supplies (or drops) instead of the main repo's folder."""
+        return set()
+
     def configure(self, pipe: Any) -> None:
         """Sampler settings our acceleration needs (scheduler swaps); nothing by default."""
 

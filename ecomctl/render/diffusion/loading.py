@@ -68,7 +68,8 @@ def pick_lora_file(names: Iterable[str]) -> str | None:
 def fetch_hint(repo: str, where: str) -> str:
     if Path(repo).expanduser().is_absolute() or repo.startswith((".", "~")):
         return f"model folder {repo} ({where}) does not exist"
-    return (f"model {repo} ({where}) is not downloaded; fetch it with `huggingface-cli download {repo}` "
+    backend = where.split(".")[1] if where.count(".") >= 2 else "all"
+    return (f"model {repo} ({where}) is not downloaded; fetch it with `ecomctl models pull {backend}` "
             f"or set {where} to a local folder")
 
 

@@ -54,6 +54,9 @@ class SdxlInpaintBackend(DiffusionBackend):
         extra = {"vae": loader.load(AutoencoderKL, "vae")} if s.vae else {}
         return {"controlnet": nets if s.softedge else nets[0], "add_watermarker": False, **extra}
 
+    def supplied_components(self) -> set[str]:
+        return {"vae"} if self.settings.vae else set()
+
     def configure(self, pipe: Any) -> None:
         from diffusers import LCMScheduler
 

@@ -35,6 +35,9 @@ class SdxsBackend(DiffusionBackend):
     def load_kwargs(self, loader: Loader) -> dict[str, Any]:
         return {"safety_checker": None, "feature_extractor": None, "requires_safety_checker": False}
 
+    def supplied_components(self) -> set[str]:
+        return {"safety_checker", "feature_extractor"}
+
     def generate(self, pipe: Any, batch: list[SceneRequest], work: Size, gens: list) -> list:
         s = self.settings
         pos, neg = self.prompts(batch)
