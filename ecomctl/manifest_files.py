@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import difflib
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,10 +51,13 @@ class Problems:
 def read_csv(path: Path, problems: Problems) -> list[RawRow]:
     # csv sees the text as written (newline=""), so a quoted newline stays in its cell, and only \r / \n
     # end a record (str.splitlines would also split on U+2028, form feed, … inside a quoted field)
-    reader = csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"), newline=""))
-    header = [h.strip().lower() for h in next(reader, [])]
+    # strict: an unbalanced quote is an error, not a cell that silently swallows every row after it
+    reader = csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"), newline=""), strict=True)
+    records = _records(reader, problems)
+    header = [h.strip().lower() for h in next(records, (1, []))[1]]
     if not header:
-        problems.add(1, 1, "manifest is empty (expected a header row)")
+        if not problems.items:  # not when bad quoting already ended the reading
+            problems.add(1, 1, "manifest is empty (expected a header row)")
         return []
     cols: dict[str, int] = {}
     for i, name in enumerate(header, start=1):
@@ -68,9 +72,7 @@ def read_csv(path: Path, problems: Problems) -> list[RawRow]:
         if name not in FIELDS:
             problems.add(1, i, unknown_column(name))
     rows = []
-    start = reader.line_num + 1
-    for values in reader:
-        line, start = start, reader.line_num + 1  # a record with quoted newlines spans several lines
+    for line, values in records:
         if not any(v.strip() for v in values):
             continue
         if len(values) > len(header):
@@ -78,6 +80,23 @@ def read_csv(path: Path, problems: Problems) -> list[RawRow]:
         data = {h: values[i - 1] for h, i in cols.items() if h in FIELDS and i <= len(values)}
         rows.append(RawRow(data, line, {k: v for k, v in cols.items() if k in FIELDS}))
     return rows
+
+
+def _records(reader: Any, problems: Problems) -> Iterator[tuple[int, list[str]]]:
+    """(line the record starts on, cells); a record with quoted newlines spans several lines. Bad quoting
+    ends the reading with one problem at the row where it starts (what follows cannot be trusted)."""
+    start = 1
+    try:
+        for values in reader:
+            yield start, values
+            start = reader.line_num + 1
+    except csv.Error as e:
+        why = str(e)
+        if "unexpected end of data" in why:
+            why = 'a quoted cell opened on this row is never closed (unbalanced ")'
+        elif "expected after" in why:
+            why = 'text after the closing quote of a cell; write a quote inside a quoted cell as ""'
+        problems.add(start, 1, f"cannot read this row: {why}")
 
 
 def unknown_column(name: str) -> str:

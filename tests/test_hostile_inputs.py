@@ -165,6 +165,15 @@ def title_lines(*expected: str) -> Callable[[Path], None]:
     return check
 
 
+def ocr_read_lines(*expected: str) -> Callable[[Path], None]:
+    """QA's OCR re-read each forced line of the title exactly (the break is a line, not a lost space)."""
+    def check(tmp: Path) -> None:
+        lines = _sidecar(tmp, "A")["qa"]["details"]["text"]["lines"]
+        title = [(d["text"], d["read"], d["exact"]) for d in lines if d["role"] == "title"]
+        assert title == [(t, t, True) for t in expected]
+    return check
+
+
 def upright_mask(tmp: Path) -> None:
     assert Image.open(tmp / "out" / "PHONE" / "PHONE.mask.png").size == (300, 400)  # portrait, as displayed
 
@@ -183,6 +192,9 @@ CASES = [
     # CSV: line breaks inside quoted cells are kept as forced line breaks
     Case("csv-quoted-newline-kept", render("m.csv", 'sku,image,title\nA,p.png,"Night\nSerum"\n'), 0,
          "pass    A-v1", ("A/A-v1.png",), title_lines("Night", "Serum")),
+    Case("csv-quoted-newline-read-back-by-ocr-qa",
+         render("m.csv", 'sku,image,title\nA,p.png,"Night\nSerum"\n', config="render:\n  variants: 1\n  size: 512x512\n"),
+         0, "pass    A-v1", ("A/A-v1.png",), ocr_read_lines("Night", "Serum")),
     Case("csv-quoted-crlf-kept", render("m.csv", 'sku,image,title\r\nA,p.png,"Night\r\nSerum"\r\n'), 0,
          "pass    A-v1", ("A/A-v1.png",), title_lines("Night", "Serum")),
     Case("csv-u2028-is-a-line-break", render("m.csv", "sku,image,title\nA,p.png,\"Night\u2028Serum\"\n"), 0,
@@ -191,6 +203,13 @@ CASES = [
          "{tmp}/m.csv: ok — 2 SKUs, 4 posters"),
     Case("csv-row-after-multiline-cell-keeps-its-line", validate("m.csv", 'sku,image,title\nA,p.png,"a\nb"\nB,x.png,c\n'),
          2, f"error: {M}:4:2: image: file not found: x.png"),
+    Case("csv-unbalanced-quote-swallows-nothing", validate("m.csv", HEAD + 'A,p.png,"Night\nB,p.png,t\n'), 2,
+         f'error: {M}:2:1: cannot read this row: a quoted cell opened on this row is never closed (unbalanced ")'),
+    Case("csv-text-after-closing-quote", validate("m.csv", HEAD + GOOD + 'B,p.png,"5"" tall"x\n'), 2,
+         f'error: {M}:3:1: cannot read this row: text after the closing quote of a cell; write a quote inside a '
+         'quoted cell as ""'),
+    Case("csv-giant-cell", validate("m.csv", HEAD + "A,p.png," + "x" * 200_000 + "\n"), 2,
+         f"error: {M}:2:1: cannot read this row: field larger than field limit (131072)"),
     Case("csv-form-feed", validate("m.csv", 'sku,image,title\nA,p.png,"Night\fSerum"\n'), 2,
          f"error: {M}:2:3: title: control character U+000C (form feed) at character 6; remove it"),
     Case("csv-vertical-tab", validate("m.csv", 'sku,image,title\nA,p.png,"Night\vSerum"\n'), 2,
@@ -353,6 +372,8 @@ CASES = [
     # dataset: inputs checked before any work
     Case("dataset-metadata-not-utf8", dataset(metadata="file,sku\na.png,café\n".encode("latin-1")), 2,
          "error: {tmp}/meta.csv: metadata is not UTF-8 text (byte 0xe9 at offset 18); save it as UTF-8"),
+    Case("dataset-metadata-duplicate-column", dataset(metadata=b"file,sku,sku\na.png,A,B\n"), 2,
+         "error: {tmp}/meta.csv:1: duplicate column 'sku' (file, sku, group, prompt, subject)"),
     Case("dataset-bench-negative", dataset("--bench", "-1"), 2,
          "error: config dataset.bench_size (--bench): must be 0 or more, got -1"),
     Case("dataset-size-over-limit", dataset("--size", "100000"), 2,

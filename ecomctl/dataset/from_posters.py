@@ -51,7 +51,9 @@ def read_metadata(path: Path) -> dict[str, dict[str, str]]:
     """file → row; `file` is relative to the poster folder."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
-            rows = list(csv.DictReader(f))
+            reader = csv.DictReader(f)
+            rows = list(reader)
+            header = [h.strip() for h in reader.fieldnames or []]
     except OSError as e:
         raise ConfigError(f"{path}: cannot read metadata: {e.strerror}") from None
     except UnicodeDecodeError as e:
@@ -59,6 +61,9 @@ def read_metadata(path: Path) -> dict[str, dict[str, str]]:
                           f"{e.start}); save it as UTF-8") from None
     except csv.Error as e:
         raise ConfigError(f"{path}: cannot read metadata: {e}") from None
+    twice = next((h for i, h in enumerate(header) if h and h in header[:i]), None)
+    if twice:  # DictReader would silently keep the last one
+        raise ConfigError(f"{path}:1: duplicate column {twice!r} (file, sku, group, prompt, subject)")
     if rows and "file" not in rows[0]:
         raise ConfigError(f"{path}:1: metadata needs a 'file' column (file, sku, group, prompt, subject)")
     return {Path(r["file"]).as_posix(): {k: (v or "").strip() for k, v in r.items() if k} for r in rows}
