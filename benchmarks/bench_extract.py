@@ -25,9 +25,9 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from ecomctl.qa.metrics import iou
 from ecomctl.subject.backdrops import flatten_over
 from ecomctl.subject.classical import ClassicalExtractor
-from ecomctl.subject.mask import iou
 
 BACKDROPS = {"near-white": ("plain", 0.0, 0.0), "plain+noise": ("plain", 0.0, 2.0), "sweep": ("sweep", 0.0, 1.5),
              "paper": ("paper", 0.0, 0.0), "sweep+shadow": ("sweep", 0.3, 1.0),

@@ -32,13 +32,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from ecomctl.config import load_config
-from ecomctl.engine.sidecar import load_poster
 from ecomctl.qa import check_poster
 from ecomctl.qa.evaluate import match_lines
 from ecomctl.qa.metrics import exact, ned
-from ecomctl.qa.recheck import find_sidecars
 from ecomctl.qa.text import read_lines
 from ecomctl.qa.thresholds import thresholds
+from ecomctl.store import OutputStore
+from ecomctl.store.posters import load_poster
 from ecomctl.text.ocr import get_ocr
 
 
@@ -103,7 +103,7 @@ def main() -> None:
         folder = args.posters or Path(tmp) / "demo"
         if args.posters is None:
             render_demo(folder)
-        posters = [load_poster(p) for p in find_sidecars(folder)]
+        posters = [load_poster(p) for p in OutputStore(folder).sidecars()]
         m = measure(posters, cfg, args.repeat)
     result = {
         "benchmark": "qa_ocr", "what": "QA text reading per poster: line-crop OCR vs full-image OCR (same run)",

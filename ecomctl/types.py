@@ -201,7 +201,7 @@ class Scene:
     error: str | None = None  # e.g. GPU out of memory even alone: that variant's error, not the batch's
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, kw_only=True)
 class Poster:
     """A finished poster and everything needed to check it and to turn it into a training sample."""
 
@@ -252,7 +252,7 @@ class QAResult:
 ItemStatus = Literal["pass", "warn", "fail", "error", "skipped"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ItemResult:
     """One poster written (or one item that failed before a poster existed) — a row of the report."""
 
@@ -268,3 +268,4 @@ class ItemResult:
     resumed: bool = False  # finished in an earlier run with the same inputs; status is that run's verdict
     subject_method: str | None = None  # extractor that made the product mask
     subject_note: str | None = None  # why the auto chain fell back, if it did
+    log: Path | None = None  # OUT/logs/<sku>.log: the full traceback of an error

@@ -68,7 +68,8 @@ def make_poster(size: Size | None = None, copy=COPY, top: RGB = (250, 240, 225),
     layout = Layout(size, "test", subject_box, tuple(lines), font="NotoSansCJK-VF.otf.ttc")
     style = Style(name=style or f"style-{variant}", background=(top, bottom))
     mask = np.asarray(layer.getchannel("A")).copy()
-    return Poster(row, variant, 0, image, background, mask, layer, layout, style)
+    return Poster(row=row, variant=variant, seed=0, image=image, background=background, subject_mask=mask,
+                  subject_layer=layer, layout=layout, style=style)
 
 
 def with_image(poster: Poster, image: Image.Image) -> Poster:

@@ -100,14 +100,46 @@ def test_damaged_poster_fails_naming_the_line(out: Path):
     assert reason.startswith(f'title line 1 "{title["text"]}" read as ')
 
 
-def test_missing_source_photo_is_an_error_row(out: Path, rendered: Path):
-    side_path = out / "P1" / "P1-v1.json"
+def test_qa_does_not_need_the_source_photo(out: Path, rendered: Path):
+    """The store keeps the placed product and the scene under it: a moved photo changes no figure."""
+    before = sidecar(out)["qa"]["checks"]
     data = sidecar(out)
     data["inputs"]["image"] = str(rendered.parent / "moved-away.png")
-    side_path.write_text(json.dumps(data), encoding="utf-8")
-    res = runner.invoke(app, ["qa", str(out), "--set", "qa.text.enabled=false"])
+    (out / "P1" / "P1-v1.json").write_text(json.dumps(data), encoding="utf-8")
+    res = runner.invoke(app, ["qa", str(out)])
+    assert res.exit_code == 0, res.output
+    assert sidecar(out)["qa"]["checks"] == before
+
+
+def test_missing_layer_is_an_error_row(out: Path):
+    (out / "P1" / "P1-v1.cutout.png").unlink()
+    res = runner.invoke(app, ["qa", str(out)])
     assert res.exit_code == 1
-    assert "error   P1-v1  cannot rebuild poster from P1-v1.json" in res.stdout
+    assert "error   P1-v1  cannot rebuild poster from P1-v1.json: " in res.stdout
+    assert "P1-v1.cutout.png: cannot read layer" in res.stdout
+    assert "pass    P1-v2" in res.stdout
+
+
+@pytest.mark.parametrize(("damage", "says"), [
+    (lambda d: "{not json", "sidecar is not JSON: "),
+    (lambda d: "[1, 2]", "sidecar is not a JSON object"),
+    (lambda d: json.dumps(d | {"schema": "ecomctl.sidecar/1"}),
+     "field schema: 'ecomctl.sidecar/1' is not 'ecomctl.sidecar/2'"),
+    (lambda d: json.dumps({k: v for k, v in d.items() if k != "layout"}), "field layout: Field required"),
+    (lambda d: json.dumps(d | {"variant": "two"}), "field variant: Input should be a valid integer"),
+    (lambda d: json.dumps(d | {"files": d["files"] | {"cutout": "../../etc/passwd"}}),
+     "field files.cutout: String should match pattern"),
+])
+def test_garbage_sidecar_is_an_error_row_naming_file_and_field(out: Path, damage, says):
+    path = out / "P1" / "P1-v2.json"
+    path.write_text(damage(sidecar(out, 2)), encoding="utf-8")
+    res = runner.invoke(app, ["qa", str(out)])
+    assert res.exit_code == 1
+    line = next(ln for ln in res.stdout.splitlines() if "P1-v2" in ln and ln.startswith("error"))
+    assert f"cannot rebuild poster from P1-v2.json: {path}: {says}" in line, line
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    row = next(i for i in report["items"] if i["name"] == "P1-v2")  # in the reports, never dropped
+    assert row["status"] == "error" and says in row["error"]
 
 
 def test_cannot_run_exits_2(tmp_path: Path):

@@ -27,7 +27,7 @@ def test_render_writes_posters_sidecars_and_reports(small_manifest: Path, fast_c
                  "run.yaml", "report.html", "report.json", "report.csv"):
         assert (out / name).is_file(), name
     side = json.loads((out / "A1" / "A1-v1.json").read_text())
-    assert side["schema"] == "ecomctl.sidecar/1" and side["backend"]["name"] == "compose"
+    assert side["schema"] == "ecomctl.sidecar/2" and side["backend"]["name"] == "compose"
     assert side["subject"]["method"] == "alpha" and side["inputs"]["title"] == "保湿面霜 长效锁水"
     roles = {line["role"] for line in side["layout"]["lines"]}
     assert roles == {"title", "subtitle", "price", "badge"}
@@ -84,7 +84,7 @@ def test_unknown_backend_exits_2_with_one_line(small_manifest: Path, fast_config
 
 
 def test_product_pixels_are_exact_inside_the_mask(small_manifest: Path, fast_config: Path, tmp_path: Path):
-    from ecomctl.engine.sidecar import load_poster
+    from ecomctl.store.posters import load_poster
 
     out = tmp_path / "out"
     assert _render(small_manifest, out, fast_config).exit_code == 0

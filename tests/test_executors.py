@@ -20,7 +20,11 @@ def _cfg(out: Path, **over):
 
 
 def _pixels(out: Path) -> dict[str, np.ndarray]:
-    return {p.name: np.asarray(Image.open(p)) for p in sorted(out.glob("*/*-v*.png")) if ".subject" not in p.name}
+    from ecomctl.store import OutputStore
+
+    store = OutputStore(out)
+    posters = [store.of_sidecar(s).image for s in store.sidecars()]
+    return {p.name: np.asarray(Image.open(p)) for p in posters}
 
 
 def test_choose_executor():

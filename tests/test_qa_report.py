@@ -35,9 +35,10 @@ def sample_results(out: Path) -> list[ItemResult]:
         lines = {"text": {"lines": [{"label": "title line 1", "text": EVIL, "read": "=SUM(A1)", "ned": 0.62,
                                      "exact": False, "box": [0, 0, 1, 1]}]}}
         qa = QAResult(status, checks, lines)  # type: ignore[arg-type]
-        items.append(ItemResult(sku, 1, status, png, folder / f"{len(items)}-v1.json", None, qa, 1.5, "m.csv:2"))
+        items.append(ItemResult(sku=sku, variant=1, status=status, image=png, sidecar=folder / f"{len(items)}-v1.json",
+                                qa=qa, seconds=1.5, where="m.csv:2"))
     items[0] = replace(items[0], resumed=True)
-    items.append(ItemResult("BROKEN", None, "error", error="m.csv:5: cannot read image broken.png", where="m.csv:5"))
+    items.append(ItemResult(sku="BROKEN", variant=None, status="error", error="m.csv:5: cannot read image broken.png", where="m.csv:5"))
     return items
 
 
@@ -139,7 +140,7 @@ def test_large_run_html_lists_every_problem_and_caps_passes(tmp_path):
     def item(i: int, status: str) -> ItemResult:
         qa = QAResult(status, (Check("text.ned", 1.0 if status == "pass" else 0.5, status,
                                      "" if status == "pass" else f"title line 1 of S{i} misread"),))
-        return ItemResult(f"S{i:04d}", 1, status, None, None, None, qa, 0.1, f"m.csv:{i + 2}")
+        return ItemResult(sku=f"S{i:04d}", variant=1, status=status, qa=qa, seconds=0.1, where=f"m.csv:{i + 2}")
 
     results = [item(i, "fail" if i % 50 == 0 else "pass") for i in range(300)]
     cfg = load_config(None, {"qa.report.max_rows": 20})

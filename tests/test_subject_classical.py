@@ -10,10 +10,10 @@ import pytest
 from PIL import Image, ImageDraw
 
 from ecomctl.errors import ExtractionError
+from ecomctl.qa.metrics import iou
 from ecomctl.subject import extract_subject, get_extractor
 from ecomctl.subject.backdrops import flatten_over
 from ecomctl.subject.classical import ClassicalExtractor, flatten
-from ecomctl.subject.mask import iou
 
 PRODUCTS = Path(__file__).parents[2] / "shared" / "data" / "products"
 IDS = sorted(p.stem for p in PRODUCTS.glob("*.png")) if PRODUCTS.is_dir() else []

@@ -7,13 +7,13 @@ import pytest
 from PIL import Image
 
 from ecomctl.errors import ExtractionError
+from ecomctl.qa.metrics import iou
 from ecomctl.subject.mask import (
     Cleanup,
     clean_mask,
     decontaminate,
     feather,
     fill_holes,
-    iou,
     keep_components,
     mask_bbox,
 )

@@ -42,6 +42,52 @@ def fail(e: EcomctlError) -> None:
     raise typer.Exit(e.exit_code)
 
 
+class Bar:
+    """A transient progress bar on a TTY; `print` puts a line above it (a plain print off a TTY)."""
+
+    def __init__(self, label: str, total: int | None = None):
+        self.label, self.total, self._bar, self._task = label, total, None, None
+
+    def __enter__(self) -> Bar:  # noqa: PYI034 (py3.10: no typing.Self)
+        if is_tty():
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            columns = (TextColumn(f"[bold]{self.label}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+            self._bar = Progress(*columns, console=console, transient=True).__enter__()
+            self._task = self._bar.add_task("", total=self.total)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(*exc)
+
+    def advance(self) -> None:
+        if self._bar is not None:
+            self._bar.advance(self._task)
+
+    def update(self, done: int | None = None, total: int | None = None) -> None:
+        if self._bar is not None:
+            self._bar.update(self._task, completed=done, total=total)
+
+    def print(self, line: str, status: str) -> None:
+        """One result line, coloured by status on a TTY, plain (and flushed) otherwise."""
+        from ecomctl.outcome import STATUS_COLOURS
+
+        if self._bar is None:
+            print(line, flush=True)
+        else:
+            self._bar.console.print(f"[{STATUS_COLOURS.get(status, 'default')}]{escape(line)}[/]", highlight=False)
+
+
+def print_traceback(log: Path | None) -> None:
+    """With --debug: the full traceback a failed SKU left in OUT/logs/ (stderr)."""
+    if STATE.debug and log is not None:
+        try:
+            err_console.print(escape(Path(log).read_text(encoding="utf-8")), highlight=False, soft_wrap=True)
+        except OSError:
+            pass
+
+
 def build_config(config_file: Path | None, overrides: dict[str, Any]) -> Config:
     return load_config(config_file, overrides)
 

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from ecomctl.cli.common import build_config, console, err_console, guard, is_tty
+from ecomctl.cli.common import Bar, build_config, console, err_console, guard
 
 sub = typer.Typer(help="Build, inspect and check InnoComposer-style training corpora.", no_args_is_help=True)
 
@@ -62,12 +61,8 @@ def build(
 
 
 def _with_progress(run):
-    if not is_tty():
-        return run(None)
-    columns = (TextColumn("[bold]dataset"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=True) as bar:
-        task = bar.add_task("", total=None)
-        return run(lambda done, total: bar.update(task, completed=done, total=total))
+    with Bar("dataset") as bar:
+        return run(lambda done, total: bar.update(done, total))
 
 
 @sub.command()

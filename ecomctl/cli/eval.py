@@ -10,7 +10,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from ecomctl.cli.common import build_config, console, guard
-from ecomctl.io import atomic_write_text, usable_file
+from ecomctl.io import usable_file
+from ecomctl.store.files import atomic_write_text
 
 
 def _table(report) -> Table:

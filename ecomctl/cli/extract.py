@@ -5,10 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from ecomctl.cli.common import build_config, console, guard, is_tty
+from ecomctl.cli.common import Bar, build_config, console, guard
 
 
 def _line(res) -> str:
@@ -44,15 +42,10 @@ def register(app: typer.Typer) -> None:
 
 
 def _run(extract_catalog, rows, out, cfg, total):
-    if not is_tty():
-        return extract_catalog(rows, out, cfg, on_result=lambda r: print(_line(r), flush=True))
-    columns = (TextColumn("[bold]extract"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=True) as bar:
-        task = bar.add_task("", total=total)
+    with Bar("extract", total) as bar:
 
         def on_result(res) -> None:
-            bar.advance(task)
-            colour = "green" if res.status == "ok" else "red"
-            bar.console.print(f"[{colour}]{escape(_line(res))}[/]", highlight=False)
+            bar.advance()
+            bar.print(_line(res), res.status)
 
         return extract_catalog(rows, out, cfg, on_result=on_result)

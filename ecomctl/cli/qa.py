@@ -12,10 +12,10 @@ from ecomctl import yamlio
 from ecomctl.cli.common import console, guard
 from ecomctl.config import load_config
 from ecomctl.errors import ConfigError
+from ecomctl.outcome import STATUS_COLOURS, exit_code
+from ecomctl.store import OutputStore
 from ecomctl.textsafe import neutralise
 from ecomctl.types import ItemResult
-
-_COLOUR = {"pass": "green", "warn": "yellow", "fail": "red", "error": "red", "skipped": "dim"}
 
 
 def parse_sets(items: list[str] | None) -> dict[str, Any]:
@@ -35,7 +35,7 @@ def parse_sets(items: list[str] | None) -> dict[str, Any]:
 def run_sections(out: Path) -> dict[str, Any]:
     """The qa:/ocr: sections the run that made OUT used (from OUT/run.yaml), so a plain `ecomctl qa OUT`
     judges with the run's thresholds; --config, env and --set layer over them."""
-    path = Path(out) / "run.yaml"
+    path = OutputStore(out).run_yaml
     try:
         doc = yamlio.load_file(path) if path.is_file() else None
     except (OSError, UnicodeDecodeError) as e:
@@ -48,15 +48,11 @@ def run_sections(out: Path) -> dict[str, Any]:
     return {k: cfg[k] for k in ("qa", "ocr") if isinstance(cfg.get(k), dict)}
 
 
-def exit_code(results: list[ItemResult]) -> int:
-    return 1 if any(r.status in ("fail", "error") for r in results) else 0
-
-
 def _line(res: ItemResult) -> str:
     name = f"{res.sku}-v{res.variant}" if res.variant else res.sku
     why = res.error or "; ".join((res.qa.reasons if res.qa else [])[:2])
     why = neutralise(why)  # an OCR read or an older run's sidecar: no raw control characters on the terminal
-    return f"[{_COLOUR[res.status]}]{res.status:7}[/] {escape(name)}" + (f"  {escape(why)}" if why else "")
+    return f"[{STATUS_COLOURS[res.status]}]{res.status:7}[/] {escape(name)}" + (f"  {escape(why)}" if why else "")
 
 
 def register(app: typer.Typer) -> None:
@@ -76,5 +72,5 @@ def register(app: typer.Typer) -> None:
         on_result = None if quiet else (lambda r: console.print(_line(r), highlight=False, soft_wrap=True))
         results = recheck(out, cfg, on_result)
         console.print(qa_lib.summary_table(results))
-        console.print(f"report: {escape(str(out / 'report.html'))}", highlight=False, soft_wrap=True)
-        raise typer.Exit(exit_code(results))
+        console.print(f"report: {escape(str(OutputStore(out).report_html))}", highlight=False, soft_wrap=True)
+        raise typer.Exit(exit_code(r.status for r in results))

@@ -5,14 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from ecomctl.cli.common import build_config, console, guard, is_tty
+from ecomctl.cli.common import Bar, build_config, console, guard, print_traceback
+from ecomctl.store import OutputStore
 from ecomctl.textsafe import neutralise
 from ecomctl.types import ItemResult
-
-_COLOUR = {"pass": "green", "warn": "yellow", "fail": "red", "error": "red", "skipped": "dim"}
 
 
 def _line(res: ItemResult) -> str:
@@ -55,20 +52,15 @@ def register(app: typer.Typer) -> None:
 
 
 def _run(run_render, manifest, cfg, force, log_json):
-    if not is_tty():
-        return run_render(manifest, cfg, on_result=lambda r: print(_line(r), flush=True), force=force,
-                          log_json=log_json)
-    columns = (TextColumn("[bold]render"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-               TextColumn("{task.description}"))
-    with Progress(*columns, console=console, transient=True) as bar:
-        task = bar.add_task("", total=None)
+    with Bar("render") as bar:  # one row per poster (a SKU that failed before its posters: one row)
 
         def on_result(res: ItemResult) -> None:
-            bar.advance(task)  # one row per poster (a SKU that failed before its posters: one row)
-            bar.console.print(f"[{_COLOUR[res.status]}]{escape(_line(res))}[/]", highlight=False)
+            bar.advance()
+            bar.print(_line(res), res.status)
+            print_traceback(res.log)
 
         return run_render(manifest, cfg, on_result=on_result, force=force, log_json=log_json,
-                          on_start=lambda n: bar.update(task, total=n))
+                          on_start=lambda n: bar.update(total=n))
 
 
 def _print_quiet(summary) -> None:
@@ -79,7 +71,7 @@ def _print_quiet(summary) -> None:
         if res.status in ("fail", "error"):
             print(_line(res), flush=True)
     print(f"{summary.count('fail')} failed, {summary.count('error')} errors of {len(summary.results)} "
-          f"posters; report: {summary.out / 'report.html'}", flush=True)
+          f"posters; report: {OutputStore(summary.out).report_html}", flush=True)
 
 
 def _print_summary(summary) -> None:
@@ -91,4 +83,4 @@ def _print_summary(summary) -> None:
     resumed = sum(r.resumed for r in summary.results)
     counts += f"; {resumed} unchanged since the last run" if resumed else ""
     console.print(f"{len(summary.results)} posters in {summary.seconds:.1f}s ({counts}); "
-                  f"report: {summary.out / 'report.html'}", highlight=False, soft_wrap=True)
+                  f"report: {OutputStore(summary.out).report_html}", highlight=False, soft_wrap=True)

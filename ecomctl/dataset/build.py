@@ -62,9 +62,9 @@ def discover(source: Path, kind: str = "auto", metadata: Path | None = None,
 
 
 def _is_render_folder(source: Path) -> bool:
-    return (source / "run.yaml").is_file() or any(
-        '"ecomctl.sidecar/' in p.read_text(encoding="utf-8", errors="replace")[:200]
-        for p in list(source.glob("*/*.json"))[:5])
+    from ecomctl.store import OutputStore
+
+    return OutputStore(source).looks_like_output()
 
 
 def build_corpus(source: Path, out: Path, s: DatasetSettings, kind: str = "auto",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import re
 from pathlib import Path
 
 import numpy as np
@@ -13,26 +11,19 @@ from ecomctl.dataset.inpaint import boxes_mask, grow_mask, inpaint
 from ecomctl.dataset.items import Conditions, SourceItem
 from ecomctl.dataset.prompts import render_prompt
 from ecomctl.dataset.settings import DatasetSettings
-from ecomctl.engine.sidecar import SCHEMA, load_poster
-
-_SIDECAR = re.compile(r".+-v\d+\.json$")
+from ecomctl.store import OutputStore
+from ecomctl.store.posters import full_background, load_poster
 
 
 def discover_renders(root: Path) -> list[SourceItem]:
-    """One item per poster sidecar `OUT/<sku>/<sku>-v<k>.json`, in SKU then variant order."""
+    """One item per poster sidecar `OUT/<sku>/<sku>-v<k>.json`, in SKU then variant order (an unreadable
+    sidecar is still an item: processing it records the error that names the file and field)."""
+    store = OutputStore(root)
     items = []
-    for path in sorted(root.glob("*/*.json")):
-        if not _SIDECAR.match(path.name):
-            continue
-        try:
-            head = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if head.get("schema") != SCHEMA:
-            continue
-        sku = str(head["sku"])
-        items.append(SourceItem(id=safe_id(f"{sku}-v{head['variant']}"), kind="render", path=path, sku=sku,
-                                group=sku))
+    for path in store.sidecars():
+        files = store.of_sidecar(path)
+        items.append(SourceItem(id=safe_id(f"{files.sku}-v{files.variant}"), kind="render", path=path,
+                                sku=files.sku, group=files.sku))
     return sorted(items, key=lambda i: (i.sku, i.id))
 
 
@@ -41,8 +32,9 @@ def render_conditions(item: SourceItem, s: DatasetSettings) -> Conditions:
     poster = load_poster(item.path)
     mask = np.asarray(poster.subject_mask, np.uint8)
     notes: list[str] = []
-    if poster.background is not None:
-        style, style_from = poster.background.convert("RGB"), "layer"
+    background = full_background(item.path)
+    if background is not None:
+        style, style_from = background, "layer"
     else:  # rendered without --keep-layers: remove text, plates and product from the poster instead
         layout = poster.layout
         hole = boxes_mask(poster.image.size, [ln.box for ln in layout.lines] + [p.box for p in layout.plates])

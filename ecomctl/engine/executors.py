@@ -181,7 +181,7 @@ def _make_pool(workers: int, devices: list[str] | None) -> ProcessPoolExecutor:
 
 
 def _error(row: SkuRow, message: str) -> ItemResult:
-    return ItemResult(row.sku, None, "error", error=message, where=row.where)
+    return ItemResult(sku=row.sku, variant=None, status="error", error=message, where=row.where)
 
 
 def _ray(rows: list[SkuRow], ctx: RunContext, devices: list[str]) -> Iterator[ItemResult]:

@@ -5,22 +5,32 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from PIL import Image
 
 from ecomctl import __version__
 from ecomctl.config import Config
-from ecomctl.engine.sidecar import SCHEMA, layout_json, qa_json, row_json, style_json
 from ecomctl.errors import EcomctlError, ExtractionError, InputImageError
-from ecomctl.io import atomic_save_image, atomic_write_json, file_digest, open_image
+from ecomctl.io import open_image
 from ecomctl.render import get_backend
 from ecomctl.render.paste import paste_subject, place_subject, premultiplied_cutout
 from ecomctl.render.prompt import NEGATIVE, build_prompt
 from ecomctl.render.styles import resolve_style
+from ecomctl.store import OutputStore, file_digest
+from ecomctl.store.posters import poster_intact, write_poster, write_source_mask
+from ecomctl.store.sidecar import (
+    SidecarError,
+    layout_json,
+    qa_from_json,
+    qa_json,
+    read_sidecar,
+    row_json,
+    style_json,
+)
 from ecomctl.subject import extract_subject
 from ecomctl.text.layout import plan_for_variant
 from ecomctl.text.typeset import typeset
@@ -40,6 +50,10 @@ class RunContext:
     backend_settings: dict[str, Any] = field(default_factory=dict)
     force: bool = False
 
+    @property
+    def store(self) -> OutputStore:
+        return OutputStore(self.out)
+
 
 def derive_seed(run_seed: int, sku: str, variant: int) -> int:
     """Same run seed + SKU + variant → same seed, whatever order or process renders it."""
@@ -57,41 +71,35 @@ def style_for(row: SkuRow, variant: int, ctx: RunContext) -> Style:
 
 
 def item_key(row: SkuRow, ctx: RunContext, digest: str) -> str:
-    """Resume key: inputs (by content) and every setting that changes pixels."""
+    """Resume key: inputs (by content) and every setting that changes pixels — of the styles, only the
+    presets this SKU's variants use (editing a preset no SKU uses re-renders nothing)."""
     cfg = ctx.cfg
+    used = [style_json(style_for(row, v, ctx)) for v in range(1, row.variants + 1)]
     material = {"v": __version__, "row": row_json(row) | {"where": ""}, "image": digest,
                 "backend": ctx.backend, "backend_settings": ctx.backend_settings, "seed": cfg.run.seed,
                 "subject": cfg.subject.model_dump(), "text": cfg.text.model_dump(mode="json"),
-                "styles": {k: style_json(v) for k, v in sorted(ctx.styles.items())}, "qa": cfg.qa}
+                "styles": used, "qa": cfg.qa}
     return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def _paths(ctx: RunContext, sku: str, variant: int) -> tuple[Path, Path]:
-    folder = ctx.out / sku
-    return folder / f"{sku}-v{variant}.png", folder / f"{sku}-v{variant}.json"
-
-
 def _finished(ctx: RunContext, row: SkuRow, key: str) -> list[ItemResult] | None:
-    """Results read back from sidecars when every variant exists with the same key; else None."""
-    from ecomctl.engine.sidecar import qa_from_json, read_sidecar
-
+    """Results read back from sidecars when every variant exists with the same key and an intact poster
+    file (size and sha256 as recorded); else None."""
     if ctx.force or not ctx.cfg.run.skip_finished:
         return None
     results = []
     for v in range(1, row.variants + 1):
-        png, side = _paths(ctx, row.sku, v)
-        if not (png.is_file() and side.is_file()):
-            return None
+        files = ctx.store.poster(row.sku, v)
         try:
-            data = read_sidecar(side)
-        except EcomctlError:
+            data = read_sidecar(files.sidecar)
+        except SidecarError:
             return None
-        if data.get("key") != key:
+        if data["key"] != key or not poster_intact(files, data):
             return None
         qa = qa_from_json(data.get("qa"))
-        status = qa.status if qa else "pass"
         subject = data.get("subject", {})
-        results.append(ItemResult(row.sku, v, status, png, side, None, qa, 0.0, row.where, resumed=True,
+        results.append(ItemResult(sku=row.sku, variant=v, status=qa.status if qa else "pass", image=files.image,
+                                  sidecar=files.sidecar, qa=qa, where=row.where, resumed=True,
                                   subject_method=subject.get("method"), subject_note=subject.get("note")))
     return results
 
@@ -126,11 +134,21 @@ def render_sku(row: SkuRow, ctx: RunContext) -> list[ItemResult]:
             return done
         return _render(row, ctx, key, digest)
     except EcomctlError as e:
-        msg = str(e)
+        msg, exc = str(e), e
     except Exception as e:  # one SKU's bug must not stop the batch
-        msg = f"{type(e).__name__}: {e}"
-    return [ItemResult(row.sku, None, "error", error=msg.splitlines()[0], where=row.where,
-                       seconds=time.perf_counter() - t_start)]
+        msg, exc = f"{type(e).__name__}: {e}", e
+    log = _log_error(row, ctx, exc)
+    return [ItemResult(sku=row.sku, variant=None, status="error", error=(msg.splitlines() or [""])[0],
+                       where=row.where, seconds=time.perf_counter() - t_start, log=log)]
+
+
+def _log_error(row: SkuRow, ctx: RunContext, exc: BaseException) -> Path | None:
+    """The exception's full traceback in OUT/logs/<sku>.log (None when it cannot be written)."""
+    text = f"{row.sku} ({row.where})\n" + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    try:
+        return ctx.store.write_log(row.sku, text)
+    except OSError:
+        return None
 
 
 def _render(row: SkuRow, ctx: RunContext, key: str, digest: str) -> list[ItemResult]:
@@ -141,9 +159,8 @@ def _render(row: SkuRow, ctx: RunContext, key: str, digest: str) -> list[ItemRes
     t = time.perf_counter()
     subject = _extract(row, ctx, digest)
     timings["extract"] = time.perf_counter() - t
-    folder = ctx.out / row.sku
     png = {"compress_level": cfg.render.png_compress}
-    atomic_save_image(folder / f"{row.sku}.mask.png", Image.fromarray(subject.mask, "L"), **png)
+    write_source_mask(ctx.store, row.sku, subject.mask, **png)
     backend = get_backend(ctx.backend, ctx.backend_settings, WORKER_DEVICE or cfg.render.device)
     requests, layout_s = [], []
     cutout = premultiplied_cutout(subject)  # decoded and converted once, shared by every variant
@@ -155,8 +172,9 @@ def _render(row: SkuRow, ctx: RunContext, key: str, digest: str) -> list[ItemRes
                                   cfg.text.min_font_size)
         layer = place_subject(subject, layout.subject_box, row.size, cutout)
         seed = derive_seed(row.seed if row.seed is not None else cfg.run.seed, row.sku, v)
-        requests.append(SceneRequest(row, v, seed, style, layout, layer, build_prompt(row, style,
-                                     cfg.subject.default_prompt), NEGATIVE))
+        requests.append(SceneRequest(row=row, variant=v, seed=seed, style=style, layout=layout,
+                                     subject_layer=layer, negative_prompt=NEGATIVE,
+                                     prompt=build_prompt(row, style, cfg.subject.default_prompt)))
         layout_s.append(time.perf_counter() - t)
     t = time.perf_counter()
     scenes = backend.render(requests)
@@ -164,8 +182,8 @@ def _render(row: SkuRow, ctx: RunContext, key: str, digest: str) -> list[ItemRes
     posters, results = [], []
     for req, scene, lay_s in zip(requests, scenes, layout_s):
         if scene.image is None:  # the backend could not make this variant (e.g. out of GPU memory alone)
-            results.append(ItemResult(row.sku, req.variant, "error", error=scene.error or "no scene",
-                                      where=row.where, seconds=scene_s))
+            results.append(ItemResult(sku=row.sku, variant=req.variant, status="error",
+                                      error=scene.error or "no scene", where=row.where, seconds=scene_s))
             continue
         tm = dict(timings, layout=lay_s, scene=scene_s)
         poster = _finish(req, scene.image, subject, backend.describe() | dict(scene.meta), tm, ctx)
@@ -174,6 +192,7 @@ def _render(row: SkuRow, ctx: RunContext, key: str, digest: str) -> list[ItemRes
     verdicts = qa.check_variants(posters, verdicts, cfg)
     for poster, verdict in zip(posters, verdicts):
         results.append(_write(poster, verdict, subject, key, digest, ctx))
+    ctx.store.clear_log(row.sku)
     return results
 
 
@@ -188,40 +207,29 @@ def _finish(req: SceneRequest, scene: Image.Image, subject: Subject, backend_met
     meta = {"backend": backend_meta, "timings": timings,
             "subject": {"method": subject.method, "note": subject.note, "bbox": subject.bbox.as_list(),
                         "confidence": subject.confidence, "confidence_why": subject.confidence_why}}
-    return Poster(req.row, req.variant, req.seed, image, scene.convert("RGB"), req.subject_mask.copy(),
-                  req.subject_layer, layout, req.style, meta)
+    return Poster(row=req.row, variant=req.variant, seed=req.seed, image=image, background=scene.convert("RGB"),
+                  subject_mask=req.subject_mask.copy(), subject_layer=req.subject_layer, layout=layout,
+                  style=req.style, meta=meta)
 
 
 def _write(poster: Poster, verdict: Any, subject: Subject, key: str, digest: str,
            ctx: RunContext) -> ItemResult:
     row, v = poster.row, poster.variant
-    png, side = _paths(ctx, row.sku, v)
-    folder = png.parent
-    files = {"mask": f"{row.sku}.mask.png", "subject": f"{row.sku}-v{v}.subject.png"}
-    t = time.perf_counter()
-    png_params = {"compress_level": ctx.cfg.render.png_compress}
-    atomic_save_image(folder / files["subject"], Image.fromarray(np.asarray(poster.subject_mask), "L"), **png_params)
-    if ctx.cfg.run.keep_layers and poster.background is not None:
-        files["background"] = f"{row.sku}-v{v}.bg.png"
-        atomic_save_image(folder / files["background"], poster.background, **png_params)
     timings = dict(poster.meta["timings"])
     qa_seconds = verdict.details.get("seconds", {}) if verdict else {}
     timings["qa"] = float(sum(qa_seconds.values()) if isinstance(qa_seconds, dict) else qa_seconds)
-    timings["total"] = sum(timings.values())
     sidecar = {
-        "schema": SCHEMA, "sku": row.sku, "variant": v, "seed": poster.seed, "image": png.name, "key": key,
+        "seed": poster.seed, "key": key,
         "inputs": row_json(row) | {"manifest": row.where.rsplit(":", 1)[0], "image_sha256": digest},
-        "backend": poster.meta["backend"], "subject": dict(poster.meta["subject"],
-                                                           mask=files["mask"],
-                                                           box=poster.layout.subject_box.as_list()),
+        "backend": poster.meta["backend"],
+        "subject": dict(poster.meta["subject"], box=poster.layout.subject_box.as_list()),
         "style": style_json(poster.style), "template": poster.layout.template,
-        "layout": layout_json(poster.layout), "timings": timings, "qa": qa_json(verdict), "files": files,
+        "layout": layout_json(poster.layout), "timings": timings, "qa": qa_json(verdict),
     }
-    atomic_save_image(png, poster.image, optimize=False, **png_params)
-    timings["write"] = time.perf_counter() - t  # written into the sidecar: the sidecar's own write is not in it
-    timings["total"] = sum(s for k, s in timings.items() if k != "total")
-    sidecar["timings"] = timings
-    atomic_write_json(side, sidecar)  # sidecar last: its presence marks the poster finished
+    files = write_poster(ctx.store, poster, sidecar, keep_background=ctx.cfg.run.keep_layers,
+                         compress_level=ctx.cfg.render.png_compress)
+    timings = sidecar["timings"]
     status = verdict.status if verdict else "pass"
-    return ItemResult(row.sku, v, status, png, side, None, verdict, timings["total"], row.where,
-                      subject_method=subject.method, subject_note=subject.note)
+    return ItemResult(sku=row.sku, variant=v, status=status, image=files.image, sidecar=files.sidecar, qa=verdict,
+                      seconds=timings["total"], where=row.where, subject_method=subject.method,
+                      subject_note=subject.note)

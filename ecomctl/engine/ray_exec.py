@@ -113,6 +113,6 @@ def _dispatch(ray: Any, rows: list[SkuRow], ctx: RunContext, gpu: bool) -> Itera
             yield from ray.get(ref)
         except Exception as e:  # RayActorError, a lost node, a crash in the actor: that SKU is an error row
             first = str(e).strip().splitlines()[0] if str(e).strip() else ""
-            yield ItemResult(row.sku, None, "error", error=f"ray task failed: {type(e).__name__}: {first}",
-                             where=row.where)
+            yield ItemResult(sku=row.sku, variant=None, status="error", where=row.where,
+                             error=f"ray task failed: {type(e).__name__}: {first}")
         submit(actor)

@@ -17,10 +17,12 @@ from ecomctl.engine import executors
 from ecomctl.engine.events import JsonLog, counts
 from ecomctl.engine.item import RunContext
 from ecomctl.errors import ConfigError, EcomctlError, Interrupted
-from ecomctl.io import atomic_write_text, output_lock, usable_dir
+from ecomctl.io import usable_dir
 from ecomctl.manifest import Manifest, load_manifest
+from ecomctl.outcome import exit_code
 from ecomctl.render import get_backend
 from ecomctl.render.styles import load_styles
+from ecomctl.store import OutputStore, atomic_write_text
 from ecomctl.types import ItemResult
 
 OnResult = Callable[[ItemResult], None]
@@ -36,7 +38,7 @@ class RunSummary:
     @property
     def exit_code(self) -> int:
         """0 when every poster passed (warnings allowed), 1 when any item failed QA or errored."""
-        return 1 if any(r.status in ("fail", "error") for r in self.results) else 0
+        return exit_code(r.status for r in self.results)
 
     def count(self, status: str) -> int:
         return sum(1 for r in self.results if r.status == status)
@@ -91,9 +93,10 @@ def _render(manifest_path: Path, cfg: Config, on_result: OnResult | None, force:
     rows = list(manifest.rows)
     kind = executors.choose(cfg.run.executor, cfg.run.workers, devices, len(rows))
     executors.preflight(kind)
-    with output_lock(out):
+    store = OutputStore(out)
+    with store.lock():
         described = backend.describe() | {"executor": kind}
-        _write_run_yaml(out, manifest, cfg, described)
+        _write_run_yaml(store, manifest, cfg, described)
         posters = sum(r.variants for r in rows)
         if log:
             log.start(manifest=str(manifest.path.resolve()), out=str(out.resolve()), backend=name,
@@ -117,7 +120,7 @@ def _render(manifest_path: Path, cfg: Config, on_result: OnResult | None, force:
     summary = RunSummary(manifest.path, out, tuple(results), time.perf_counter() - t0)
     if log:
         log.write("run_end", exit_code=summary.exit_code, seconds=round(summary.seconds, 3),
-                  items=len(results), counts=counts(results), report=str(out.resolve() / "report.html"))
+                  items=len(results), counts=counts(results), report=str(store.report_html.resolve()))
     return summary
 
 
@@ -132,7 +135,7 @@ def _write_reports(out: Path, rows: list, results: list[ItemResult], cfg: Config
 def _aborted(e: BaseException, out: Path, done: int, posters: int) -> Interrupted:
     """SIGINT/SIGTERM mid-run: what finished is in the report; the next run resumes from there."""
     signum = e.signum if isinstance(e, Interrupted) else signal.SIGINT
-    return Interrupted(signum, f"{done} of {posters} posters finished, reported in {out / 'report.html'}; "
+    return Interrupted(signum, f"{done} of {posters} posters finished, reported in {OutputStore(out).report_html}; "
                                "run the same command again to resume")
 
 
@@ -145,7 +148,7 @@ def local_out(out: Path) -> Path:
     return Path(out)
 
 
-def _write_run_yaml(out: Path, manifest: Manifest, cfg: Config, backend: dict) -> None:
+def _write_run_yaml(store: OutputStore, manifest: Manifest, cfg: Config, backend: dict) -> None:
     doc = {"ecomctl": __version__, "manifest": str(manifest.path.resolve()), "skus": len(manifest.rows),
            "backend": backend, "config": cfg.model_dump(mode="json")}
-    atomic_write_text(out / "run.yaml", yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
+    atomic_write_text(store.run_yaml, yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))

@@ -77,14 +77,16 @@ def write_reports(out_dir: Path, results: list[ItemResult], cfg: Config) -> None
     """report.json (schema ecomctl.report/1), report.csv and a self-contained report.html in `out_dir`."""
     from ecomctl.qa.report import report_rows, write_csv, write_json
     from ecomctl.qa.report_html import write_html
+    from ecomctl.store import OutputStore
 
-    out_dir = Path(out_dir)
+    store = OutputStore(out_dir)
+    out_dir = store.root
     out_dir.mkdir(parents=True, exist_ok=True)
     limits = thresholds(cfg)
     rows = report_rows(results, out_dir)  # once, shared by the three writers
-    write_json(out_dir / "report.json", rows, out_dir, limits.model_dump(exclude={"report"}))
-    write_csv(out_dir / "report.csv", rows)
-    write_html(out_dir / "report.html", rows, results, out_dir, limits)
+    write_json(store.report_json, rows, out_dir, limits.model_dump(exclude={"report"}))
+    write_csv(store.report_csv, rows)
+    write_html(store.report_html, rows, results, out_dir, limits)
 
 
 def summary_table(results: list[ItemResult]):  # -> rich.table.Table (rich is imported lazily)

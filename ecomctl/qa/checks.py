@@ -19,9 +19,11 @@ def expected_product(poster: Poster, box: tuple[int, int, int, int] | None = Non
     """(expected RGB, alpha 0..1, output RGB, background known): the product layer over the scene.
 
     With the scene before paste known, the expected pixels are the exact feathered composite. Without it
-    (a rebuilt poster whose background is missing or is the final image) only the product's colours are
-    known, and the soft edge gets a slack proportional to its transparency. With `box` (x0, y0, x1, y1)
-    the arrays cover that box only (outside the product's box there is nothing to compare).
+    (a background that is missing or equals the final image under the product) only the product's colours
+    are known, and the soft edge gets a slack proportional to its transparency. Only the pixels the product
+    touches say whether the scene is known, so `ecomctl qa` (which has the scene under the product from the
+    store) measures exactly what render measured. With `box` (x0, y0, x1, y1) the arrays cover that box
+    only (it must hold every pixel the product layer touches).
     """
     def part(img: Image.Image) -> Image.Image:
         return img if box is None else img.crop(box)
@@ -33,17 +35,10 @@ def expected_product(poster: Poster, box: tuple[int, int, int, int] | None = Non
     bg_img = poster.background
     known = bg_img is not None and bg_img.size == poster.image.size
     bg = np.asarray(part(bg_img).convert("RGB")).astype(np.float32) if known else out
-    # the background must differ from the output somewhere (anywhere on the canvas, not just in `box`)
-    known = known and (not np.array_equal(bg, out) or (box is not None and _differs_outside(bg_img, poster.image, box)))
+    touched = alpha[..., 0] > 0  # only the pixels under the product say whether the scene is known
+    known = known and not np.array_equal(bg[touched], out[touched])
     expected = alpha * prod + (1 - alpha) * bg if known else prod
     return expected, alpha[..., 0], out, known
-
-
-def _differs_outside(a: Image.Image, b: Image.Image, box: tuple[int, int, int, int]) -> bool:
-    x, y = np.asarray(a.convert("RGB")), np.asarray(b.convert("RGB"))
-    inside = np.zeros(x.shape[:2], bool)
-    inside[box[1]:box[3], box[0]:box[2]] = True
-    return not np.array_equal(x[~inside], y[~inside])
 
 
 def _product_box(poster: Poster, intended: np.ndarray, margin: int = 9) -> tuple[int, int, int, int]:

@@ -17,6 +17,9 @@ import cv2
 import numpy as np
 from rapidfuzz.distance import Levenshtein
 
+from ecomctl.text.colour import contrast as contrast_ratio  # noqa: F401 — QA's WCAG is the typesetter's
+from ecomctl.text.colour import srgb_to_linear
+
 _FOLD = str.maketrans({
     **dict.fromkeys("‘’‚′`´", "'"),
     **dict.fromkeys("“”„″〝〞", '"'),
@@ -45,10 +48,13 @@ def exact(pred: str, expected: str) -> bool:
     return normalize_text(pred) == normalize_text(expected)
 
 
-def iou(a: np.ndarray, b: np.ndarray) -> float:
-    """Intersection over union of two boolean masks (1.0 when both are empty)."""
-    union = np.logical_or(a, b).sum()
-    return 1.0 if union == 0 else float(np.logical_and(a, b).sum() / union)
+def iou(a: np.ndarray, b: np.ndarray, thresh: int = 127) -> float:
+    """Intersection over union of two masks (1.0 when both are empty); boolean masks are used as they are,
+    0..255 masks are binarised at `thresh`. The one IoU of the package (QA, extraction tests, benchmarks)."""
+    ab = a if a.dtype == bool else a > thresh
+    bb = b if b.dtype == bool else b > thresh
+    union = int(np.logical_or(ab, bb).sum())
+    return 1.0 if union == 0 else int(np.logical_and(ab, bb).sum()) / union
 
 
 def psnr(a: np.ndarray, b: np.ndarray, region: np.ndarray) -> float:
@@ -88,24 +94,9 @@ def _luma(rgb: np.ndarray) -> np.ndarray:
     return x[..., 0] * 0.299 + x[..., 1] * 0.587 + x[..., 2] * 0.114
 
 
-def relative_luminance(rgb: tuple[float, float, float] | np.ndarray) -> float:
-    """WCAG 2.x relative luminance of an sRGB colour given as 0..255 values."""
-    c = np.asarray(rgb, dtype=np.float64) / 255.0
-    lin = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
-    return float(lin @ np.array([0.2126, 0.7152, 0.0722]))
-
-
-def contrast_ratio(fg: tuple[float, float, float] | np.ndarray, bg: tuple[float, float, float] | np.ndarray) -> float:
-    """WCAG contrast ratio (1..21) between two sRGB colours."""
-    la, lb = relative_luminance(fg), relative_luminance(bg)
-    hi, lo = max(la, lb), min(la, lb)
-    return (hi + 0.05) / (lo + 0.05)
-
-
 def srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
     """CIE L*a*b* (D65) of an (..., 3) array of 0..255 sRGB values."""
-    c = np.asarray(rgb, dtype=np.float64) / 255.0
-    lin = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    lin = srgb_to_linear(rgb)
     m = np.array([[0.4124564, 0.3575761, 0.1804375],
                   [0.2126729, 0.7151522, 0.0721750],
                   [0.0193339, 0.1191920, 0.9503041]])

@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from ecomctl import __version__
-from ecomctl.io import atomic_write_text
+from ecomctl.outcome import STATUS_ORDER
+from ecomctl.store.files import atomic_write_text
 from ecomctl.textsafe import neutralise
 from ecomctl.types import ItemResult
 
 SCHEMA = "ecomctl.report/1"
-STATUS_ORDER = {"error": 0, "fail": 1, "warn": 2, "pass": 3, "skipped": 4}
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 

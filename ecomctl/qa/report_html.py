@@ -13,9 +13,9 @@ import yaml
 from jinja2 import Environment, PackageLoader, select_autoescape
 from PIL import Image
 
-from ecomctl.io import atomic_write_text
 from ecomctl.qa.report import header, summarize
 from ecomctl.qa.thresholds import QAThresholds
+from ecomctl.store.files import atomic_write_text
 from ecomctl.textsafe import neutralise
 from ecomctl.types import ItemResult
 

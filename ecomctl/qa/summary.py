@@ -8,10 +8,9 @@ from pathlib import Path
 from rich.markup import escape
 from rich.table import Table
 
+from ecomctl.outcome import STATUS_COLOURS as _STYLE
 from ecomctl.qa.report import report_rows, summarize
 from ecomctl.types import ItemResult
-
-_STYLE = {"pass": "green", "warn": "yellow", "fail": "red", "error": "magenta", "skipped": "dim"}
 
 
 def summary_table(results: Sequence[ItemResult], max_rows: int = 20) -> Table:

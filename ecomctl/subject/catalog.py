@@ -12,7 +12,8 @@ from PIL import Image
 
 from ecomctl.config import Config
 from ecomctl.errors import ExtractionError, InputImageError
-from ecomctl.io import atomic_save_image, atomic_write_json, open_image
+from ecomctl.io import open_image
+from ecomctl.store.files import atomic_save_image, atomic_write_json
 from ecomctl.subject import extract_subjects, usable_extractor
 from ecomctl.subject.preview import SheetEntry, overlay, sheet_from_tiles, tile
 from ecomctl.types import SkuRow, Subject
@@ -50,7 +51,9 @@ class ExtractSummary:
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.failed else 0
+        from ecomctl.outcome import exit_code
+
+        return exit_code(r.status for r in self.results)
 
 
 def _batches(rows: list[SkuRow], size: int) -> Iterator[list[SkuRow]]:

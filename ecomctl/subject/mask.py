@@ -30,13 +30,6 @@ def mask_bbox(mask: np.ndarray, thresh: int = 127) -> Box:
     return Box(int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
 
 
-def iou(a: np.ndarray, b: np.ndarray, thresh: int = 127) -> float:
-    """Intersection over union of two masks binarised at `thresh` (1.0 when both are empty)."""
-    ab, bb = a > thresh, b > thresh
-    union = int((ab | bb).sum())
-    return 1.0 if union == 0 else int((ab & bb).sum()) / union
-
-
 def fill_holes(binary: np.ndarray) -> np.ndarray:
     """Fill every background region not connected to the image border."""
     bg = (~binary).astype(np.uint8)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from ecomctl.text.colour import best_text_colour, luminance
+from ecomctl.text.colour import best_text_colour, contrast_ratios, luminance, luminance_u8
 from ecomctl.text.fonts import load_font
 from ecomctl.types import RGB, Box, Layout, Plate, Style, TextLine
 
@@ -18,23 +18,17 @@ def worst_contrast(img: Image.Image, box: Box, colour: RGB) -> float:
     return _worst_contrast(_region_luminance(np.asarray(img.convert("RGB")), box), colour)
 
 
-_LIN = np.where(np.arange(256) / 255.0 <= 0.03928, np.arange(256) / 255.0 / 12.92,
-                ((np.arange(256) / 255.0 + 0.055) / 1.055) ** 2.4)  # the luminance formula per 8-bit value
-
-
 def _region_luminance(rgb: np.ndarray, box: Box) -> np.ndarray:
-    """Relative luminance of the pixels under `box` (same formula as `luminance`, via a 256-entry table)."""
+    """Relative luminance of the pixels under `box` (text.colour: the formula QA measures with)."""
     b = box.clip(_size_of(rgb))
     region = rgb[b.y0:b.y1, b.x0:b.x1].reshape(-1, 3)
-    lin = _LIN[region]
-    return lin[:, 0] * 0.2126 + lin[:, 1] * 0.7152 + lin[:, 2] * 0.0722
+    return luminance_u8(region)
 
 
 def _worst_contrast(lum: np.ndarray, colour: RGB) -> float:
     if lum.size == 0:
         return 21.0
-    lc = float(luminance(colour))
-    ratio = (np.maximum(lum, lc) + 0.05) / (np.minimum(lum, lc) + 0.05)
+    ratio = contrast_ratios(luminance(colour), lum)
     return float(np.percentile(ratio, 5))
 
 

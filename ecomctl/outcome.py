@@ -1,0 +1,14 @@
+"""End of the data flow: item statuses → order, terminal colour and the command's exit code (one rule each)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+STATUS_ORDER = {"error": 0, "fail": 1, "warn": 2, "pass": 3, "skipped": 4}  # worst first
+STATUS_COLOURS = {"pass": "green", "ok": "green", "warn": "yellow", "fail": "red", "error": "red", "skipped": "dim"}
+FAILED = frozenset({"fail", "error"})
+
+
+def exit_code(statuses: Iterable[str]) -> int:
+    """0 when every item passed (warnings allowed), 1 when any failed QA or errored."""
+    return 1 if any(s in FAILED for s in statuses) else 0

@@ -1,0 +1,148 @@
+"""Write stage: the output folder OUT — the only code that builds a path inside it.
+
+Layout (names are built here and nowhere else):
+
+    OUT/<sku>/<sku>-v<k>.png            poster                 OUT/<sku>/<sku>.mask.png   product mask (photo coords)
+    OUT/<sku>/<sku>-v<k>.json           sidecar (store.sidecar) OUT/<sku>/<sku>-v<k>.subject.png  mask on the canvas
+    OUT/<sku>/<sku>-v<k>.cutout.png     placed product (RGBA, cropped to its box; QA's expected pixels)
+    OUT/<sku>/<sku>-v<k>.under.png      scene under the product (same box; QA's soft-edge composite)
+    OUT/<sku>/<sku>-v<k>.bg.png         whole clean background, with --keep-layers (dataset style image)
+    OUT/logs/<sku>.log                  full traceback of a SKU that failed
+    OUT/report.html|json|csv, OUT/run.yaml, OUT/.ecomctl.lock
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from ecomctl.store.files import (
+    atomic_save_image,
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_text,
+    file_digest,
+    output_lock,
+)
+
+__all__ = [
+    "RESERVED_NAMES",
+    "OutputStore",
+    "PosterFiles",
+    "atomic_save_image",
+    "atomic_write_bytes",
+    "atomic_write_json",
+    "atomic_write_text",
+    "file_digest",
+    "output_lock",
+]
+
+LOGS = "logs"
+RUN_YAML = "run.yaml"
+REPORTS = ("report.html", "report.json", "report.csv")
+LOCK = ".ecomctl.lock"
+RESERVED_NAMES = frozenset({LOGS, RUN_YAML, LOCK, *REPORTS})  # never a SKU folder name
+_SIDECAR = re.compile(r"^(?P<sku>.+)-v(?P<variant>[1-9]\d*)\.json$")
+
+
+@dataclass(frozen=True)
+class PosterFiles:
+    """Every file of one poster variant (absolute paths) and the names its sidecar records."""
+
+    folder: Path
+    sku: str
+    variant: int
+
+    def _name(self, tail: str) -> str:
+        return f"{self.sku}-v{self.variant}{tail}"
+
+    @property
+    def image(self) -> Path:
+        return self.folder / self._name(".png")
+
+    @property
+    def sidecar(self) -> Path:
+        return self.folder / self._name(".json")
+
+    @property
+    def names(self) -> dict[str, str]:
+        """Layer names as stored in the sidecar's `files` (relative to the SKU folder)."""
+        return {"mask": f"{self.sku}.mask.png", "subject": self._name(".subject.png"),
+                "cutout": self._name(".cutout.png"), "under": self._name(".under.png"),
+                "background": self._name(".bg.png")}
+
+    def layer(self, name: str) -> Path:
+        """A layer file named in the sidecar's `files` (names are checked to be plain file names)."""
+        return self.folder / name
+
+
+@dataclass(frozen=True)
+class OutputStore:
+    """One output folder: names, discovery, logs and report paths."""
+
+    root: Path
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "root", Path(self.root))
+
+    def sku_folder(self, sku: str) -> Path:
+        return self.root / sku
+
+    def poster(self, sku: str, variant: int) -> PosterFiles:
+        return PosterFiles(self.sku_folder(sku), sku, variant)
+
+    def of_sidecar(self, sidecar: Path) -> PosterFiles:
+        """The poster files a sidecar path belongs to (sku and variant from its name)."""
+        m = _SIDECAR.match(Path(sidecar).name)
+        sku, variant = (m["sku"], int(m["variant"])) if m else (Path(sidecar).parent.name, 0)
+        return PosterFiles(Path(sidecar).parent, sku, variant)
+
+    def source_mask(self, sku: str) -> Path:
+        return self.sku_folder(sku) / f"{sku}.mask.png"
+
+    @property
+    def run_yaml(self) -> Path:
+        return self.root / RUN_YAML
+
+    @property
+    def report_html(self) -> Path:
+        return self.root / "report.html"
+
+    @property
+    def report_json(self) -> Path:
+        return self.root / "report.json"
+
+    @property
+    def report_csv(self) -> Path:
+        return self.root / "report.csv"
+
+    def lock(self):
+        return output_lock(self.root)
+
+    # discovery ---------------------------------------------------------------------------------------
+    def sidecars(self) -> list[Path]:
+        """Every poster sidecar `OUT/<sku>/<sku>-v<k>.json` by name, in SKU then variant order; whether
+        it is readable is for the reader to say (a garbage sidecar is an error row, never dropped)."""
+        found = []
+        for path in self.root.glob("*/*.json"):
+            m = _SIDECAR.match(path.name)
+            if m and m["sku"] == path.parent.name and path.is_file():
+                found.append((m["sku"], int(m["variant"]), path))
+        return [p for _, _, p in sorted(found)]
+
+    def looks_like_output(self) -> bool:
+        """True for a folder `ecomctl render` wrote (its run.yaml or at least one poster sidecar)."""
+        return self.run_yaml.is_file() or bool(self.sidecars())
+
+    # logs --------------------------------------------------------------------------------------------
+    def log_path(self, sku: str) -> Path:
+        return self.root / LOGS / f"{sku}.log"
+
+    def write_log(self, sku: str, text: str) -> Path:
+        path = self.log_path(sku)
+        atomic_write_text(path, text if text.endswith("\n") else text + "\n")
+        return path
+
+    def clear_log(self, sku: str) -> None:
+        self.log_path(sku).unlink(missing_ok=True)

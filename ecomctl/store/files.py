@@ -1,0 +1,90 @@
+"""Write stage, lowest level: atomic file writes that honour the umask, content digests, the folder lock."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from ecomctl.errors import EcomctlError
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to a hidden temporary file beside `path`, then rename it over `path`: a crash never
+    leaves a half-written file. The temporary file is created with mode 0666 filtered by the process
+    umask (mkstemp would force 0600 on every output)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: Path, data: Any) -> None:
+    atomic_write_text(path, json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def encode_image(img: Image.Image, suffix: str = ".png", **params: Any) -> bytes:
+    buf = io.BytesIO()
+    fmt = "JPEG" if suffix.lower() in (".jpg", ".jpeg") else "PNG"
+    img.save(buf, format=fmt, **params)
+    return buf.getvalue()
+
+
+def atomic_save_image(path: Path, img: Image.Image, **params: Any) -> None:
+    atomic_write_bytes(path, encode_image(img, Path(path).suffix, **params))
+
+
+def bytes_digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def file_digest(path: Path) -> str:
+    """sha256 of a file's bytes (inputs are keyed by content, so a touched-but-equal file is not re-rendered)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def output_lock(out: Path) -> contextlib.AbstractContextManager[None]:
+    """An exclusive lock on an output folder: two runs (say, a cron job and a manual re-run) never write
+    the same posters and reports at once. Raises EcomctlError at once if another run holds it."""
+    from filelock import FileLock, Timeout
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(out / ".ecomctl.lock"))
+
+    @contextlib.contextmanager
+    def held() -> Iterator[None]:
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            raise EcomctlError(f"{out} is being written by another ecomctl run (lock {lock.lock_file}); "
+                               "wait for it to finish or use another --out") from None
+        try:
+            yield
+        finally:
+            lock.release()
+
+    return held()

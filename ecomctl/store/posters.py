@@ -1,0 +1,130 @@
+"""Write stage: a finished poster and its layers into OUT, and back out again exactly as QA saw it."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from ecomctl.store import OutputStore, PosterFiles
+from ecomctl.store.files import (
+    atomic_save_image,
+    atomic_write_bytes,
+    atomic_write_json,
+    bytes_digest,
+    encode_image,
+)
+from ecomctl.store.sidecar import (
+    SCHEMA,
+    SidecarError,
+    layout_from_json,
+    read_sidecar,
+    row_from_json,
+    style_from_json,
+)
+from ecomctl.types import Box, Poster
+
+
+def _product_box(layer: Image.Image) -> Box:
+    """Box of every pixel the product layer touches (alpha > 0); one pixel when it touches none."""
+    box = layer.getchannel("A").getbbox()
+    return Box(*box) if box else Box(0, 0, 1, 1)
+
+
+def write_poster(store: OutputStore, poster: Poster, sidecar: dict[str, Any], keep_background: bool,
+                 compress_level: int | None = None) -> PosterFiles:
+    """Write the layers, then the poster, then the sidecar (its presence marks the poster finished).
+
+    `sidecar` holds everything but `schema`, `image`, `files` and `poster`, which are filled in here; its
+    `timings` get `write` (layers + poster; the sidecar's own write is not in it) and a new `total`."""
+    t = time.perf_counter()
+    png = {} if compress_level is None else {"compress_level": compress_level}
+    files = store.poster(poster.row.sku, poster.variant)
+    names = files.names
+    box = _product_box(poster.subject_layer)
+    scene = poster.background if poster.background is not None else poster.image
+    atomic_save_image(files.layer(names["subject"]), Image.fromarray(np.asarray(poster.subject_mask), "L"), **png)
+    atomic_save_image(files.layer(names["cutout"]), poster.subject_layer.crop(tuple(box.as_list())), **png)
+    atomic_save_image(files.layer(names["under"]), scene.convert("RGB").crop(tuple(box.as_list())), **png)
+    recorded = {k: names[k] for k in ("mask", "subject", "cutout", "under")} | {"cutout_box": box.as_list()}
+    if keep_background and poster.background is not None:
+        atomic_save_image(files.layer(names["background"]), poster.background, **png)
+        recorded["background"] = names["background"]
+    data = encode_image(poster.image, ".png", optimize=False, **png)
+    atomic_write_bytes(files.image, data)
+    timings = sidecar["timings"]
+    timings["write"] = time.perf_counter() - t
+    timings["total"] = sum(s for k, s in timings.items() if k != "total")
+    doc = {"schema": SCHEMA, "sku": poster.row.sku, "variant": poster.variant, "image": files.image.name,
+           **sidecar, "files": recorded, "poster": {"bytes": len(data), "sha256": bytes_digest(data)}}
+    atomic_write_json(files.sidecar, doc)
+    return files
+
+
+def write_source_mask(store: OutputStore, sku: str, mask: np.ndarray, **png: Any) -> None:
+    atomic_save_image(store.source_mask(sku), Image.fromarray(mask, "L"), **png)
+
+
+def rewrite_sidecar(path: Path, data: dict[str, Any]) -> None:
+    """Replace a sidecar (e.g. `ecomctl qa` writing a new verdict), atomically."""
+    atomic_write_json(Path(path), data)
+
+
+def poster_intact(files: PosterFiles, data: dict[str, Any]) -> bool:
+    """True when the poster file and every layer QA needs are there and the poster has the size and
+    sha256 its sidecar recorded (a truncated or replaced poster is rendered again, never 'unchanged')."""
+    want = data["poster"]
+    try:
+        if files.image.stat().st_size != want["bytes"]:
+            return False
+        if not all(files.layer(data["files"][k]).is_file() for k in ("subject", "cutout", "under")):
+            return False
+        from ecomctl.store.files import file_digest
+
+        return file_digest(files.image) == want["sha256"]
+    except OSError:
+        return False
+
+
+def _open(path: Path, mode: str) -> Image.Image:
+    try:
+        with Image.open(path) as im:
+            return im.convert(mode)
+    except (OSError, ValueError) as e:
+        raise SidecarError(f"{path}: cannot read layer: {e}") from None
+
+
+def load_poster(path: Path) -> Poster:
+    """Rebuild a Poster from OUT exactly as QA saw it at render time: final image, intended mask on the
+    canvas, the placed product layer, and the scene under the product (the whole background when kept)."""
+    path = Path(path)
+    d = read_sidecar(path)
+    files = OutputStore(path.parent.parent).of_sidecar(path)
+    recorded = d["files"]
+    image = _open(files.layer(d["image"]), "RGB")
+    canvas_mask = np.asarray(_open(files.layer(recorded["subject"]), "L"))
+    box = Box.from_list(recorded["cutout_box"])
+    layer = Image.new("RGBA", image.size, (0, 0, 0, 0))
+    layer.paste(_open(files.layer(recorded["cutout"]), "RGBA"), (box.x0, box.y0))
+    background = full_background(path, d)
+    if background is None:  # the scene is known under the product, which is all QA compares there
+        background = image.copy()
+        background.paste(_open(files.layer(recorded["under"]), "RGB"), (box.x0, box.y0))
+    meta = {k: d[k] for k in ("backend", "timings", "subject", "key") if k in d}
+    meta |= {"sidecar": str(path), "qa": d.get("qa")}
+    return Poster(row=row_from_json(d["inputs"]), variant=d["variant"], seed=d["seed"], image=image,
+                  background=background, subject_mask=canvas_mask, subject_layer=layer,
+                  layout=layout_from_json(d["layout"]), style=style_from_json(d["style"]), meta=meta)
+
+
+def full_background(path: Path, data: dict[str, Any] | None = None) -> Image.Image | None:
+    """The whole clean background layer when the render kept it (`--keep-layers`), else None."""
+    d = data or read_sidecar(path)
+    name = d["files"].get("background")
+    if not name:
+        return None
+    bg = Path(path).parent / name
+    return _open(bg, "RGB") if bg.is_file() else None
