@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from ecomctl.cli import app
 from ecomctl.qa.checks import check_mask_confidence
+from ecomctl.qa.metrics import iou
 from ecomctl.qa.thresholds import SubjectThresholds
-from ecomctl.subject.mask import iou
 from tests.conftest import write_manifest
 from tests.extract_scenes import scene
 

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from ecomctl.errors import BackendUnavailable
+from ecomctl.qa.metrics import iou
 from ecomctl.subject import extract_subject
-from ecomctl.subject.mask import iou
 from ecomctl.subject.saliency import BUNDLED, SaliencyExtractor, find_weights
 from tests.extract_scenes import poster, scene
 
