@@ -120,7 +120,7 @@ def _extract(row: SkuRow, ctx: RunContext, digest: str) -> Subject:
             raise ExtractionError(f"{row.where}: {e}") from None
         return extract_subject(source, prompt, cfg.method, settings)
 
-    return cached_subject(key, ctx.out / ".cache" / "subjects", compute)
+    return cached_subject(key, ctx.store.subject_cache, compute)
 
 
 def render_sku(row: SkuRow, ctx: RunContext) -> list[ItemResult]:

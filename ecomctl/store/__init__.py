@@ -8,6 +8,7 @@ Layout (names are built here and nowhere else):
     OUT/<sku>/<sku>-v<k>.under.png      scene under the product (same box; QA's soft-edge composite)
     OUT/<sku>/<sku>-v<k>.bg.png         whole clean background, with --keep-layers (dataset style image)
     OUT/logs/<sku>.log                  full traceback of a SKU that failed
+    OUT/.cache/subjects/<key>.npz       extraction results by photo digest + settings (subject/cache.py)
     OUT/report.html|json|csv, OUT/run.yaml, OUT/.ecomctl.lock
 """
 
@@ -97,6 +98,10 @@ class OutputStore:
         m = _SIDECAR.match(Path(sidecar).name)
         sku, variant = (m["sku"], int(m["variant"])) if m else (Path(sidecar).parent.name, 0)
         return PosterFiles(Path(sidecar).parent, sku, variant)
+
+    @property
+    def subject_cache(self) -> Path:
+        return self.root / ".cache" / "subjects"
 
     def source_mask(self, sku: str) -> Path:
         return self.sku_folder(sku) / f"{sku}.mask.png"

@@ -5,9 +5,8 @@ digest and the extraction settings, kept in memory for the worker's life and on 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
-import os
-import tempfile
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import fields
@@ -50,17 +49,14 @@ def cached_subject(key: str, folder: Path | None, compute: Callable[[], Subject]
 
 
 def _save(path: Path, s: Subject) -> None:
-    """Atomic (temp file + rename): two workers extracting the same photo never leave a torn file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Atomic (temp file + rename, umask honoured): two workers extracting the same photo never leave a
+    torn file."""
+    from ecomctl.store.files import atomic_write_bytes
+
     meta = json.dumps({"bbox": s.bbox.as_list(), **{k: getattr(s, k) for k in _SCALARS}})
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".npz")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, image=np.asarray(s.image.convert("RGB")), mask=s.mask, meta=np.array(meta))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    buf = io.BytesIO()
+    np.savez(buf, image=np.asarray(s.image.convert("RGB")), mask=s.mask, meta=np.array(meta))
+    atomic_write_bytes(path, buf.getvalue())
 
 
 def _load(path: Path) -> Subject | None:
