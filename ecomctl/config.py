@@ -38,6 +38,8 @@ class RenderConfig(_Section):
     variants: int = Field(2, ge=1, le=16)
     styles: Path | None = None
     device: str = "auto"
+    campaign: str | None = None  # campaign of rows that name none (--campaign)
+    campaigns: dict[str, Path] = {}  # campaign → reference image (--campaign-ref); others: their first scene
     png_compress: int = Field(1, ge=0, le=9)
 
     @field_validator("size")

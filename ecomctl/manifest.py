@@ -75,6 +75,7 @@ class RowModel(BaseModel):
     variants: int | None = Field(None, ge=1, le=16)
     seed: int | None = Field(None, ge=0)
     lang: Literal["zh", "en", "auto"] | None = None
+    campaign: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
     @field_validator("*", mode="before")
     @classmethod
@@ -262,5 +263,5 @@ def _to_row(m: RowModel, base: Path, line: int, path: Path, default_size: str, d
         sku=m.sku, image=(base / m.image).resolve(), title=m.title, size=m.size or parse_size(default_size),
         subtitle=m.subtitle, price=m.price, badge=m.badge, subject=m.subject, style=style, prompt=m.prompt,
         template=m.template, variants=m.variants or default_variants, seed=m.seed, lang=m.lang,
-        where=f"{path}:{line}",
+        campaign=m.campaign, where=f"{path}:{line}",
     )

@@ -17,7 +17,7 @@ from ecomctl.errors import ManifestError
 from ecomctl.textsafe import neutralise
 
 FIELDS = ("sku", "image", "title", "subtitle", "price", "badge", "subject", "style", "prompt",
-          "size", "template", "variants", "seed", "lang")
+          "size", "template", "variants", "seed", "lang", "campaign")
 REQUIRED = ("sku", "image", "title")
 
 

@@ -92,6 +92,7 @@ class SkuRow:
     seed: int | None = None
     lang: str | None = None
     where: str = ""
+    campaign: str | None = None  # SKUs of one campaign share one reference style
 
     def copy_lines(self) -> dict[str, str]:
         """The manifest copy by role, only the roles that are present."""
@@ -269,3 +270,4 @@ class ItemResult:
     subject_method: str | None = None  # extractor that made the product mask
     subject_note: str | None = None  # why the auto chain fell back, if it did
     log: Path | None = None  # OUT/logs/<sku>.log: the full traceback of an error
+    campaign: str | None = None  # the campaign whose reference the poster was scored against

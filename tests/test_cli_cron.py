@@ -59,7 +59,7 @@ def test_log_json_records_item_errors_and_run_errors(tmp_path: Path, fast_config
     ])
     log = tmp_path / "run.jsonl"
     assert _render(path, tmp_path / "out", fast_config, "--log-json", str(log)).exit_code == 1
-    bad = [e for e in _events(log) if e.get("sku") == "BAD"][0]
+    bad = next(e for e in _events(log) if e.get("sku") == "BAD")
     assert bad["status"] == "error" and bad["variant"] is None and "cannot read image" in bad["error"]
     assert _events(log)[-1]["exit_code"] == 1
     (tmp_path / "gone.csv").write_text("sku,image,title\nX,missing.png,T\n", encoding="utf-8")

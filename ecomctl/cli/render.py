@@ -34,6 +34,10 @@ def register(app: typer.Typer) -> None:
         force: bool = typer.Option(False, "--force", help="Re-render items that are already finished."),
         log_json: Path = typer.Option(None, "--log-json", help="Append one JSON line per event (run start, "
                                       "each poster with timings and verdict, run end) to FILE."),
+        campaign: str = typer.Option(None, "--campaign", help="Campaign of every row that names none: its SKUs "
+                                     "share one reference style (render.campaign)."),
+        campaign_ref: Path = typer.Option(None, "--campaign-ref", help="Reference image of --campaign "
+                                          "[default: the campaign's first scene rendered]."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress or per-poster lines; print "
                                    "only failed/error posters and the summary, and only when the run fails."),
     ) -> None:
@@ -41,7 +45,9 @@ def register(app: typer.Typer) -> None:
         from ecomctl.engine.runner import run_render
 
         cfg = build_config(config, {"run.out": out, "render.backend": backend, "render.device": devices,
-                                    "run.workers": workers, "run.seed": seed, "run.keep_layers": keep_layers})
+                                    "run.workers": workers, "run.seed": seed, "run.keep_layers": keep_layers,
+                                    "render.campaign": campaign})
+        cfg = _with_campaign_ref(cfg, campaign_ref)
         if quiet:
             summary = run_render(manifest, cfg, force=force, log_json=log_json)
             _print_quiet(summary)
@@ -49,6 +55,17 @@ def register(app: typer.Typer) -> None:
             summary = _run(run_render, manifest, cfg, force, log_json)
             _print_summary(summary)
         raise typer.Exit(summary.exit_code)
+
+
+def _with_campaign_ref(cfg, ref: Path | None):
+    if ref is None:
+        return cfg
+    if not cfg.render.campaign:
+        from ecomctl.errors import ConfigError
+
+        raise ConfigError("--campaign-ref needs --campaign NAME (the campaign it is the reference of)")
+    refs = {**cfg.render.campaigns, cfg.render.campaign: ref}
+    return cfg.model_copy(update={"render": cfg.render.model_copy(update={"campaigns": refs})})
 
 
 def _run(run_render, manifest, cfg, force, log_json):

@@ -62,8 +62,8 @@ def _timings(res: ItemResult) -> dict[str, float]:
     """Seconds per stage as the sidecar recorded them (a resumed poster: the run that rendered it)."""
     if res.sidecar is None:
         return {}
-    from ecomctl.engine.sidecar import read_sidecar
     from ecomctl.errors import EcomctlError
+    from ecomctl.store.sidecar import read_sidecar
 
     try:
         timings = read_sidecar(res.sidecar).get("timings", {})

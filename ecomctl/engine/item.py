@@ -78,8 +78,15 @@ def item_key(row: SkuRow, ctx: RunContext, digest: str) -> str:
     material = {"v": __version__, "row": row_json(row) | {"where": ""}, "image": digest,
                 "backend": ctx.backend, "backend_settings": ctx.backend_settings, "seed": cfg.run.seed,
                 "subject": cfg.subject.model_dump(), "text": cfg.text.model_dump(mode="json"),
-                "styles": used, "qa": cfg.qa}
+                "styles": used, "qa": cfg.qa, "style_image": _style_digest(row)}
     return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _style_digest(row: SkuRow) -> str | None:
+    """A reference-image style (a campaign's reference) is keyed by content: a new reference re-renders."""
+    if row.style and Path(row.style).suffix and Path(row.style).is_file():
+        return file_digest(Path(row.style))
+    return None
 
 
 def _finished(ctx: RunContext, row: SkuRow, key: str) -> list[ItemResult] | None:

@@ -13,13 +13,14 @@ import yaml
 
 from ecomctl import __version__
 from ecomctl.config import Config
-from ecomctl.engine import executors
+from ecomctl.engine import campaigns, executors
 from ecomctl.engine.events import JsonLog, counts
 from ecomctl.engine.item import RunContext
 from ecomctl.errors import ConfigError, EcomctlError, Interrupted
 from ecomctl.io import usable_dir
 from ecomctl.manifest import Manifest, load_manifest
 from ecomctl.outcome import exit_code
+from ecomctl.qa.style import CampaignScorer
 from ecomctl.render import get_backend
 from ecomctl.render.styles import load_styles
 from ecomctl.store import OutputStore, atomic_write_text
@@ -90,7 +91,8 @@ def _render(manifest_path: Path, cfg: Config, on_result: OnResult | None, force:
 
     qa.preflight(cfg)  # bad qa: thresholds or a missing OCR engine: exit 2 before any SKU, not N error rows
     ctx = RunContext(cfg, out, styles, name, settings, force)
-    rows = list(manifest.rows)
+    given = campaigns.given_references(cfg.render.campaign, cfg.render.campaigns)
+    rows = campaigns.assign(list(manifest.rows), cfg.render.campaign)
     kind = executors.choose(cfg.run.executor, cfg.run.workers, devices, len(rows))
     executors.preflight(kind)
     store = OutputStore(out)
@@ -104,7 +106,7 @@ def _render(manifest_path: Path, cfg: Config, on_result: OnResult | None, force:
         if on_start:
             on_start(posters)
         results: list[ItemResult] = []
-        work = executors.run(kind, rows, ctx)
+        work = campaigns.run(kind, rows, ctx, given, CampaignScorer(out, cfg))
         try:
             for res in work:
                 results.append(res)

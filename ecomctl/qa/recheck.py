@@ -37,6 +37,9 @@ def recheck(out_dir: Path, cfg: Config, on_result: OnResult | None = None) -> li
                 results.append(res)
                 if on_result:
                     on_result(res)
+        from ecomctl.qa.style import score_campaigns
+
+        results = score_campaigns(store.root, results, cfg)  # campaign posters vs OUT/campaigns/<name>.png
         write_reports(store.root, results, cfg)
     return results
 

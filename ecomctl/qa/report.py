@@ -41,6 +41,7 @@ def item_row(r: ItemResult, base: str) -> dict[str, Any]:
         "where": r.where, "seconds": round(r.seconds, 3), "error": r.error,
         "resumed": bool(getattr(r, "resumed", False)),  # verdict kept from an earlier run (inputs unchanged)
         "subject": {"method": r.subject_method, "note": r.subject_note},  # which extractor, why a fallback
+        "campaign": r.campaign,
         "reasons": ([r.error] if r.error else []) + (qa.reasons if qa else []),
         "metrics": qa.metrics if qa else {},
         "checks": [{"name": c.name, "value": c.value, "status": c.status, "reason": c.reason}
@@ -81,6 +82,25 @@ def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return {"items": len(rows), "status": counts, "metrics": dict(sorted(metrics.items()))}
 
 
+def campaigns(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Per campaign: its reference, how many posters, and their style-consistency scores (qa/style.py)."""
+    from ecomctl.qa.style import CHECK, MODEL
+
+    out: dict[str, Any] = {}
+    for row in rows:
+        if row.get("campaign"):
+            c = out.setdefault(row["campaign"], {"reference": f"campaigns/{row['campaign']}.png", "posters": 0,
+                                                 "scores": []})
+            c["posters"] += 1
+            if row["metrics"].get(CHECK) is not None:
+                c["scores"].append(row["metrics"][CHECK])
+    for c in out.values():
+        vals = c.pop("scores")
+        c.update(style_mean=round(sum(vals) / len(vals), 4) if vals else None, style_min=min(vals, default=None),
+                 model=MODEL)
+    return dict(sorted(out.items()))
+
+
 def header(out_dir: Path) -> dict[str, Any]:
     return {"schema": SCHEMA, "generator": f"ecomctl {__version__}",
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -93,7 +113,8 @@ def report_data(rows: Sequence[dict[str, Any]], out_dir: Path, limits: dict[str,
     summary = summarize(rows)
     for m in summary["metrics"].values():
         m.pop("values")
-    return {**header(out_dir), "thresholds": limits or {}, "summary": summary, "items": list(rows)}
+    return {**header(out_dir), "thresholds": limits or {}, "summary": summary, "campaigns": campaigns(rows),
+            "items": list(rows)}
 
 
 def write_json(path: Path, rows: Sequence[dict[str, Any]], out_dir: Path,
@@ -114,13 +135,14 @@ def safe_cell(value: Any) -> Any:
 def write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> None:
     metric_names = sorted({name for row in rows for name in row["metrics"]})
     head = ["sku", "variant", "status", "image", "sidecar", "where", "seconds", "reasons", "subject_method",
-            "subject_fallback"]
+            "subject_fallback", "campaign"]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(head + metric_names)
     for row in rows:
         cells = [row["sku"], row["variant"], row["status"], row["image"], row["sidecar"], row["where"],
-                 row["seconds"], "; ".join(row["reasons"]), row["subject"]["method"], row["subject"]["note"]]
+                 row["seconds"], "; ".join(row["reasons"]), row["subject"]["method"], row["subject"]["note"],
+                 row["campaign"]]
         cells += [row["metrics"].get(name) for name in metric_names]
         w.writerow(["" if c is None else safe_cell(c) for c in cells])
     atomic_write_text(path, buf.getvalue())

@@ -21,7 +21,7 @@ from ecomctl.types import ItemResult
 
 # metrics shown as table columns, in this order (every check still appears in the reasons and the summary)
 KEY_METRICS = ("text.ned", "text.sen_acc", "subject.confidence", "subject.iou", "subject.psnr", "subject.ssim",
-               "layout.contrast", "layout.overlap", "variants.palette_de", "variants.phash")
+               "layout.contrast", "layout.overlap", "variants.palette_de", "variants.phash", "style.campaign")
 
 
 def _visible(value: Any) -> Any:
@@ -101,7 +101,16 @@ def page_context(all_rows: Sequence[dict[str, Any]], results: Sequence[ItemResul
         m["hist"] = histogram(m.pop("values"))
     shown = yaml.safe_dump({"qa": limits.model_dump(exclude={"report"})}, sort_keys=False, allow_unicode=True)
     return {"rows": rows, "hidden": len(all_rows) - len(rows), "summary": summary, "columns": present,
-            "thresholds": shown, **header(out_dir)}
+            "thresholds": shown, "campaigns": _campaigns(all_rows, out_dir, settings), **header(out_dir)}
+
+
+def _campaigns(rows: Sequence[dict[str, Any]], out_dir: Path, settings: Any) -> dict[str, Any]:
+    from ecomctl.qa.report import campaigns
+
+    found = campaigns(rows)
+    for c in found.values():
+        c["thumb"] = thumbnail(Path(out_dir) / c["reference"], settings.thumb_px, settings.thumb_quality)
+    return found
 
 
 def render_html(rows: Sequence[dict[str, Any]], results: Sequence[ItemResult], out_dir: Path,

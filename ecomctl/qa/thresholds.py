@@ -60,6 +60,11 @@ class VariantThresholds(_S):
     status: Literal["warn", "fail"] = "warn"
 
 
+class StyleThresholds(_S):
+    enabled: bool = True  # campaign posters get a style.campaign score (learned style embedding, qa/style.py)
+    campaign_warn: float = 0.80  # cosine to the campaign reference below this: the poster is off the look
+
+
 class ReportSettings(_S):
     thumb_px: int = 160  # longest side of the JPEG thumbnails inlined into report.html
     thumb_quality: int = 70
@@ -73,6 +78,7 @@ class QAThresholds(_S):
     layout: LayoutThresholds = LayoutThresholds()
     image: ImageThresholds = ImageThresholds()
     variants: VariantThresholds = VariantThresholds()
+    style: StyleThresholds = StyleThresholds()
     report: ReportSettings = ReportSettings()
 
     @model_validator(mode="after")

@@ -157,11 +157,27 @@ def _shadow(img: Image.Image, req: SceneRequest) -> None:
     _tint_paste(img, region, mask.filter(ImageFilter.GaussianBlur(blur)), dark)
 
 
-def _reference(style: Style, size: tuple[int, int]) -> Image.Image:
-    """Style reference image: cover-fit, heavily blurred and lightened so product and copy read on it."""
-    ref = ImageOps.fit(open_image(style.reference).convert("RGB"), size, Image.Resampling.LANCZOS)
+def _reference(style: Style, size: tuple[int, int], rng: np.random.Generator) -> Image.Image:
+    """Style reference image: its palette and light (cover-fit, heavily blurred and lightened so product and
+    copy read on it) and its texture (grain as strong as the reference's fine detail; none on a flat one)."""
+    src = open_image(style.reference).convert("RGB")
+    ref = ImageOps.fit(src, size, Image.Resampling.LANCZOS)
     ref = ref.filter(ImageFilter.GaussianBlur(max(size) // 40))
-    return Image.blend(ref, Image.new("RGB", size, style.background[0]), 0.35)
+    img = Image.blend(ref, Image.new("RGB", size, style.background[0]), 0.35)
+    grain = _grain(src)
+    if grain < 0.8:
+        return img
+    w, h = size
+    arr = np.asarray(img, dtype=np.float32) + rng.normal(0, grain, (h, w, 1)).astype(np.float32)
+    return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "RGB")
+
+
+def _grain(src: Image.Image) -> float:
+    """Strength of a picture's fine texture: robust spread (MAD) of its grey detail layer, capped at 6."""
+    grey = src.convert("L")
+    grey.thumbnail((512, 512))
+    detail = np.asarray(grey, np.float32) - np.asarray(grey.filter(ImageFilter.GaussianBlur(1.5)), np.float32)
+    return float(min(6.0, 1.4826 * np.median(np.abs(detail - np.median(detail)))))
 
 
 class ComposeBackend:
@@ -182,7 +198,7 @@ class ComposeBackend:
         w, h = req.size.tuple
         rng = np.random.default_rng(req.seed)
         if req.style.reference is not None:
-            img = _reference(req.style, (w, h))
+            img = _reference(req.style, (w, h), rng)
         else:
             arr = _textured(req.style, w, h, rng)
             img = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "RGB")

@@ -9,6 +9,7 @@ Layout (names are built here and nowhere else):
     OUT/<sku>/<sku>-v<k>.bg.png         whole clean background, with --keep-layers (dataset style image)
     OUT/logs/<sku>.log                  full traceback of a SKU that failed
     OUT/.cache/subjects/<key>.npz       extraction results by photo digest + settings (subject/cache.py)
+    OUT/campaigns/<name>.png            a campaign's reference style (engine/campaigns.py)
     OUT/report.html|json|csv, OUT/run.yaml, OUT/.ecomctl.lock
 """
 
@@ -43,7 +44,8 @@ LOGS = "logs"
 RUN_YAML = "run.yaml"
 REPORTS = ("report.html", "report.json", "report.csv")
 LOCK = ".ecomctl.lock"
-RESERVED_NAMES = frozenset({LOGS, RUN_YAML, LOCK, *REPORTS})  # never a SKU folder name
+CAMPAIGNS = "campaigns"
+RESERVED_NAMES = frozenset({LOGS, RUN_YAML, LOCK, CAMPAIGNS, *REPORTS})  # never a SKU folder name
 _SIDECAR = re.compile(r"^(?P<sku>.+)-v(?P<variant>[1-9]\d*)\.json$")
 
 
@@ -139,6 +141,10 @@ class OutputStore:
     def looks_like_output(self) -> bool:
         """True for a folder `ecomctl render` wrote (its run.yaml or at least one poster sidecar)."""
         return self.run_yaml.is_file() or bool(self.sidecars())
+
+    def campaign_reference(self, name: str) -> Path:
+        """The reference image every SKU of campaign `name` is rendered and scored against."""
+        return self.root / CAMPAIGNS / f"{name}.png"
 
     # logs --------------------------------------------------------------------------------------------
     def log_path(self, sku: str) -> Path:

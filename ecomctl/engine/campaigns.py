@@ -1,0 +1,154 @@
+"""Campaigns: every SKU of a campaign renders against one reference style — a given image, or its first scene."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from ecomctl.engine import executors
+from ecomctl.engine.item import RunContext, style_for
+from ecomctl.errors import ConfigError
+from ecomctl.store import OutputStore, atomic_save_image
+from ecomctl.types import ItemResult, SkuRow
+
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+REF_SIDE = 1536  # longest side a campaign reference is stored at (it is blurred or resized by every backend)
+
+
+def reference_path(out: Path, name: str) -> Path:
+    """OUT/campaigns/<name>.png: the reference every SKU of the campaign is rendered (and scored) against."""
+    return OutputStore(out).campaign_reference(name)
+
+
+def given_references(default: str | None, references: dict[str, Path]) -> dict[str, Path]:
+    """Validated `render.campaigns` (name → image) and `render.campaign`; bad names or images: exit 2."""
+    for name in [default, *references] if default else references:
+        if not NAME.match(str(name)):
+            raise ConfigError(f"campaign {name!r}: use letters, digits, '_' or '-' (at most 64)")
+    out = {}
+    for name, path in references.items():
+        try:
+            with Image.open(path) as im:
+                im.verify()
+        except (OSError, ValueError, SyntaxError) as e:
+            why = getattr(e, "strerror", None) or str(e) or type(e).__name__
+            raise ConfigError(f"render.campaigns.{name}: cannot read reference image {path}: {why}") from None
+        out[str(name)] = Path(path)
+    return out
+
+
+def assign(rows: list[SkuRow], default: str | None) -> list[SkuRow]:
+    """Rows without a `campaign` value join the run's default campaign (`--campaign NAME`), if any."""
+    return rows if not default else [r if r.campaign else replace(r, campaign=default) for r in rows]
+
+
+def run(kind: str, rows: list[SkuRow], ctx: RunContext, given: dict[str, Path],
+        score: Callable[[ItemResult], ItemResult] = lambda r: r) -> Iterator[ItemResult]:
+    """Render `rows`; campaign rows get their campaign's reference as style, and each result goes through
+    `score` (the style-consistency check) once its campaign's reference exists.
+
+    A campaign without a given image takes its first SKU's first scene: that SKU renders first, alone
+    with the other campaigns' first SKUs, with its own style (variants pinned to it); its scene, with the
+    product and its shadow filled in, becomes the reference for the rest (if it fails, the next SKU's)."""
+    refs = {name: _store_given(ctx.out, name, path) for name, path in given.items()
+            if any(r.campaign == name for r in rows)}
+    rest = list(rows)
+    while True:
+        firsts = _first_rows(rest, refs)
+        if not firsts:
+            break
+        pinned = [_pin_style(row, ctx) for row in firsts.values()]
+        done = list(_render_keeping_scene(kind, pinned, ctx))
+        for name, row in firsts.items():
+            rest.remove(row)
+            ref = _reference_from_scene(ctx.out, row, name)
+            if ref is not None:
+                refs[name] = ref
+        yield from map(score, done)
+    yield from _scored(executors.run(kind, [_styled(r, refs) for r in rest], ctx), score)
+
+
+def _scored(work: Iterator[ItemResult], score: Callable[[ItemResult], ItemResult]) -> Iterator[ItemResult]:
+    """`score` over the executor's results; closing this closes the executor (it reaps its workers)."""
+    try:
+        for res in work:
+            yield score(res)
+    finally:
+        close = getattr(work, "close", None)
+        if close:
+            close()
+
+
+def _first_rows(rows: list[SkuRow], refs: dict[str, Path]) -> dict[str, SkuRow]:
+    firsts: dict[str, SkuRow] = {}
+    for row in rows:
+        if row.campaign and row.campaign not in refs and row.campaign not in firsts:
+            firsts[row.campaign] = row
+    return firsts
+
+
+def _styled(row: SkuRow, refs: dict[str, Path]) -> SkuRow:
+    ref = refs.get(row.campaign or "")
+    return replace(row, style=str(ref)) if ref else row
+
+
+def _pin_style(row: SkuRow, ctx: RunContext) -> SkuRow:
+    """The first SKU keeps one look across its variants (variants then walk the templates)."""
+    return row if row.style else replace(row, style=style_for(row, 1, ctx).name)
+
+
+def _render_keeping_scene(kind: str, rows: list[SkuRow], ctx: RunContext) -> Iterator[ItemResult]:
+    """Render with the clean background layer kept; a finished SKU whose layer is missing renders again."""
+    cfg = ctx.cfg.model_copy(update={"run": ctx.cfg.run.model_copy(update={"keep_layers": True})})
+    keep = replace(ctx, cfg=cfg)
+    missing = [r for r in rows if not _scene_path(ctx.out, r).is_file()]
+    present = [r for r in rows if r not in missing]
+    yield from _scored(executors.run(kind, present, keep), lambda r: r)
+    yield from _scored(executors.run(kind, missing, replace(keep, force=True)), lambda r: r)
+
+
+def _layer(out: Path, row: SkuRow, name: str) -> Path:
+    """A layer of the SKU's first poster: `background` (its clean scene) or `subject` (placed product mask)."""
+    files = OutputStore(out).poster(row.sku, 1)
+    return files.layer(files.names[name])
+
+
+def _scene_path(out: Path, row: SkuRow) -> Path:
+    return _layer(out, row, "background")
+
+
+def _reference_from_scene(out: Path, row: SkuRow, name: str) -> Path | None:
+    """The first SKU's v1 scene with its product (and contact shadow) filled in from the surroundings, so
+    the reference carries the campaign's palette, light and texture but no product of its own."""
+    scene, placed = _scene_path(out, row), _layer(out, row, "subject")
+    if not (scene.is_file() and placed.is_file()):
+        return None
+    from ecomctl.dataset.inpaint import grow_mask, inpaint
+
+    image = Image.open(scene).convert("RGB")
+    mask = np.asarray(Image.open(placed).convert("L"))
+    w, h = image.size
+    small = (max(1, round(w * 256 / max(w, h))), max(1, round(h * 256 / max(w, h))))
+    hole = grow_mask(np.asarray(Image.fromarray(mask).resize(small, Image.Resampling.BILINEAR)), 10)
+    filled = inpaint(image.resize(small, Image.Resampling.LANCZOS), hole, radius=7)  # large holes: low res
+    up = filled.resize((w, h), Image.Resampling.BICUBIC)
+    big_hole = Image.fromarray(hole).resize((w, h), Image.Resampling.BILINEAR)
+    image.paste(up, (0, 0), big_hole)
+    return _save(out, name, image)
+
+
+def _store_given(out: Path, name: str, path: Path) -> Path:
+    with Image.open(path) as im:
+        return _save(out, name, im.convert("RGB"))
+
+
+def _save(out: Path, name: str, image: Image.Image) -> Path:
+    image.thumbnail((REF_SIDE, REF_SIDE), Image.Resampling.LANCZOS)
+    target = reference_path(out, name)
+    atomic_save_image(target, image)
+    return target
