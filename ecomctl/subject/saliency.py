@@ -7,11 +7,14 @@ Weights (first found wins, see `find_weights`): a path in `subject.saliency.mode
 the default install has a learned extractor with no download. `model: auto` prefers full U²-Net when a
 copy is present and falls back to the bundled U²-Net-p.
 
-Refinement (why): the network sees 320×320, so its map is soft and blocky at full resolution. The map
-seeds a GrabCut trimap at a working resolution (sure product / sure background where the map is
-decided, GrabCut's colour models settle the band in between and thin parts), the result is upsampled,
-cleaned (islands, holes) and feathered along the photo's edges by the shared guided filter. Boxes
-given in `exclude` (OCR text lines on a poster) are forced to background before GrabCut runs.
+Refinement (why): the network sees 320×320, so on a whole photo its map is soft and blocky and thin
+parts (a phone case's rim, a lid's edge) fall below the threshold. `refine: zoom` (default) runs the
+network a second time on a crop around what the first pass found (15 % margin), so the product fills
+the network's input, keeps that map only near the first pass's pieces (a zoom never adds new objects),
+then snaps it to the photo's edges with a guided filter at full resolution before thresholding; the
+shared cleanup (islands, holes) and feathering follow. On the fixture set (benchmarks/bench_extract.py)
+this beat a GrabCut trimap seeded by the map (`refine: grabcut`): mean IoU 0.992 vs 0.983, min 0.975
+vs 0.947. Boxes given in `exclude` (OCR text lines on a poster) are forced to background first.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from ecomctl.errors import BackendUnavailable, ConfigError, ExtractionError
 from ecomctl.subject import EXTRACTORS
 from ecomctl.subject.classical import flatten
 from ecomctl.subject.confidence import Evidence, score_mask
-from ecomctl.subject.mask import Cleanup, clean_mask, decontaminate, disk, feather, mask_bbox
+from ecomctl.subject.mask import Cleanup, clean_mask, decontaminate, disk, feather, guided_filter, mask_bbox
 from ecomctl.types import Box, Subject
 
 BUNDLED = Path(__file__).with_name("weights")
@@ -46,8 +49,9 @@ MEAN, STD = np.array([0.485, 0.456, 0.406], np.float32), np.array([0.229, 0.224,
 class SaliencySettings:
     model: str = "auto"  # auto | u2net | u2netp | path to a U²-Net-compatible .onnx
     threads: int = 0  # onnxruntime intra-op threads (0 = onnxruntime's default)
-    refine: str = "grabcut"  # grabcut | none (threshold the upsampled map only)
-    work_side: int = 800  # longest side GrabCut refines at; the mask is upsampled and edge-feathered
+    refine: str = "zoom"  # zoom (second pass on the product's crop + guided filter) | grabcut | none
+    zoom_pad: float = 0.15  # crop margin around the first pass's pieces, fraction of their size
+    work_side: int = 800  # refine: grabcut — longest side GrabCut runs at
     fg: float = 0.85  # map value above which a pixel is sure product (after the core erosion)
     bg: float = 0.08  # map value below which a pixel is sure background
     threshold: float = 0.5  # product / background split of the map (refine: none, and the evidence)
@@ -62,8 +66,8 @@ class SaliencySettings:
         out = cls(**settings)
         if out.text not in ("auto", "off"):
             raise ConfigError(f"subject.saliency.text: {out.text!r} is not auto or off")
-        if out.refine not in ("grabcut", "none"):
-            raise ConfigError(f"subject.saliency.refine: {out.refine!r} is not grabcut or none")
+        if out.refine not in ("zoom", "grabcut", "none"):
+            raise ConfigError(f"subject.saliency.refine: {out.refine!r} is not zoom, grabcut or none")
         if not 0 <= out.bg < out.threshold < out.fg <= 1:
             raise ConfigError("subject.saliency: need 0 ≤ bg < threshold < fg ≤ 1")
         return out
@@ -122,6 +126,8 @@ def _session(path: Path, threads: int) -> Any:
             opts = ort.SessionOptions()
             if threads:
                 opts.intra_op_num_threads = threads
+            # no busy-waiting between ops: worker processes and other tenants share the cores
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
             try:
                 _SESSIONS[key] = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
             except Exception as e:  # a corrupt or incompatible file: say which one
@@ -213,14 +219,20 @@ class SaliencyExtractor:
             raise BackendUnavailable(f"subject extractor 'saliency' unavailable: {where}")
         photo = flatten(image)
         rgb = np.asarray(photo)
-        prob = saliency_map(_session(path, self.settings.threads), rgb)
+        session = _session(path, self.settings.threads)
+        prob = saliency_map(session, rgb)
         if float(prob.max()) < self.settings.min_peak:
             raise ExtractionError(f"no salient object (map peak {prob.max():.2f})")
         banned = text_mask(prob.shape, exclude)
-        prob = np.where(banned, 0.0, prob).astype(np.float32)
-        prob = self.select(rgb, prob, exclude)
+        prob = self.select(rgb, np.where(banned, 0.0, prob).astype(np.float32), exclude)
         raw = prob > self.settings.threshold
-        refined = self.refine(rgb, prob) if self.settings.refine == "grabcut" else raw
+        if not raw.any():
+            raise ExtractionError("no salient object left after dropping out-of-focus pieces and copy")
+        if self.settings.refine == "zoom":
+            prob = np.where(banned, 0.0, self.zoom(session, rgb, prob)).astype(np.float32)
+            refined = prob > self.settings.threshold
+        else:
+            refined = self.refine(rgb, prob) if self.settings.refine == "grabcut" else raw
         binary = clean_mask(refined & ~banned, self.cleanup)
         mask = feather(binary, self.cleanup.feather_px, photo)
         conf = score_mask(binary, Evidence(prob=prob, raw=raw, fragments_of=refined & ~banned))
@@ -243,6 +255,22 @@ class SaliencyExtractor:
             keep = drop_copy(rgb, labels, keep, stats) or keep
         drop = np.isin(labels, [k for k in range(1, n) if k not in keep])
         return np.where(drop, np.minimum(prob, s.bg * 0.5), prob).astype(np.float32)
+
+    def zoom(self, session: Any, rgb: np.ndarray, prob: np.ndarray) -> np.ndarray:
+        """Second pass on the crop around the first pass's pieces, kept near them, snapped to the photo's
+        edges (guided filter at full resolution): a map at the photo's size."""
+        h, w = prob.shape
+        ys, xs = np.nonzero(prob > self.settings.threshold)
+        pad = self.settings.zoom_pad
+        bw, bh = xs.max() - xs.min() + 1, ys.max() - ys.min() + 1
+        x0, x1 = max(0, int(xs.min() - pad * bw)), min(w, int(xs.max() + pad * bw) + 1)
+        y0, y1 = max(0, int(ys.min() - pad * bh)), min(h, int(ys.max() + pad * bh) + 1)
+        fine = np.zeros_like(prob)
+        fine[y0:y1, x0:x1] = saliency_map(session, np.ascontiguousarray(rgb[y0:y1, x0:x1]))
+        near = cv2.dilate((prob > self.settings.bg).astype(np.uint8), disk(max(2, round(0.03 * max(bw, bh)))))
+        fine = np.where(near > 0, fine, 0.0).astype(np.float32)
+        grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
+        return guided_filter(grey, fine, max(2, round(max(h, w) / 300)), 1e-3)
 
     def refine(self, rgb: np.ndarray, prob: np.ndarray) -> np.ndarray:
         """GrabCut seeded by the map at `work_side`, returned as a full-resolution boolean mask."""
