@@ -32,7 +32,8 @@ MIN_SIDE, MAX_SIDE = 256, 4096
 MULTILINE = {"title": 3, "subtitle": 2, "prompt": 1000}
 # names the run writes at the top of OUT: a SKU folder named so would collide with them (compared
 # ignoring case: macOS and Windows file systems do), and device names Windows will not create
-RUN_FILES = {"report.html", "report.json", "report.csv", "run.yaml", "logs", "contact_sheet.png", "extract.json"}
+RUN_FILES = {"report.html", "report.json", "report.csv", "run.yaml", "logs", "contact_sheet.png", "extract.json",
+             "campaigns"}
 DEVICES = {"con", "prn", "aux", "nul", *(f"{d}{i}" for d in ("com", "lpt") for i in range(1, 10))}
 
 

@@ -139,7 +139,8 @@ def test_campaign_ref_needs_a_campaign_and_a_readable_image(small_manifest: Path
     assert res.stderr == "error: --campaign-ref needs --campaign NAME (the campaign it is the reference of)\n"
     res = _render(small_manifest, tmp_path / "out", fast_config, "--campaign", "x", "--campaign-ref",
                   str(small_manifest))
-    assert res.exit_code == 2 and res.stderr.startswith("error: render.campaigns.x: cannot read reference image")
+    assert res.exit_code == 2
+    assert res.stderr.startswith("error: render.campaigns.x: cannot read image m.csv: not an image file")
     res = _render(small_manifest, tmp_path / "out", fast_config, "--campaign", "a/b")
     assert res.exit_code == 2 and "campaign 'a/b': use letters, digits" in res.stderr
     assert not (tmp_path / "out" / "A1").exists()
@@ -158,6 +159,9 @@ def test_campaign_column_is_validated(tmp_path: Path):
         load_manifest(path)
     write_manifest(path, [{"sku": "A", "image": "p.png", "title": "T", "campaign": "spring-26"}])
     assert load_manifest(path).rows[0].campaign == "spring-26"
+    write_manifest(path, [{"sku": "Campaigns", "image": "p.png", "title": "T"}])  # OUT/campaigns is the run's
+    with pytest.raises(ManifestError, match=r"m\.csv:2:1: sku: 'Campaigns' is reserved"):
+        load_manifest(path)
 
 
 @pytest.mark.slow

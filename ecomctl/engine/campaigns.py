@@ -12,7 +12,8 @@ from PIL import Image
 
 from ecomctl.engine import executors
 from ecomctl.engine.item import RunContext, style_for
-from ecomctl.errors import ConfigError
+from ecomctl.errors import ConfigError, InputImageError
+from ecomctl.io import open_image
 from ecomctl.store import OutputStore, atomic_save_image
 from ecomctl.types import ItemResult, SkuRow
 
@@ -33,11 +34,9 @@ def given_references(default: str | None, references: dict[str, Path]) -> dict[s
     out = {}
     for name, path in references.items():
         try:
-            with Image.open(path) as im:
-                im.verify()
-        except (OSError, ValueError, SyntaxError) as e:
-            why = getattr(e, "strerror", None) or str(e) or type(e).__name__
-            raise ConfigError(f"render.campaigns.{name}: cannot read reference image {path}: {why}") from None
+            open_image(path)
+        except InputImageError as e:
+            raise ConfigError(f"render.campaigns.{name}: {e}") from None
         out[str(name)] = Path(path)
     return out
 
@@ -143,8 +142,7 @@ def _reference_from_scene(out: Path, row: SkuRow, name: str) -> Path | None:
 
 
 def _store_given(out: Path, name: str, path: Path) -> Path:
-    with Image.open(path) as im:
-        return _save(out, name, im.convert("RGB"))
+    return _save(out, name, open_image(path).convert("RGB"))
 
 
 def _save(out: Path, name: str, image: Image.Image) -> Path:
