@@ -10,7 +10,8 @@ from ecomctl.errors import BackendUnavailable
 
 # top-level modules ecomctl imports from each extra (the extra may pull in more)
 EXTRAS: dict[str, tuple[str, ...]] = {
-    "models": ("torch", "diffusers", "transformers", "safetensors", "accelerate", "peft"),
+    "models": ("torch", "diffusers", "transformers", "safetensors", "accelerate", "peft", "huggingface_hub",
+               "tokenizers"),
     "dataset": ("pyarrow", "pandas"),
     "ray": ("ray",),
     "paddle": ("paddleocr",),

@@ -1,8 +1,11 @@
-"""Shared fixtures: a synthetic RGBA product, tiny manifests, the shared packshots when present."""
+"""Shared fixtures: a synthetic RGBA product, tiny manifests, the committed packshots."""
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -11,9 +14,15 @@ from PIL import Image, ImageDraw
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# the same outcome on any machine: no weights a developer downloaded (Hugging Face cache, rembg's ~/.u2net)
+# change which model a test gets; tests that want them point these at their own tmp folders
+_EMPTY_HOME = tempfile.mkdtemp(prefix="ecomctl-tests-home-")
+atexit.register(shutil.rmtree, _EMPTY_HOME, True)
+os.environ["HF_HOME"] = os.path.join(_EMPTY_HOME, "huggingface")
+os.environ["U2NET_HOME"] = os.path.join(_EMPTY_HOME, "u2net")
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "data" / "products"
+SHARED = ROOT / "manifests" / "assets"  # committed packshots (+ masks/): tests never read outside the repo
 
 
 def make_product(path: Path, size: tuple[int, int] = (300, 400), alpha: bool = True) -> Path:

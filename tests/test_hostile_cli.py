@@ -195,6 +195,15 @@ def _block(monkeypatch, modules: tuple[str, ...]) -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_one_line_and_exit_code(case: Case, tmp_path: Path, main_cli, monkeypatch):
+    for key, value in case.env.items():
+        monkeypatch.setenv(key, value)
+    _block(monkeypatch, case.blocked)
+    code, out, err = main_cli(prepare(case, tmp_path))
+    check(case, tmp_path, code, out, err)
+
+
+def prepare(case: Case, tmp_path: Path) -> list[str]:
+    """Write the case's manifest and files; the argv with its placeholders filled in."""
     if case.root_skips and os.geteuid() == 0:
         pytest.skip("root writes into read-only folders")
     t = str(tmp_path)
@@ -204,14 +213,14 @@ def test_one_line_and_exit_code(case: Case, tmp_path: Path, main_cli, monkeypatc
         (tmp_path / name).write_text(text.replace("{t}", t), encoding="utf-8")
     if case.id == "out-read-only":
         (tmp_path / "ro").mkdir(mode=0o555)
-    for key, value in case.env.items():
-        monkeypatch.setenv(key, value)
-    _block(monkeypatch, case.blocked)
-    argv = [a.replace("{m}", str(tmp_path / "m.csv")).replace("{t}", t) for a in case.argv]
-    code, out, err = main_cli(argv)
+    return [a.replace("{m}", str(tmp_path / "m.csv")).replace("{t}", t) for a in case.argv]
+
+
+def check(case: Case, tmp_path: Path, code: int, out: str, err: str) -> None:
+    """Exit code, the exact first line of stderr, one line only, no traceback, nothing written in OUT."""
     assert code == case.code, (out, err)
     lines = err.splitlines()
-    assert lines and lines[0] == case.first_line.replace("{t}", t), err
+    assert lines and lines[0] == case.first_line.replace("{t}", str(tmp_path)), err
     assert "Traceback" not in out + err
     assert len(lines) == 1, err  # a YAML error too: line and column go in front (ecomctl.yamlio)
     assert not (tmp_path / "out").exists()  # checked before any SKU: nothing written

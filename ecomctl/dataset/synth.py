@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 from ecomctl.text.fonts import load_font
 
@@ -19,9 +19,8 @@ LATIN = ["Fresh Lemon Soda", "Organic Green Tea", "Summer Sale", "Limited Editio
          "Best Seller", "Daily Vitamin", "Cold Brew Coffee"]
 PRICES = ["¥199", "¥29.9", "$19.99", "¥88", "$45"]
 SMALL = ["包邮到家", "Free Shipping", "买一送一", "New Arrival", "官方正品"]
-LATIN_FONTS = ["/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
-               "/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf",
-               "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf"]
+# faces of the packaged Noto Sans CJK (pip manimgx-fonts-cjk), never system fonts: the same posters anywhere
+FACES = ("noto-cjk-sc", "noto-cjk-tc", "noto-cjk-jp")
 SIZES = [(600, 800), (800, 800), (720, 960), (800, 600)]
 
 
@@ -145,10 +144,5 @@ def _font(text: str, n: int, rng: random.Random, size: int | None = None, weight
           name: str | None = None):
     size = size or (rng.randint(44, 64) if n == 0 else rng.randint(26, 40))
     weight = weight or rng.choice([300, 400, 500, 700, 900])
-    latin_ok = text.isascii() and any(Path(p).is_file() for p in LATIN_FONTS)
-    if name is None:
-        name = rng.choice([p for p in LATIN_FONTS if Path(p).is_file()]) if latin_ok and rng.random() < 0.5 \
-            else "noto-cjk"
-    if name == "noto-cjk":
-        return load_font(size, weight), name, size, weight
-    return ImageFont.truetype(name, size), name, size, weight
+    name = name or rng.choice(FACES)
+    return load_font(size, weight, face=name.rsplit("-", 1)[1]), name, size, weight

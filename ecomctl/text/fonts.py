@@ -9,7 +9,8 @@ from PIL import ImageFont
 
 from ecomctl.errors import BackendUnavailable
 
-_SC_INDEX = 2  # NotoSansCJK-VF.otf.ttc faces: JP, KR, SC, TC, HK — Simplified Chinese covers our copy
+# NotoSansCJK-VF.otf.ttc faces (regional glyph forms of one Pan-CJK font); Simplified Chinese covers our copy
+NOTO_FACES = {"jp": 0, "kr": 1, "sc": 2, "tc": 3, "hk": 4}
 
 
 def default_font_path() -> Path:
@@ -21,10 +22,11 @@ def default_font_path() -> Path:
 
 
 @functools.lru_cache(maxsize=512)
-def load_font(size: int, weight: int = 400, path: str | None = None) -> ImageFont.FreeTypeFont:
-    """A font face at `size` px and `weight` (100..900, variable fonts; static fonts ignore weight)."""
+def load_font(size: int, weight: int = 400, path: str | None = None, face: str = "sc") -> ImageFont.FreeTypeFont:
+    """A font face at `size` px and `weight` (100..900, variable fonts; static fonts ignore weight); `face`
+    picks the packaged Noto Sans CJK's regional face (jp, kr, sc, tc, hk) when no `path` is given."""
     file = Path(path) if path else default_font_path()
-    index = _SC_INDEX if file.suffix.lower() == ".ttc" and not path else 0
+    index = NOTO_FACES[face] if file.suffix.lower() == ".ttc" and not path else 0
     try:
         font = ImageFont.truetype(str(file), size=max(1, int(size)), index=index,
                                   layout_engine=ImageFont.Layout.BASIC)
