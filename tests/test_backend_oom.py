@@ -111,3 +111,17 @@ def test_oom_variant_is_an_error_row_and_siblings_are_written(small_manifest: Pa
     assert rows[("A1", 2)]["status"] == "error"
     assert "GPU out of memory at batch 1" in rows[("A1", 2)]["error"]
     assert rows[("A1", 1)]["status"] != "error"
+
+
+@pytest.mark.gpu
+def test_real_cuda_oom_is_recognised():
+    if not torch.cuda.is_available():
+        pytest.skip("needs CUDA")
+    from ecomctl.render.diffusion.common import is_oom
+
+    try:
+        torch.empty(1 << 50, dtype=torch.uint8, device="cuda")  # 1 PiB: never fits
+    except Exception as e:  # noqa: BLE001 — whatever torch raises here must count as out of memory
+        assert is_oom(e)
+    else:
+        pytest.fail("allocated a petabyte")

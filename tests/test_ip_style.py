@@ -140,3 +140,18 @@ def test_style_ip_with_style_share_or_without_repo_is_a_config_error():
         styled("sdxs", style_share=True).pipeline()
     with pytest.raises(ConfigError, match=r"^config backends\.sdxs\.ip_layers: no IP-Adapter layer"):
         styled("sdxs", ip_layers=["nowhere"]).pipeline()
+
+
+@pytest.mark.gpu
+def test_style_ip_on_gpu_matches_the_guided_path():
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("needs CUDA")
+    from ecomctl.render import BACKENDS, load_builtins
+
+    load_builtins()
+    settings = {**tiny_settings("sdxl-inpaint"), **ip_adapter("sdxl-inpaint")}
+    on = BACKENDS.get("sdxl-inpaint")(settings, "cuda").render([mug_request()])[0]
+    off = BACKENDS.get("sdxl-inpaint")({**settings, "ip_condition_guidance": False}, "cuda").render([mug_request()])[0]
+    assert np.abs(np.asarray(on.image, dtype=np.int16) - np.asarray(off.image, dtype=np.int16)).max() > 8
