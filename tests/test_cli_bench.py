@@ -50,8 +50,8 @@ def test_stock_baseline_in_same_run_and_out_file(tmp_path: Path):
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--backend", "compose", *TINY], ("error: bench times diffusion backends (composer, flux-fill, qwen-image, "
-                                       "sdxl-inpaint, sdxs); 'compose' is not one")),
+    (["--backend", "compose", *TINY], ("error: bench --backend compose needs a MANIFEST: ecomctl bench --backend "
+                                       "compose catalog.csv")),
     (["--backend", "sdxs", "--scale", "tiny"], "error: --scale tiny and --baseline stock need --random-weights"),
     (["--backend", "sdxs", "--size", "big", "--random-weights"], "error: --size 'big': expected WxH, e.g. 1024x1024"),
     (["--backend", "sdxs", "--random-weights", "--baseline", "fast"], "error: unknown baseline 'fast' (known: stock)"),
