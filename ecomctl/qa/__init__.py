@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ecomctl.config import Config
-from ecomctl.qa.checks import check_image, check_layout, check_mask_confidence, check_subject
+from ecomctl.qa.checks import check_image, check_layout, check_mask_confidence, check_subject, poster_rgb
 from ecomctl.qa.thresholds import thresholds, worst
 from ecomctl.qa.variants import variant_checks
 from ecomctl.types import Check, ItemResult, Poster, QAResult
@@ -40,12 +40,13 @@ def preflight(cfg: Config) -> None:
 def check_poster(poster: Poster, cfg: Config) -> QAResult:
     """Every per-poster measurement, each turned into pass / warn / fail with a reason naming the fault."""
     t = thresholds(cfg)
-    checks: list[Check] = list(check_image(poster, t.image))
-    details: dict[str, Any] = {}
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
+    rgb = poster_rgb(poster)  # the image as an array once, shared by the checks
+    checks: list[Check] = list(check_image(poster, t.image, rgb))
+    details: dict[str, Any] = {}
     subject_checks, details["subject"] = check_subject(poster, t.subject)
-    layout_checks, details["layout"] = check_layout(poster, t.layout)
+    layout_checks, details["layout"] = check_layout(poster, t.layout, rgb)
     checks += subject_checks + check_mask_confidence(poster, t.subject) + layout_checks
     seconds["pixels"] = time.perf_counter() - t0
     if t.text.enabled:
@@ -53,7 +54,7 @@ def check_poster(poster: Poster, cfg: Config) -> QAResult:
         from ecomctl.text.ocr import get_ocr
 
         t0 = time.perf_counter()
-        text_checks, details["text"] = check_text(poster, t.text, get_ocr(ocr_section(cfg)))
+        text_checks, details["text"] = check_text(poster, t.text, get_ocr(ocr_section(cfg)), rgb)
         checks = text_checks + checks
         seconds["text"] = time.perf_counter() - t0
     details["seconds"] = {k: round(v, 3) for k, v in seconds.items()}

@@ -111,12 +111,14 @@ def local_background(rgb: np.ndarray, color: tuple[int, int, int]) -> np.ndarray
     return np.median(far if len(far) else px, axis=0)
 
 
-def check_layout(poster: Poster, t: LayoutThresholds) -> tuple[list[Check], dict[str, Any]]:
-    """Per line: share of its box on the product, distance to the canvas edge, WCAG contrast."""
+def check_layout(poster: Poster, t: LayoutThresholds, rgb: np.ndarray | None = None
+                 ) -> tuple[list[Check], dict[str, Any]]:
+    """Per line: share of its box on the product, distance to the canvas edge, WCAG contrast (`rgb`: the
+    poster as an RGB array, when the caller already has it)."""
     lines = poster.layout.lines
     if not lines:
         return [], {}
-    rgb = np.asarray(poster.image.convert("RGB"))
+    rgb = poster_rgb(poster) if rgb is None else rgb
     h, w = rgb.shape[:2]
     size, short_side, mask = Size(w, h), min(w, h), poster.subject_mask > 127
     rows = []
@@ -153,15 +155,19 @@ def _contrast_check(rows: list[dict[str, Any]], t: LayoutThresholds) -> Check:
     return Check("layout.contrast", min(r["contrast"] for r in rows), worst(st), why)  # type: ignore[arg-type]
 
 
-def check_image(poster: Poster, t: ImageThresholds) -> list[Check]:
+def poster_rgb(poster: Poster) -> np.ndarray:
+    """The poster as an HxWx3 uint8 array: made once per poster and shared by every QA check."""
+    return np.asarray(poster.image if poster.image.mode == "RGB" else poster.image.convert("RGB"))
+
+
+def check_image(poster: Poster, t: ImageThresholds, rgb: np.ndarray | None = None) -> list[Check]:
     """Finite pixels, not blank/flat, size and mode as requested."""
     img = poster.image
-    arr = np.asarray(img)
     checks = []
-    finite = bool(np.isfinite(arr).all()) if arr.dtype.kind == "f" else True
+    finite = bool(np.isfinite(np.asarray(img)).all()) if img.mode in ("F", "I") else True  # only float images hold NaN
     checks.append(Check("image.finite", 1.0 if finite else 0.0, "pass" if finite else "fail",
                         "" if finite else "image has NaN/inf pixels"))
-    rgb = np.nan_to_num(np.asarray(img.convert("RGB")).astype(np.float32))
+    rgb = np.nan_to_num((poster_rgb(poster) if rgb is None else rgb).astype(np.float32))
     std = float((rgb @ np.array([0.299, 0.587, 0.114], np.float32)).std())
     quant = (rgb.astype(np.uint8) >> 3).reshape(-1, 3).astype(np.int32)
     codes = (quant[:, 0] << 10) | (quant[:, 1] << 5) | quant[:, 2]  # one int per 15-bit colour: a histogram

@@ -96,8 +96,9 @@ def stray_check(found: list[dict[str, Any]], t: TextThresholds) -> Check:
     return Check("text.stray", float(len(found)), t.stray_text, f"unexpected text {what}{more}")  # type: ignore[arg-type]
 
 
-def check_text(poster: Poster, t: TextThresholds, ocr: OcrEngine) -> tuple[list[Check], dict[str, Any]]:
-    rgb = np.asarray(poster.image.convert("RGB"))
+def check_text(poster: Poster, t: TextThresholds, ocr: OcrEngine, rgb: np.ndarray | None = None
+               ) -> tuple[list[Check], dict[str, Any]]:
+    rgb = np.asarray(poster.image.convert("RGB")) if rgb is None else rgb
     per_line = read_lines(rgb, poster.layout.lines, t, ocr)
     checks = line_checks(per_line, t)
     details: dict[str, Any] = {"lines": per_line}

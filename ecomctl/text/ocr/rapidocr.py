@@ -33,11 +33,13 @@ class RapidOcrEngine:
         self._lock = threading.Lock()  # RapidOCR keeps per-call flags on the instance
 
     def unavailable(self) -> str | None:
-        try:
-            import onnxruntime  # noqa: F401
-            import rapidocr  # noqa: F401
-        except ImportError as e:
-            return f"{e.name} is not installed: pip install 'rapidocr>=3' onnxruntime"
+        from importlib.util import find_spec
+
+        # found, not imported: importing rapidocr parses its model tables (~1 s), which only the
+        # processes that read text should pay (not the main process of a worker pool)
+        missing = [m for m in ("onnxruntime", "rapidocr") if find_spec(m) is None]
+        if missing:
+            return f"{missing[0]} is not installed: pip install 'rapidocr>=3' onnxruntime"
         unknown = sorted(set(self.settings.rapidocr) - _ALLOWED)
         if unknown:
             return f"unsupported ocr.rapidocr settings {unknown} (allowed: {sorted(_ALLOWED)})"
