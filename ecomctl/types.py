@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
-from PIL import Image
+if TYPE_CHECKING:  # numpy and PIL load where pixels are touched, not when the CLI starts
+    import numpy as np
+    from PIL import Image
 
 RGB = tuple[int, int, int]
 
@@ -115,6 +116,8 @@ class Subject:
     def cutout(self) -> Image.Image:
         """RGBA crop of the product: source pixels, mask as alpha, cropped to bbox."""
         rgba = self.image.convert("RGB").copy()
+        from PIL import Image
+
         rgba.putalpha(Image.fromarray(self.mask, "L"))
         return rgba.crop(tuple(self.bbox.as_list()))
 
@@ -190,6 +193,8 @@ class SceneRequest:
     @property
     def subject_mask(self) -> np.ndarray:
         """HxW uint8 alpha of the placed product on the canvas."""
+        import numpy as np
+
         return np.asarray(self.subject_layer.getchannel("A"))
 
 

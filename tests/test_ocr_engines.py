@@ -107,3 +107,11 @@ def test_paddleocr_without_its_models_raises_a_clear_line(monkeypatch):
     engine = get_ocr({"engine": "paddleocr", "min_score": 0.6})  # importable: usable until it loads models
     with pytest.raises(BackendUnavailable, match=r"^OCR engine 'paddleocr' cannot load its models \(No model hoster"):
         engine.recognize([np.zeros((48, 100, 3), np.uint8)])
+
+
+def test_no_section_reuses_the_process_engine(monkeypatch):
+    from ecomctl.text import ocr
+
+    monkeypatch.setattr(ocr, "_CACHE", {})
+    configured = ocr.get_ocr({"threads": 1})
+    assert ocr.get_ocr(None) is configured and ocr.get_ocr({"threads": 1}) is configured

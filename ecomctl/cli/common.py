@@ -5,14 +5,16 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
 
-from ecomctl.config import Config, load_config
 from ecomctl.errors import EcomctlError
 from ecomctl.textsafe import neutralise
+
+if TYPE_CHECKING:
+    from ecomctl.config import Config
 
 console = Console()
 err_console = Console(stderr=True)
@@ -89,6 +91,8 @@ def print_traceback(log: Path | None) -> None:
 
 
 def build_config(config_file: Path | None, overrides: dict[str, Any]) -> Config:
+    from ecomctl.config import load_config  # pydantic loads when a command runs, not for --help
+
     return load_config(config_file, overrides)
 
 

@@ -10,7 +10,6 @@ from rich.markup import escape
 
 from ecomctl import yamlio
 from ecomctl.cli.common import console, guard
-from ecomctl.config import load_config
 from ecomctl.errors import ConfigError
 from ecomctl.outcome import STATUS_COLOURS, exit_code
 from ecomctl.store import OutputStore
@@ -67,6 +66,8 @@ def register(app: typer.Typer) -> None:
         """Re-run QA on every poster of OUT (thresholds: the run's run.yaml < --config < env < --set); rewrite sidecars and reports."""
         from ecomctl import qa as qa_lib
         from ecomctl.qa.recheck import recheck
+
+        from ecomctl.config import load_config
 
         cfg = load_config(config, parse_sets(sets), base=run_sections(out))
         on_result = None if quiet else (lambda r: console.print(_line(r), highlight=False, soft_wrap=True))

@@ -162,6 +162,7 @@ def _render(row: SkuRow, ctx: RunContext, key: str, digest: str) -> list[ItemRes
     from ecomctl import qa
 
     cfg = ctx.cfg
+    qa.process_ocr(cfg)  # this process's one OCR engine, configured before any stage asks for one
     timings: dict[str, float] = {}
     t = time.perf_counter()
     subject = _extract(row, ctx, digest)

@@ -27,6 +27,15 @@ def ocr_section(cfg: Config) -> dict[str, Any]:
     return section
 
 
+def process_ocr(cfg: Config) -> None:
+    """Configure this process's OCR engine from the run's settings (lazy: models load on first use), so
+    that every stage that reads text (QA, the saliency extractor's copy filter) shares it."""
+    if thresholds(cfg).text.enabled:
+        from ecomctl.text.ocr import get_ocr
+
+        get_ocr(ocr_section(cfg))
+
+
 def preflight(cfg: Config) -> None:
     """Validate the qa:/ocr: sections and load the OCR engine once, before any poster is made, so a bad
     threshold or a missing OCR engine stops the command (exit 2) instead of failing every item."""
