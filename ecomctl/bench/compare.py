@@ -59,8 +59,12 @@ def compare(out_a: Path, out_b: Path, max_mad: float = 2.0) -> dict[str, object]
             continue
         d = mad(pa[name], pb[name])
         fa, fb = qa_figures(pa[name].with_suffix(".json")), qa_figures(pb[name].with_suffix(".json"))
-        changed = {k: [fa.get(k), fb.get(k)] for k in sorted(set(fa) | set(fb)) if fa.get(k) != fb.get(k)}
-        rows.append({"poster": name, "mad": round(d, 4), "qa_changed": changed})
+        changed = {k: [fa.get(k), fb.get(k)] for k in sorted(set(fa) | set(fb))
+                   if k not in ("verdicts", "extractor") and fa.get(k) != fb.get(k)}
+        va, vb = fa["verdicts"], fb["verdicts"]  # a check only one version has is a design change, not a diff
+        changed |= {f"verdict {n}": [va[n], vb[n]] for n in sorted(set(va) & set(vb)) if va[n] != vb[n]}
+        rows.append({"poster": name, "mad": round(d, 4), "qa_changed": changed,
+                     "checks_only_in_a": sorted(set(va) - set(vb)), "checks_only_in_b": sorted(set(vb) - set(va))})
         if fa["extractor"] != fb["extractor"]:
             # another extractor made the mask: the design changed on purpose, not a speed-up's side effect
             rows[-1]["design_changed"] = f"extractor {fa['extractor']} → {fb['extractor']}"
@@ -73,6 +77,8 @@ def compare(out_a: Path, out_b: Path, max_mad: float = 2.0) -> dict[str, object]
     mads = [r["mad"] for r in same]
     return {"a": str(out_a), "b": str(out_b), "posters": len(rows), "compared": len(same),
             "design_changed": {r["poster"]: r["design_changed"] for r in rows if "design_changed" in r},
+            "checks_added": sorted({c for r in rows for c in r["checks_only_in_b"]}),
+            "checks_removed": sorted({c for r in rows for c in r["checks_only_in_a"]}),
             "max_mad": max(mads, default=0.0),
             "mean_mad": round(float(np.mean(mads)), 4) if mads else 0.0, "identical": sum(m == 0 for m in mads),
             "ok": not problems, "problems": problems, "rows": rows}

@@ -170,7 +170,8 @@ def run_render_bench(spec: RenderBenchSpec) -> dict[str, Any]:
                 diff = compare(root / f"baseline-w{w}-r0", root / f"current-w{w}-r0")
                 result["same_posters"][str(w)] = {k: diff[k] for k in ("posters", "compared", "max_mad", "mean_mad",
                                                                        "identical", "ok", "problems",
-                                                                       "design_changed")}
+                                                                       "design_changed", "checks_added",
+                                                                       "checks_removed")}
         return result
     finally:
         if spec.keep is None:

@@ -71,8 +71,9 @@ class RapidOcrEngine:
         return [OcrText(str(t), float(s)) for t, s in zip(out.txts, out.scores)]
 
     def _recognizer(self) -> Any:
-        """RapidOCR's recogniser, its onnxruntime session rebuilt once with threads that do not spin: idle
-        worker threads busy-waiting steal the cores the other workers (and processes) need."""
+        """RapidOCR's recogniser, its onnxruntime session rebuilt once with threads that do not spin (idle
+        worker threads busy-waiting steal the cores the other workers and processes need) and with the
+        memory arena on (same numbers, ~10% less CPU: buffers are reused instead of faulted in per call)."""
         if self._rec is None:
             rec = self._get()._load_rec_model()
             rec.session.session = _quiet_session(rec.session.session, self.settings.threads)
@@ -109,7 +110,7 @@ def _quiet_session(session: Any, threads: int) -> Any:
 
     opts = ort.SessionOptions()
     opts.log_severity_level = 4
-    opts.enable_cpu_mem_arena = False
+    opts.enable_cpu_mem_arena = True  # reuse buffers between calls: without it every call page-faults afresh
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     opts.intra_op_num_threads = max(0, threads)
     opts.inter_op_num_threads = 1
