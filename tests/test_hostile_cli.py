@@ -159,7 +159,27 @@ CONFIG = [
          "error: config run.item_timeout: Input should be greater than 0", env={"ECOMCTL__RUN__ITEM_TIMEOUT": "-5"}),
 ]
 
-CASES = USAGE + EXTRAS + OUTPUTS + CONFIG
+INPUTS = [  # files the commands read, other than the manifest (tests/test_hostile_inputs.py has those)
+    Case("config-not-utf8", ("render", M, "-c", "{t}/latin.yaml"),
+         "error: {t}/latin.yaml: not UTF-8 text (byte 0xe9 at offset 15); save it as UTF-8"),
+    Case("eval-expect-missing", ("eval", "{t}", "--expect", "{t}/nope.csv"),
+         "error: {t}/nope.csv: cannot read expected copy: [Errno 2] No such file or directory: '{t}/nope.csv'"),
+    Case("eval-images-missing", ("eval", "{t}/nope", "--expect", "{t}/nope.csv"),
+         "error: {t}/nope: no such folder of images"),
+    Case("qa-set-bad-yaml", ("qa", "{t}", "--set", "qa.x=["),
+         "error: --set 'qa.x=[': invalid YAML: expected the node content, but found '<stream end>' "
+         "(while parsing a flow node)"),
+    Case("extract-unknown-method", ("extract", M, "-o", "{t}/out", "--method", "nope"),
+         "error: unknown subject extractor 'nope' (known: alpha, classical, grounded-sam, saliency)"),
+    Case("dataset-source-missing", ("dataset", "build", "{t}/nope", "-o", "{t}/corpus"),
+         "error: {t}/nope: not a folder"),
+    Case("dataset-stats-not-a-corpus", ("dataset", "stats", "{t}"),
+         "error: {t}: no stats.json (not a built corpus? run `ecomctl dataset build` first)"),
+    Case("extra-argument", ("models", "check", "nope"),
+         "error: Got unexpected extra argument(s) (nope) (see 'ecomctl models check --help')"),
+]
+
+CASES = USAGE + EXTRAS + OUTPUTS + CONFIG + INPUTS
 
 
 @pytest.fixture
@@ -213,6 +233,8 @@ def prepare(case: Case, tmp_path: Path) -> list[str]:
         (tmp_path / name).write_text(text.replace("{t}", t), encoding="utf-8")
     if case.id == "out-read-only":
         (tmp_path / "ro").mkdir(mode=0o555)
+    if case.id == "config-not-utf8":
+        (tmp_path / "latin.yaml").write_bytes(b"run:\n  out: caf\xe9\n")
     return [a.replace("{m}", str(tmp_path / "m.csv")).replace("{t}", t) for a in case.argv]
 
 
@@ -226,8 +248,8 @@ def check(case: Case, tmp_path: Path, code: int, out: str, err: str) -> None:
     assert not (tmp_path / "out").exists()  # checked before any SKU: nothing written
 
 
-def test_at_least_forty_edge_cases():
-    assert len(CASES) >= 40 and len({c.id for c in CASES}) == len(CASES)
+def test_at_least_sixty_edge_cases():
+    assert len(CASES) >= 60 and len({c.id for c in CASES}) == len(CASES)
 
 
 # --- signals: the whole run stops, whatever the executor; report written, lock released, resumable ---
@@ -282,3 +304,19 @@ def test_signal_stops_the_whole_run(sig, code, workers, tmp_path: Path, fast_con
     assert again.returncode == 0, again.stderr
     lines = [ln for ln in again.stdout.splitlines() if ln.startswith("pass")]
     assert len(lines) == 6 and sum("(unchanged)" in ln for ln in lines) == done, again.stdout
+
+
+@pytest.mark.slow
+def test_a_reader_that_goes_away_does_not_cost_the_run(tmp_path: Path, fast_config: Path):
+    """`ecomctl render … | head -1`, or a cron log pipe that dies: the run still finishes and reports."""
+    import json
+    import subprocess
+
+    manifest, out = _signal_manifest(tmp_path), tmp_path / "out"
+    proc = subprocess.Popen(_render_cmd(manifest, out, fast_config), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    assert proc.stdout.readline().startswith("pass")
+    proc.stdout.close()  # the reader is gone
+    err = proc.stderr.read()
+    assert proc.wait(timeout=300) == 0 and err == "", err
+    assert len(json.loads((out / "report.json").read_text())["items"]) == 6

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,9 +77,20 @@ class Bar:
         from ecomctl.outcome import STATUS_COLOURS
 
         if self._bar is None:
-            print(line, flush=True)
+            try:
+                print(line, flush=True)
+            except BrokenPipeError:
+                _stdout_gone()
         else:
             self._bar.console.print(f"[{STATUS_COLOURS.get(status, 'default')}]{escape(line)}[/]", highlight=False)
+
+
+def _stdout_gone() -> None:
+    """The reader of our output went away (`| head`, a dead log pipe): send the rest to /dev/null and let
+    the run finish and write its report, rather than dying mid-run with nothing reported."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def print_traceback(log: Path | None) -> None:
