@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ecomctl.errors import ConfigError, ManifestError
 from ecomctl.manifest_files import FIELDS, REQUIRED, Problems, RawRow, read_csv, read_yaml
+from ecomctl.store import RESERVED_NAMES
 from ecomctl.textsafe import describe, first_control, neutralise, normalise_breaks
 from ecomctl.types import Size, SkuRow
 
@@ -32,8 +33,7 @@ MIN_SIDE, MAX_SIDE = 256, 4096
 MULTILINE = {"title": 3, "subtitle": 2, "prompt": 1000}
 # names the run writes at the top of OUT: a SKU folder named so would collide with them (compared
 # ignoring case: macOS and Windows file systems do), and device names Windows will not create
-RUN_FILES = {"report.html", "report.json", "report.csv", "run.yaml", "logs", "contact_sheet.png", "extract.json",
-             "campaigns"}
+RUN_FILES = {n.lower() for n in RESERVED_NAMES} | {"contact_sheet.png", "extract.json"}  # + `ecomctl extract`
 DEVICES = {"con", "prn", "aux", "nul", *(f"{d}{i}" for d in ("com", "lpt") for i in range(1, 10))}
 
 
