@@ -33,8 +33,8 @@ def _cfg(out: Path, **over):
 
 
 def _pixels(out: Path) -> dict[str, np.ndarray]:
-    return {p.name: np.asarray(Image.open(p)) for p in sorted(out.glob("*/*-v*.png"))
-            if ".subject" not in p.name and ".bg" not in p.name}
+    """The posters only (`<sku>-v<k>.png`, not the layers beside them)."""
+    return {p.name: np.asarray(Image.open(p)) for p in sorted(out.glob("*/*-v*.png")) if p.name.count(".") == 1}
 
 
 def test_ray_renders_the_same_pixels_as_serial(local_ray, small_manifest: Path, tmp_path: Path):

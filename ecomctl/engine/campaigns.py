@@ -69,7 +69,8 @@ def run(kind: str, rows: list[SkuRow], ctx: RunContext, given: dict[str, Path],
             if ref is not None:
                 refs[name] = ref
         yield from map(score, done)
-    yield from _scored(executors.run(kind, [_styled(r, refs) for r in rest], ctx), score)
+    if rest:
+        yield from _scored(executors.run(kind, [_styled(r, refs) for r in rest], ctx), score)
 
 
 def _scored(work: Iterator[ItemResult], score: Callable[[ItemResult], ItemResult]) -> Iterator[ItemResult]:
@@ -107,8 +108,9 @@ def _render_keeping_scene(kind: str, rows: list[SkuRow], ctx: RunContext) -> Ite
     keep = replace(ctx, cfg=cfg)
     missing = [r for r in rows if not _scene_path(ctx.out, r).is_file()]
     present = [r for r in rows if r not in missing]
-    yield from _scored(executors.run(kind, present, keep), lambda r: r)
-    yield from _scored(executors.run(kind, missing, replace(keep, force=True)), lambda r: r)
+    for group, context in ((present, keep), (missing, replace(keep, force=True))):
+        if group:  # an empty group starts no pool and no Ray instance
+            yield from _scored(executors.run(kind, group, context), lambda r: r)
 
 
 def _layer(out: Path, row: SkuRow, name: str) -> Path:
