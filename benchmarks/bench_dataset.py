@@ -1,7 +1,7 @@
 """Benchmark `dataset build` on this machine: posters/s for both sources, serial vs a process pool.
 
 Render source: the demo manifest rendered by `ecomctl render --keep-layers` (compose backend; render time
-not counted). Poster source: synthetic found posters (ecomctl.dataset.synth). Each source is built
+not counted). Poster source: synthetic found posters (tests/synth_posters.py). Each source is built
 serially (baseline) and with --workers N in the same run; the JSON gives posters/s, the speed-up ratio,
 a resumed rebuild, per-stage seconds for found posters, and the glyph re-OCR NED on the demo corpus.
 
@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from ecomctl.dataset import build_corpus, settings_from
-from ecomctl.dataset.synth import make_posters
+from tests.synth_posters import make_posters
 
 
 def render_demo(work: Path) -> Path:

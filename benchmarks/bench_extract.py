@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from ecomctl.qa.metrics import iou
-from ecomctl.subject.backdrops import flatten_over
+from tests.backdrops import flatten_over
 from ecomctl.subject.classical import ClassicalExtractor
 
 BACKDROPS = {"near-white": ("plain", 0.0, 0.0), "plain+noise": ("plain", 0.0, 2.0), "sweep": ("sweep", 0.0, 1.5),

@@ -11,11 +11,19 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
-from ecomctl.store.files import (atomic_save_image, atomic_write_bytes, atomic_write_json, atomic_write_text,
-                                 file_digest, output_lock)
+from ecomctl.store.files import (
+    atomic_save_image,
+    atomic_write_bytes,
+    atomic_write_json,
+    atomic_write_text,
+    file_digest,
+    output_lock,
+)
 
-__all__ = ["atomic_save_image", "atomic_write_bytes", "atomic_write_json", "atomic_write_text", "file_digest",
-           "open_image", "output_lock", "usable_dir", "usable_file"]
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"})  # images we read
+
+__all__ = ["IMAGE_SUFFIXES", "atomic_save_image", "atomic_write_bytes", "atomic_write_json", "atomic_write_text",
+           "file_digest", "open_image", "output_lock", "usable_dir", "usable_file"]
 
 
 def open_image(path: Path | str) -> Image.Image:

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ecomctl.errors import ConfigError, ManifestError
+from ecomctl.io import IMAGE_SUFFIXES
 from ecomctl.manifest_files import FIELDS, REQUIRED, Problems, RawRow, read_csv, read_yaml
 from ecomctl.store import RESERVED_NAMES
 from ecomctl.textsafe import describe, first_control, neutralise, normalise_breaks
@@ -25,7 +26,6 @@ SIZE_PRESETS = {
     "instagram": Size(1080, 1080), "portrait": Size(1080, 1350),
     "story": Size(1080, 1920), "banner": Size(1200, 628),
 }
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
 _SIZE_RE = re.compile(r"^(\d{1,6})\s*[xX×]\s*(\d{1,6})$")
 MIN_SIDE, MAX_SIDE = 256, 4096
 # multi-line copy: a line break in these fields is a forced line break (at most this many lines);

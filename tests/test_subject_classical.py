@@ -10,7 +10,7 @@ from PIL import Image, ImageDraw
 from ecomctl.errors import ExtractionError
 from ecomctl.qa.metrics import iou
 from ecomctl.subject import extract_subject, get_extractor
-from ecomctl.subject.backdrops import flatten_over
+from tests.backdrops import flatten_over
 from ecomctl.subject.classical import ClassicalExtractor, flatten
 from tests.conftest import ROOT
 

@@ -21,7 +21,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ecomctl.subject.backdrops import flatten_over
+from tests.backdrops import flatten_over
 
 SWEEP_ID = "749870344644"  # two phone cases: a multi-item SKU on a grey sweep
 PAPER_ID = "809702153676"  # cushion compacts: tinted paper with a soft shadow

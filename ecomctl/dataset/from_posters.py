@@ -15,13 +15,12 @@ from ecomctl.dataset.ocr import read_lines
 from ecomctl.dataset.prompts import found_poster_prompt
 from ecomctl.dataset.settings import DatasetSettings
 from ecomctl.errors import ConfigError
-from ecomctl.io import open_image
+from ecomctl.io import IMAGE_SUFFIXES, open_image
 from ecomctl.subject import extract_subject
 from ecomctl.text.glyph import fit_font_size
 from ecomctl.text.ocr import OcrLine
 from ecomctl.types import Layout, Size, TextLine
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp"}
 METADATA_NAME = "metadata.csv"
 MAX_LINE_HEIGHT = 0.25  # a "line" taller than this share of the poster is a detector false positive
 

@@ -2,13 +2,12 @@
 
 Uses the transformers ports (GroundingDinoForObjectDetection, SamModel), safetensors only, no remote
 code. Weights come from a local folder or the local Hugging Face cache; nothing is downloaded unless
-`download: true` and HF_HUB_OFFLINE is not set, so `auto` falls back to `classical` with a reason.
+`allow_download: true` and HF_HUB_OFFLINE is not set, so `auto` falls back to `classical` with a reason.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import os
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Literal
@@ -22,8 +21,7 @@ from ecomctl.subject import EXTRACTORS
 from ecomctl.subject.classical import flatten
 from ecomctl.subject.mask import Cleanup, decontaminate, finish_mask, mask_bbox
 from ecomctl.types import Subject
-
-INSTALL_HINT = "install the models extra: pip install 'ecomctl[models]'"
+from ecomctl.weights import INSTALL_HINT, may_download, offline
 
 
 @dataclass(frozen=True)
@@ -35,11 +33,14 @@ class GroundedSamSettings:
     box_policy: Literal["best", "union"] = "best"  # union: every box above threshold (sets, pairs)
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     batch_size: int = 8  # images per forward pass
-    download: bool = False  # allow fetching missing weights from the hub (never when HF_HUB_OFFLINE=1)
+    allow_download: bool = False  # allow fetching missing weights from the hub (never when HF_HUB_OFFLINE=1)
     feather_px: float = 1.2
 
     @classmethod
     def from_dict(cls, settings: dict[str, Any]) -> GroundedSamSettings:
+        if "download" in settings:  # the switch has one name everywhere (backends.<name>.allow_download)
+            raise ConfigError("config subject.grounded-sam.download: renamed allow_download "
+                              "(the name every backend uses); rename the key")
         check_keys("subject.grounded-sam", settings, {f.name for f in fields(cls)})
         out = cls(**settings)
         if out.box_policy not in ("best", "union"):
@@ -56,10 +57,6 @@ def _missing_module(*names: str) -> str | None:
         except (ImportError, ValueError):  # ValueError: a module set to None in sys.modules (blocked)
             return name
     return None
-
-
-def offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def weights_missing(source: str, may_download: bool) -> str | None:
@@ -84,7 +81,7 @@ def weights_missing(source: str, may_download: bool) -> str | None:
         return None
     if may_download:
         return None
-    how = "HF_HUB_OFFLINE=1 is set" if offline() else "downloads are off (subject.grounded-sam.download: false)"
+    how = "HF_HUB_OFFLINE=1 is set" if offline() else "downloads are off (subject.grounded-sam.allow_download: false)"
     return (f"weights for {source} are not in the local Hugging Face cache and {how}; "
             f"run `huggingface-cli download {source}` or point the config at a local folder")
 
@@ -114,7 +111,7 @@ class GroundedSamExtractor:
         self._models: _Models | None = None
 
     def may_download(self) -> bool:
-        return self.settings.download and not offline()
+        return may_download(self.settings.allow_download)
 
     def unavailable(self) -> str | None:
         missing = _missing_module("torch", "transformers")

@@ -13,10 +13,9 @@ from pydantic import BaseModel, ConfigDict
 from ecomctl.config import validate_section
 from ecomctl.errors import ConfigError, RenderError
 from ecomctl.render.diffusion import canvas
-from ecomctl.render.diffusion.loading import Loader, fetch_hint, locate, offline
+from ecomctl.render.diffusion.loading import Loader, fetch_hint, locate
 from ecomctl.types import Scene, SceneRequest, Size
-
-INSTALL_HINT = "install the models extra: pip install 'ecomctl[models]'"
+from ecomctl.weights import INSTALL_HINT, offline
 
 
 class DiffusionSettings(BaseModel):

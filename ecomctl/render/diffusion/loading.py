@@ -24,10 +24,6 @@ def _dtype_kw() -> str:
         return "torch_dtype"
 
 
-def offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
-
-
 def locate(repo: str) -> Path | None:
     """A local folder, or the snapshot of a hub repo in the local HF cache; None when absent."""
     path = Path(repo).expanduser()

@@ -12,7 +12,8 @@ from typing import Any
 
 from ecomctl.errors import BackendUnavailable
 from ecomctl.render.diffusion.common import DiffusionBackend, Need
-from ecomctl.render.diffusion.loading import offline, pick_lora_file
+from ecomctl.render.diffusion.loading import pick_lora_file
+from ecomctl.weights import offline
 
 META = (".json", ".txt", ".model", ".tiktoken", ".jinja")  # configs, tokenizer and processor files
 OFFLINE = "HF_HUB_OFFLINE=1 forbids downloads: unset it (or run where the hub is reachable) to pull weights"
