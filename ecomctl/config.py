@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from ecomctl import yamlio
 from ecomctl.errors import ConfigError
@@ -20,27 +20,28 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# Field types and value rules only: every default value lives in defaults.yaml (loaded under every layer).
 class RunConfig(_Section):
-    out: Path = Path("out")
-    seed: int = 0
-    workers: int = Field(1, ge=1)
-    executor: Literal["auto", "serial", "process", "gpu", "ray"] = "auto"
-    skip_finished: bool = True
-    keep_layers: bool = False
-    ray_address: str | None = None  # Ray cluster address ("auto" joins a running cluster); None = local
-    ray_actors: int | None = None  # Ray actors; None = one per GPU (cuda devices) or per CPU of the cluster
-    item_timeout: float | None = Field(1800.0, gt=0)  # seconds one SKU may run in a worker; None = no limit
+    out: Path
+    seed: int
+    workers: int = Field(ge=1)
+    executor: Literal["auto", "serial", "process", "gpu", "ray"]
+    skip_finished: bool
+    keep_layers: bool
+    ray_address: str | None  # Ray cluster address ("auto" joins a running cluster); None = local
+    ray_actors: int | None  # Ray actors; None = one per GPU (cuda devices) or per CPU of the cluster
+    item_timeout: float | None = Field(gt=0)  # seconds one SKU may run in a worker; None = no limit
 
 
 class RenderConfig(_Section):
-    backend: str = "compose"
-    size: str = "1024x1024"
-    variants: int = Field(2, ge=1, le=16)
-    styles: Path | None = None
-    device: str = "auto"
-    campaign: str | None = None  # campaign of rows that name none (--campaign)
-    campaigns: dict[str, Path] = {}  # campaign → reference image (--campaign-ref); others: their first scene
-    png_compress: int = Field(1, ge=0, le=9)
+    backend: str
+    size: str
+    variants: int = Field(ge=1, le=16)
+    styles: Path | None
+    device: str
+    campaign: str | None  # campaign of rows that name none (--campaign)
+    campaigns: dict[str, Path]  # campaign → reference image (--campaign-ref); others: their first scene
+    png_compress: int = Field(ge=0, le=9)
 
     @field_validator("size")
     @classmethod
@@ -54,15 +55,15 @@ class RenderConfig(_Section):
 class SubjectConfig(BaseModel):
     # extractor-specific sub-sections (e.g. `grounded-sam:`) are validated by their extractor
     model_config = ConfigDict(extra="allow")
-    method: str = "auto"
-    default_prompt: str = "product"
+    method: str
+    default_prompt: str
 
 
 class TextConfig(_Section):
-    font: Path | None = None
-    min_font_size: int = 18
-    margin: float = 0.06
-    min_contrast: float = 4.5
+    font: Path | None
+    min_font_size: int
+    margin: float
+    min_contrast: float
 
     @field_validator("font")
     @classmethod
@@ -82,15 +83,25 @@ class TextConfig(_Section):
 
 
 class Config(_Section):
-    run: RunConfig = RunConfig()
-    render: RenderConfig = RenderConfig()
-    subject: SubjectConfig = SubjectConfig()
-    text: TextConfig = TextConfig()
-    # sections owned by one stage each; that stage validates its own keys
-    qa: dict[str, Any] = {}
-    ocr: dict[str, Any] = {}
-    backends: dict[str, dict[str, Any]] = {}
-    dataset: dict[str, Any] = {}
+    run: RunConfig
+    render: RenderConfig
+    subject: SubjectConfig
+    text: TextConfig
+    # sections owned by one stage each; that stage's model validates them (see `typed`)
+    qa: dict[str, Any]
+    ocr: dict[str, Any]
+    backends: dict[str, dict[str, Any]]
+    dataset: dict[str, Any]
+    _typed: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    def typed(self, name: str, model: type[M], data: dict[str, Any] | None = None) -> M:
+        """A stage-owned section (qa, ocr …) validated by that stage's model once per resolved Config: the
+        command resolves it at its start (preflight, exit 2 on a bad value) and every later use — per
+        poster, per SKU, per report, in every worker — gets the same typed object. `data` replaces the
+        raw section (e.g. the OCR section with the per-worker thread share filled in)."""
+        if name not in self._typed:
+            self._typed[name] = validate_section(model, self.section(name) if data is None else data, name)
+        return self._typed[name]
 
     def section(self, name: str) -> dict[str, Any]:
         """A stage-owned section as a plain dict (qa, ocr, dataset, backends.NAME, subject.NAME)."""

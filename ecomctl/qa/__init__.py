@@ -27,13 +27,20 @@ def ocr_section(cfg: Config) -> dict[str, Any]:
     return section
 
 
+def ocr_settings(cfg: Config):  # -> OcrSettings (the OCR package is imported lazily)
+    """The typed `ocr:` settings of this Config, validated once (see Config.typed)."""
+    from ecomctl.text.ocr import OcrSettings
+
+    return cfg.typed("ocr", OcrSettings, ocr_section(cfg))
+
+
 def process_ocr(cfg: Config) -> None:
     """Configure this process's OCR engine from the run's settings (lazy: models load on first use), so
     that every stage that reads text (QA, the saliency extractor's copy filter) shares it."""
     if thresholds(cfg).text.enabled:
         from ecomctl.text.ocr import get_ocr
 
-        get_ocr(ocr_section(cfg))
+        get_ocr(ocr_settings(cfg))
 
 
 def preflight(cfg: Config) -> None:
@@ -43,7 +50,7 @@ def preflight(cfg: Config) -> None:
     if t.text.enabled:
         from ecomctl.text.ocr import get_ocr
 
-        get_ocr(ocr_section(cfg))
+        get_ocr(ocr_settings(cfg))
 
 
 def check_poster(poster: Poster, cfg: Config) -> QAResult:
@@ -63,7 +70,7 @@ def check_poster(poster: Poster, cfg: Config) -> QAResult:
         from ecomctl.text.ocr import get_ocr
 
         t0 = time.perf_counter()
-        text_checks, details["text"] = check_text(poster, t.text, get_ocr(ocr_section(cfg)), rgb)
+        text_checks, details["text"] = check_text(poster, t.text, get_ocr(ocr_settings(cfg)), rgb)
         checks = text_checks + checks
         seconds["text"] = time.perf_counter() - t0
     details["seconds"] = {k: round(v, 3) for k, v in seconds.items()}

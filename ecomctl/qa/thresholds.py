@@ -97,9 +97,10 @@ class QAThresholds(_S):
 
 
 def thresholds(cfg: Config | dict[str, Any] | None) -> QAThresholds:
-    """Validated thresholds from a Config (its `qa:` section) or a plain dict."""
-    section = cfg.section("qa") if isinstance(cfg, Config) else dict(cfg or {})
-    return validate_section(QAThresholds, section, "qa")
+    """Typed thresholds of a Config (its `qa:` section, validated once per Config) or of a plain dict."""
+    if isinstance(cfg, Config):
+        return cfg.typed("qa", QAThresholds)
+    return validate_section(QAThresholds, dict(cfg or {}), "qa")
 
 
 def grade(value: float | None, warn: float, fail: float, higher_is_better: bool = True) -> Status:

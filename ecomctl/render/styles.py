@@ -19,17 +19,19 @@ BUILTIN = Path(__file__).with_name("styles.yaml")
 
 
 class _StyleModel(BaseModel):
+    """Types of a styles.yaml entry; a key left out takes the `Style` dataclass default (the one place)."""
+
     model_config = ConfigDict(extra="forbid")
     background: list[RGB]
-    gradient: Literal["linear", "radial", "flat"] = "linear"
-    texture: Literal["none", "grain", "dots", "lines", "paper"] = "none"
-    shape: Literal["none", "circle", "arch", "band", "blob"] = "none"
-    accent: RGB = (200, 30, 40)
-    text: RGB = (20, 20, 20)
-    plate: RGB = (255, 255, 255)
-    title_weight: int = 800
-    body_weight: int = 400
-    prompt: str = ""
+    gradient: Literal["linear", "radial", "flat"] | None = None
+    texture: Literal["none", "grain", "dots", "lines", "paper"] | None = None
+    shape: Literal["none", "circle", "arch", "band", "blob"] | None = None
+    accent: RGB | None = None
+    text: RGB | None = None
+    plate: RGB | None = None
+    title_weight: int | None = None
+    body_weight: int | None = None
+    prompt: str | None = None
 
     @field_validator("accent", "text", "plate", mode="before")
     @classmethod
@@ -78,7 +80,8 @@ def _read(path: Path) -> dict[str, Style]:
             err = e.errors()[0]
             where = ".".join([neutralise(str(name)), *map(str, err["loc"])])
             raise ConfigError(f"{shown}: style {where}: {neutralise(err['msg'])}") from None
-        styles[str(name)] = Style(name=str(name), **{**m.model_dump(), "background": tuple(m.background)})
+        given = m.model_dump(exclude_none=True) | {"background": tuple(m.background)}
+        styles[str(name)] = Style(name=str(name), **given)
     return styles
 
 

@@ -45,7 +45,8 @@ RUN_YAML = "run.yaml"
 REPORTS = ("report.html", "report.json", "report.csv")
 LOCK = ".ecomctl.lock"
 CAMPAIGNS = "campaigns"
-RESERVED_NAMES = frozenset({LOGS, RUN_YAML, LOCK, CAMPAIGNS, *REPORTS})  # never a SKU folder name
+CACHE = ".cache"
+RESERVED_NAMES = frozenset({LOGS, RUN_YAML, LOCK, CAMPAIGNS, CACHE, *REPORTS})  # never a SKU folder name
 _SIDECAR = re.compile(r"^(?P<sku>.+)-v(?P<variant>[1-9]\d*)\.json$")
 
 
@@ -103,7 +104,7 @@ class OutputStore:
 
     @property
     def subject_cache(self) -> Path:
-        return self.root / ".cache" / "subjects"
+        return self.root / CACHE / "subjects"
 
     def source_mask(self, sku: str) -> Path:
         return self.sku_folder(sku) / f"{sku}.mask.png"

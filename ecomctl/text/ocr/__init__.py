@@ -69,14 +69,15 @@ def ocr_settings(section: dict[str, Any] | None) -> OcrSettings:
     return validate_section(OcrSettings, section, "ocr")
 
 
-def get_ocr(section: dict[str, Any] | None = None) -> OcrEngine:
-    """The configured engine, loaded once per process (models are reused by every poster). With no section
-    (a caller that just needs *an* OCR, e.g. the saliency extractor's copy filter) the engine this process
-    already runs is returned: one engine per process, not one per caller."""
+def get_ocr(section: OcrSettings | dict[str, Any] | None = None) -> OcrEngine:
+    """The configured engine, loaded once per process (models are reused by every poster); `section` is
+    the typed settings a command resolved once, or a raw `ocr:` dict. With no section (a caller that just
+    needs *an* OCR, e.g. the saliency extractor's copy filter) the engine this process already runs is
+    returned: one engine per process, not one per caller."""
     if section is None and _CACHE:
         return next(iter(_CACHE.values()))
     _load_builtins()
-    settings = ocr_settings(section)
+    settings = section if isinstance(section, OcrSettings) else ocr_settings(section)
     factory = OCR_ENGINES.get(settings.engine)
     key = settings.model_dump_json()
     if key not in _CACHE:
