@@ -151,3 +151,14 @@ def test_discovery_lists_sidecars_by_name_in_sku_and_variant_order(tmp_path: Pat
         (tmp_path / rel).write_text("{}", encoding="utf-8")
     found = [p.relative_to(tmp_path).as_posix() for p in OutputStore(tmp_path).sidecars()]
     assert found == ["A/A-v1.json", "B/B-v2.json", "B/B-v10.json"]
+
+
+def test_old_grounded_sam_download_key_stops_the_run_up_front(small_manifest: Path, tmp_path: Path):
+    cfg = tmp_path / "old.yaml"
+    cfg.write_text("qa:\n  text:\n    enabled: false\nsubject:\n  grounded-sam:\n    download: true\n",
+                   encoding="utf-8")
+    res = _render(small_manifest, tmp_path / "out", cfg)
+    assert res.exit_code == 2
+    assert res.stderr.splitlines() == ["error: config subject.grounded-sam.download: renamed allow_download "
+                                       "(the name every backend uses); rename the key"]
+    assert not (tmp_path / "out" / "A1").exists()

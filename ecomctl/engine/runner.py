@@ -90,6 +90,9 @@ def _render(manifest_path: Path, cfg: Config, on_result: OnResult | None, force:
     from ecomctl import qa
 
     qa.preflight(cfg)  # bad qa: thresholds or a missing OCR engine: exit 2 before any SKU, not N error rows
+    from ecomctl.subject import check_settings
+
+    check_settings(cfg.section("subject"))  # e.g. subject.grounded-sam: a typo is exit 2, not N error rows
     ctx = RunContext(cfg, out, styles, name, settings, force)
     given = campaigns.given_references(cfg.render.campaign, cfg.render.campaigns)
     rows = campaigns.assign(list(manifest.rows), cfg.render.campaign)

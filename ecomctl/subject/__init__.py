@@ -40,6 +40,15 @@ def get_extractor(name: str, settings: dict[str, Any] | None = None) -> Extracto
     return _CACHE[key]
 
 
+def check_settings(section: dict[str, Any]) -> None:
+    """Validate every extractor's sub-section of `subject:` (e.g. `grounded-sam:`) once, before any SKU:
+    building an extractor checks its settings and loads nothing (models load on first use)."""
+    _load_builtins()
+    for name, settings in section.items():
+        if isinstance(settings, dict) and name in EXTRACTORS:
+            get_extractor(name, settings)
+
+
 def extract_subject(
     image: Image.Image, prompt: str, method: str = "auto", settings: dict[str, Any] | None = None
 ) -> Subject:
