@@ -1,4 +1,13 @@
-"""Benchmark `classical` extraction on the four packshots: mask IoU and seconds per image, vs plain GrabCut.
+"""Benchmark subject extraction: IoU per method and seconds per image, JSON under benchmarks/results/.
+
+Suite `methods` (default → extract_methods_cpu.json): `ecomctl extract` with default settings (the auto
+chain, run through `extract_catalog` on a manifest of JPEG files) against ground-truth masks on three
+sets made by tests/extract_scenes.py — product photos in scenes, full-bleed posters with copy, studio
+packshots over plain / sweep / paper backdrops — plus each method alone on the same images: `saliency`
+(zoom refinement), `saliency` with `refine: grabcut`, `saliency` with `refine: none`, and `classical`.
+The mask confidence of every result is recorded, so the confidence can be checked against the IoU.
+
+Suite `studio-classical` (→ extract_cpu.json), the original benchmark:
 
 Each packshot is alpha-blended over RGB(250,250,250) (the issue's measurement) and, for robustness,
 over the synthetic catalog backdrops (grey sweep, tinted paper, soft shadow, noise). Ours: the
@@ -6,7 +15,8 @@ over the synthetic catalog backdrops (grey sweep, tinted paper, soft shadow, noi
 Baseline, same run: OpenCV GrabCut at full resolution initialised with a rectangle 2 % inside the
 frame, 5 iterations, no cleanup (what a quick script would do). CPU only; times are this machine's.
 
-    .venv/bin/python benchmarks/bench_extract.py [--src ../shared/data/products] [--repeat 2]
+    .venv/bin/python benchmarks/bench_extract.py [--suite methods|studio-classical] [--n 12] [--seed 0]
+    .venv/bin/python benchmarks/bench_extract.py --suite studio-classical [--src ../shared/data/products] [--repeat 2]
 """
 
 from __future__ import annotations
@@ -55,11 +65,20 @@ def timed(fn, photo: Image.Image, repeat: int) -> tuple[np.ndarray, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--suite", choices=("methods", "studio-classical"), default="methods")
     ap.add_argument("--src", type=Path, default=ROOT.parent / "shared" / "data" / "products")
     ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--n", type=int, default=12, help="methods: images per set")
+    ap.add_argument("--seed", type=int, default=0, help="methods: fixture seed")
     ap.add_argument("--note", default="", help="free text about the machine's load, stored in the JSON")
-    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "extract_cpu.json")
+    ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
+    if args.suite == "methods":
+        from bench_extract_methods import run_methods
+
+        run_methods(args, args.out or ROOT / "benchmarks" / "results" / "extract_methods_cpu.json")
+        return
+    args.out = args.out or ROOT / "benchmarks" / "results" / "extract_cpu.json"
     cv2.setNumThreads(1)
     ours = ClassicalExtractor({})
     rows = []

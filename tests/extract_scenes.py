@@ -185,8 +185,9 @@ COPY = [("Spring Glow Edition", "Made for every day", "¥199"), ("限时特惠 �
         ("Summer Essentials", "Free shipping today", "$24.99"), ("经典款 买一送一", "官方旗舰店 正品保障", "¥129")]
 
 
-def poster(i: int, seed: int = 0) -> Fixture:
-    """Full-bleed scene poster: product on one side, copy (title, subtitle, price pill) on the other."""
+def poster(i: int, seed: int = 0, product: bool = True) -> Fixture:
+    """Full-bleed scene poster: product on one side, copy (title, subtitle, price pill) on the other
+    (`product=False`: the same poster with no product in it — nothing to extract)."""
     from ecomctl.text.fonts import load_font
 
     rng = np.random.default_rng(seed * 1000 + 500 + i)
@@ -200,7 +201,10 @@ def poster(i: int, seed: int = 0) -> Fixture:
     left = bool(i % 2)
     pw = int(w * 0.48)
     px = int(w * 0.04) if left else w - pw - int(w * 0.04)
-    img, mask = _place(img, pack, truth, (px, int(h * 0.2), px + pw, int(h * 0.92)), shadow=0.45)
+    if product:
+        img, mask = _place(img, pack, truth, (px, int(h * 0.2), px + pw, int(h * 0.92)), shadow=0.45)
+    else:
+        mask = np.zeros((h, w), np.uint8)
     canvas = Image.fromarray(np.clip(img, 0, 255).astype(np.uint8), "RGB")
     draw = ImageDraw.Draw(canvas)
     tx0 = int(w * 0.56) if left else int(w * 0.05)
@@ -224,7 +228,8 @@ def poster(i: int, seed: int = 0) -> Fixture:
             draw.text((tx0 - bb[0], y - bb[1]), text, font=font, fill=(20, 20, 20) if light else (255, 255, 255))
             boxes.append((tx0, y, tx0 + bb[2] - bb[0], y + bb[3] - bb[1]))
         y += int((bb[3] - bb[1]) * 1.9)
-    return Fixture(f"poster-{i:02d}-{sku}-{source}", "poster", _finish(np.asarray(canvas, np.float32), rng, 92),
+    name = f"poster-{i:02d}-{sku}-{source}" if product else f"poster-{i:02d}-no-product-{source}"
+    return Fixture(name, "poster", _finish(np.asarray(canvas, np.float32), rng, 92),
                    mask, tuple(boxes), (title, sub, price))
 
 

@@ -68,4 +68,5 @@ def test_text_on_the_product_is_its_label_unless_the_mask_swallowed_the_copy():
              OcrLine("price", 0.99, Box(0, 20, 30, 30))]
     keep, on_product = _split_product_text(lines, mask)
     assert [ln.text for ln in keep] == ["title", "price"] and on_product == 1
-    assert _suspect(3, 1) is None and _suspect(3, 2) == "subject_covers_text" and _suspect(0, 0) is None
+    assert _suspect(3, 1) is None and _suspect(3, 2) is None and _suspect(3, 3) == "subject_covers_text"
+    assert _suspect(0, 0) is None

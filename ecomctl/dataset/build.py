@@ -148,6 +148,13 @@ def finalize(out: Path, records: list[dict[str, Any]], s: DatasetSettings, sourc
         write_shards(out, rows, s.shard_size)
     dropped = Counter({k: v for k, v in dropped.items() if v})
     stats = compute_stats(rows, dropped, errors, round(seconds, 3))
+    stats["dropped_items"] = [{"id": r["id"], "src": r.get("src"), "reason": r["reason"],
+                               "detail": r.get("detail", r["reason"])}
+                              for r in records if r.get("status") == "dropped"][:200]
+    if s.check_sheet > 0 and rows:
+        from ecomctl.dataset.check_sheet import write_check_sheet
+
+        stats["check_sheet"] = write_check_sheet(out, rows, s.check_sheet, s.seed).name
     write_stats(out, stats)
     write_datasheet(out, stats, s, source)
     return BuildReport(out, len(records), len(rows), 0, dict(dropped), errors, seconds)

@@ -32,6 +32,7 @@ SCHEMA = pa.schema([
                                    ("local", pa.list_(pa.float64()))]))),
     ("n_lines", pa.int32()), ("n_glyphs", pa.int32()),
     ("subject_bbox", _BOX), ("subject_area", pa.float64()), ("subject_method", pa.string()),
+    ("subject_confidence", pa.float64()),  # the extractor's mask confidence; null when the mask is exact
     ("style_from", pa.string()), ("phash", pa.string()), ("style_phash", pa.string()),
     ("notes", pa.list_(pa.string())),
 ])

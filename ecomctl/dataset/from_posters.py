@@ -76,13 +76,18 @@ def poster_conditions(item: SourceItem, s: DatasetSettings) -> Conditions:
     """OCR the copy, remove it, find the product on the text-free poster, remove that too for the style."""
     poster = open_image(item.path).convert("RGB")  # upright by EXIF; a corrupt file is this item's error
     found = read_lines(poster, s.ocr)
-    lines = [ln for ln in found if ln.score >= s.min_line_conf and ln.box.h <= MAX_LINE_HEIGHT * poster.height]
-    no_text = inpaint(poster, boxes_mask(poster.size, (ln.box for ln in lines)), s.inpaint, s.inpaint_radius)
+    plausible = [ln for ln in found if ln.box.h <= MAX_LINE_HEIGHT * poster.height]
+    lines = [ln for ln in plausible if ln.score >= s.min_line_conf]
+    # every text box found is removed before the product is looked for (copy is never salient then),
+    # and from the style image, confident or not: a doubtful line is still ink on the poster
+    text = boxes_mask(poster.size, (ln.box for ln in plausible))
+    no_text = inpaint(poster, text, s.inpaint, s.inpaint_radius)
     subject_prompt = item.subject or s.subject_prompt
-    subject = extract_subject(no_text, subject_prompt, s.subject_method, s.subject)
-    mask = np.asarray(subject.mask, np.uint8)
-    copy_lines, on_product = _split_product_text(lines, mask)
-    style = inpaint(no_text, grow_mask(mask, 7), s.inpaint, s.inpaint_radius)
+    subject = extract_subject(no_text, subject_prompt, s.subject_method, s.subject,
+                              text_boxes=[ln.box for ln in plausible])
+    copy_lines, on_product = _split_product_text(lines, np.asarray(subject.mask, np.uint8))
+    mask = np.where(boxes_mask(poster.size, (ln.box for ln in copy_lines)) > 0, 0, subject.mask).astype(np.uint8)
+    style = inpaint(poster, np.maximum(grow_mask(mask, 7), text), s.inpaint, s.inpaint_radius)
     layout = Layout(canvas=Size(*poster.size), template="found", subject_box=subject.bbox,
                     lines=tuple(_text_line(ln, n) for n, ln in enumerate(copy_lines)))
     notes = [f"{on_product} OCR line(s) on the product ignored"] if on_product else []
@@ -93,12 +98,14 @@ def poster_conditions(item: SourceItem, s: DatasetSettings) -> Conditions:
     return Conditions(poster=poster, subject_mask=mask, style=style, layout=layout,
                       prompt=item.prompt or found_poster_prompt(subject_prompt, style), style_from="inpaint",
                       subject_method=subject.method, line_scores=tuple(ln.score for ln in copy_lines),
-                      notes=tuple(notes), suspect=_suspect(len(lines), on_product))
+                      notes=tuple(notes), suspect=_suspect(len(lines), on_product),
+                      subject_confidence=subject.confidence, subject_confidence_why=subject.confidence_why)
 
 
 def _suspect(n_lines: int, on_product: int) -> str | None:
-    """A product label is one line or two; a mask over most of the copy means extraction went wrong."""
-    return "subject_covers_text" if on_product and on_product * 2 >= n_lines else None
+    """A mask over every line of text means extraction swallowed the copy. (Some lines on the product are
+    normal: a tin's brand, a printed case; a wrong mask is caught by the mask confidence.)"""
+    return "subject_covers_text" if n_lines and on_product == n_lines else None
 
 
 def _split_product_text(lines: list[OcrLine], mask: np.ndarray) -> tuple[list[OcrLine], int]:

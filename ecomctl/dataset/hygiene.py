@@ -84,6 +84,8 @@ def drop_reason(cond: Conditions, orig: tuple[int, int], s: DatasetSettings) -> 
     own `suspect` reason), or None."""
     if cond.suspect:
         return cond.suspect
+    if cond.subject_confidence is not None and cond.subject_confidence < s.min_mask_conf:
+        return "mask_confidence"
     if min(orig) < s.min_size:
         return "min_size"
     if s.require_text and not cond.layout.lines:
@@ -94,6 +96,18 @@ def drop_reason(cond: Conditions, orig: tuple[int, int], s: DatasetSettings) -> 
     if not s.subject_area[0] <= area <= s.subject_area[1]:
         return "subject_area"
     return None
+
+
+def drop_detail(cond: Conditions, reason: str) -> str:
+    """One line saying why this sample was dropped (stats.json, datasheet)."""
+    if reason == "mask_confidence":
+        why = f" ({cond.subject_confidence_why})" if cond.subject_confidence_why else ""
+        return f"{cond.subject_method} mask confidence {cond.subject_confidence:.2f}{why}"
+    if reason == "subject_area":
+        return f"subject covers {subject_area(cond.subject_mask):.1%} of the poster"
+    if reason == "ocr_confidence" and cond.line_scores:
+        return f"mean OCR confidence {float(np.mean(cond.line_scores)):.2f}"
+    return reason
 
 
 def subject_area(mask: np.ndarray) -> float:

@@ -45,6 +45,8 @@ class Conditions:
     line_scores: tuple[float, ...] = ()  # OCR confidence per line (1.0 when known exactly)
     notes: tuple[str, ...] = field(default_factory=tuple)
     suspect: str | None = None  # a drop reason the source found (e.g. the subject mask swallowed the copy)
+    subject_confidence: float | None = None  # the extractor's mask confidence (None = exact, e.g. a render's)
+    subject_confidence_why: str | None = None
 
 
 @dataclass(frozen=True)

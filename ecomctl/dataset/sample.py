@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from ecomctl.dataset.hygiene import detect_lang, drop_reason, normalise, phash, subject_area
+from ecomctl.dataset.hygiene import detect_lang, drop_detail, drop_reason, normalise, phash, subject_area
 from ecomctl.dataset.items import Conditions, Placement, SourceItem
 from ecomctl.dataset.settings import DatasetSettings
-from ecomctl.errors import EcomctlError
+from ecomctl.errors import EcomctlError, ExtractionError
 from ecomctl.subject.mask import mask_bbox
 from ecomctl.text.glyph import GlyphRender, render_glyphs
 
@@ -50,10 +50,13 @@ def conditions_for(item: SourceItem, s: DatasetSettings) -> Conditions:
 
 
 def _build(item: SourceItem, s: DatasetSettings, corpus: Path) -> dict[str, Any]:
-    cond = conditions_for(item, s)
+    try:
+        cond = conditions_for(item, s)
+    except ExtractionError as e:  # no product found on a found poster: not a sample, and say why
+        return {"status": "dropped", "reason": "no_subject", "detail": str(e)}
     reason = drop_reason(cond, cond.poster.size, s)
     if reason:
-        return {"status": "dropped", "reason": reason}
+        return {"status": "dropped", "reason": reason, "detail": drop_detail(cond, reason)}
     cond, placement = normalise(cond, s.size)
     glyphs = render_glyphs(cond.layout)
     paths = _write_images(corpus, item.id, cond, glyphs, s.png_compress)
@@ -98,6 +101,7 @@ def _describe(cond: Conditions, pl: Placement, glyphs: GlyphRender) -> dict[str,
         "n_lines": len(lines), "n_glyphs": len(glyphs.glyphs),
         "subject_bbox": mask_bbox(cond.subject_mask).as_list(),
         "subject_area": subject_area(cond.subject_mask), "subject_method": cond.subject_method,
+        "subject_confidence": cond.subject_confidence,
         "style_from": cond.style_from, "phash": phash(cond.poster), "style_phash": phash(cond.style),
         "notes": list(cond.notes),
     }

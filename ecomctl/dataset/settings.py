@@ -23,6 +23,8 @@ class DatasetSettings:
     min_size: int = 256  # shortest poster side before normalisation
     min_ocr_conf: float = 0.85  # mean OCR confidence of the kept lines of a found poster
     min_line_conf: float = 0.7  # OCR lines below this are ignored
+    min_mask_conf: float = 0.7  # found posters whose subject mask confidence is below this are dropped
+    check_sheet: int = 12  # random samples shown in check_sheet.png beside the corpus (0 = none)
     subject_area: tuple[float, float] = (0.01, 0.9)  # subject mask area / canvas, inclusive bounds
     require_text: bool = True
     dedup_distance: int = 8  # 256-bit perceptual-hash Hamming distance at or below which posters are duplicates
@@ -42,7 +44,8 @@ class DatasetSettings:
         """Hash of the settings that change a sample's content (resume skips only unchanged ones)."""
         keep = {k: v for k, v in asdict(self).items() if k not in {"workers", "shards", "shard_size", "png_compress",
                                                                    "bench_size", "bench_fraction",
-                                                                   "pair_siblings", "dedup_distance"}}
+                                                                   "pair_siblings", "dedup_distance",
+                                                                   "check_sheet"}}
         return hashlib.sha1(json.dumps(keep, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

@@ -60,6 +60,21 @@ def read_stats(corpus: Path) -> dict[str, Any]:
     return json.loads((corpus / STATS).read_text(encoding="utf-8"))
 
 
+def _sheet_line(stats: dict[str, Any]) -> str:
+    if not stats.get("check_sheet"):
+        return "no check sheet written (dataset.check_sheet: 0)."
+    return f"`{stats['check_sheet']}` shows random samples as poster | subject | style | glyph — look at it."
+
+
+def _dropped_list(stats: dict[str, Any]) -> str:
+    items = stats.get("dropped_items") or []
+    if not items:
+        return ""
+    lines = "".join(f"\n    - `{d['id']}`: {d['reason']} — {d['detail']}" for d in items[:50])
+    more = f"\n    - … {len(items) - 50} more in stats.json" if len(items) > 50 else ""
+    return "\n  Dropped samples:" + lines + more
+
+
 def write_datasheet(corpus: Path, stats: dict[str, Any], s: DatasetSettings, source: str) -> Path:
     drops = ", ".join(f"{k} {v}" for k, v in stats["dropped"].items()) or "none"
     text = f"""# Datasheet — ecomctl corpus
@@ -78,7 +93,9 @@ InnoComposer-style samples built by `ecomctl dataset build` from `{source}`.
   bottom) with `scale`.
 - **Hygiene**: perceptual-hash de-dup (distance ≤ {s.dedup_distance}); filters: shortest side ≥
   {s.min_size}px, mean OCR confidence ≥ {s.min_ocr_conf}, subject area in {list(s.subject_area)}.
-  Dropped: {drops}. Errors: {stats['errors']}.
+  mask confidence ≥ {s.min_mask_conf} (found posters: a mask the extractor does not trust is dropped, not kept).
+  Dropped: {drops}. Errors: {stats['errors']}.{_dropped_list(stats)}
+- **Visual check**: {_sheet_line(stats)}
 - **Languages**: {stats['languages']}. Style from: {stats['style_from']}. Sibling-paired style refs: {stats['paired']}.
 - **Known limits**: found posters get estimated conditions (OCR text may be wrong, inpainted style images
   keep traces of the removed text and product); their glyph images use Noto Sans CJK fitted to the OCR

@@ -11,7 +11,7 @@ from PIL import Image
 
 from ecomctl.errors import BackendUnavailable, ExtractionError
 from ecomctl.registry import Registry
-from ecomctl.types import Subject
+from ecomctl.types import Box, Subject
 
 
 class Extractor(Protocol):
@@ -50,10 +50,14 @@ def check_settings(section: dict[str, Any]) -> None:
 
 
 def extract_subject(
-    image: Image.Image, prompt: str, method: str = "auto", settings: dict[str, Any] | None = None
+    image: Image.Image, prompt: str, method: str = "auto", settings: dict[str, Any] | None = None,
+    text_boxes: list[Box] | None = None,
 ) -> Subject:
-    """Run one extractor, or the auto chain. The returned Subject's `note` says why a fallback happened."""
-    out = extract_subjects([image], [prompt], method, settings)[0]
+    """Run one extractor, or the auto chain. The returned Subject's `note` says why a fallback happened.
+
+    `text_boxes`: where copy is known to be (a found poster's OCR lines); extractors that can use it keep
+    copy out of the product mask without reading the image again."""
+    out = extract_subjects([image], [prompt], method, settings, None if text_boxes is None else [text_boxes])[0]
     if isinstance(out, ExtractionError):
         raise out
     return out
@@ -69,12 +73,14 @@ def usable_extractor(method: str, settings: dict[str, Any] | None = None) -> Ext
 
 
 def extract_subjects(
-    images: list[Image.Image], prompts: list[str], method: str = "auto", settings: dict[str, Any] | None = None
+    images: list[Image.Image], prompts: list[str], method: str = "auto", settings: dict[str, Any] | None = None,
+    text_boxes: list[list[Box]] | None = None,
 ) -> list[Subject | ExtractionError]:
     """Batched form: one Subject or ExtractionError per image (extractors with `extract_many` batch)."""
     settings = settings or {}
+    boxes = text_boxes or [None] * len(images)
     if method != "auto":
-        outs = _run_many(usable_extractor(method, settings), images, prompts)
+        outs = _run_many(usable_extractor(method, settings), images, prompts, boxes)
         return [o if isinstance(o, ExtractionError) else assess(o, im) for o, im in zip(outs, images)]
     results: list[Subject | ExtractionError | None] = [None] * len(images)
     notes: list[list[str]] = [[] for _ in images]
@@ -90,7 +96,8 @@ def extract_subjects(
         for i in set(pending) - set(todo):
             notes[i].append(f"{name}: {why or 'image has no transparency'}")
         try:
-            outs = _run_many(ex, [images[i] for i in todo], [prompts[i] for i in todo]) if todo else []
+            outs = _run_many(ex, [images[i] for i in todo], [prompts[i] for i in todo],
+                             [boxes[i] for i in todo]) if todo else []
         except BackendUnavailable as e:  # e.g. weights present but unloadable: fall back, say why
             outs = [ExtractionError(str(e))] * len(todo)
         for i, out in zip(todo, outs):
@@ -102,14 +109,16 @@ def extract_subjects(
             for r, n in zip(results, notes)]
 
 
-def _run_many(ex: Extractor, images: list[Image.Image], prompts: list[str]) -> list[Subject | ExtractionError]:
+def _run_many(ex: Extractor, images: list[Image.Image], prompts: list[str],
+              boxes: list[list[Box] | None]) -> list[Subject | ExtractionError]:
     many = getattr(ex, "extract_many", None)
     if many is not None:
         return many(images, prompts)
     out: list[Subject | ExtractionError] = []
-    for image, prompt in zip(images, prompts):
+    for image, prompt, known in zip(images, prompts, boxes):
         try:
-            out.append(ex.extract(image, prompt))
+            takes_text = known is not None and getattr(ex, "takes_text_boxes", False)
+            out.append(ex.extract(image, prompt, text=known) if takes_text else ex.extract(image, prompt))
         except ExtractionError as e:
             out.append(e)
     return out

@@ -176,14 +176,17 @@ def edge_sharpness(grey: np.ndarray, piece: np.ndarray) -> float:
     return float(np.median(g1[strong] / np.maximum(g4[strong], 1e-3)))
 
 
-def drop_copy(rgb: np.ndarray, labels: np.ndarray, keep: list[int], stats: np.ndarray) -> list[int]:
-    """`keep` without the pieces that are mostly text lines (OCR boxes cover half their box or more)."""
-    from ecomctl.text.ocr import get_ocr
+def drop_copy(rgb: np.ndarray, labels: np.ndarray, keep: list[int], stats: np.ndarray,
+              boxes: list[Box] | None = None) -> list[int]:
+    """`keep` without the pieces that are mostly text lines (text boxes cover half their box or more);
+    the boxes are the caller's (a found poster's OCR) or the OCR detector's."""
+    if boxes is None:
+        from ecomctl.text.ocr import get_ocr
 
-    try:
-        boxes = get_ocr(None).detect(np.ascontiguousarray(rgb))
-    except Exception:  # OCR unavailable or failing: keep every piece rather than guess
-        return keep
+        try:
+            boxes = get_ocr(None).detect(np.ascontiguousarray(rgb))
+        except Exception:  # OCR unavailable or failing: keep every piece rather than guess
+            return keep
     lines = text_mask(labels.shape, boxes, grow=6)
     out = []
     for k in keep:
@@ -195,6 +198,7 @@ def drop_copy(rgb: np.ndarray, labels: np.ndarray, keep: list[int], stats: np.nd
 
 class SaliencyExtractor:
     name = "saliency"
+    takes_text_boxes = True  # extract(..., text=boxes): known copy lines (a found poster's OCR)
 
     def __init__(self, settings: dict[str, Any]):
         self.settings = SaliencySettings.from_dict(dict(settings))
@@ -213,7 +217,8 @@ class SaliencyExtractor:
         path, where = self.weights()
         return {"model": path.stem if path else self.settings.model, "weights": where}
 
-    def extract(self, image: Image.Image, prompt: str = "", exclude: Iterable[Box] = ()) -> Subject:
+    def extract(self, image: Image.Image, prompt: str = "", exclude: Iterable[Box] = (),
+                text: list[Box] | None = None) -> Subject:
         path, where = self.weights()
         if path is None:
             raise BackendUnavailable(f"subject extractor 'saliency' unavailable: {where}")
@@ -224,7 +229,7 @@ class SaliencyExtractor:
         if float(prob.max()) < self.settings.min_peak:
             raise ExtractionError(f"no salient object (map peak {prob.max():.2f})")
         banned = text_mask(prob.shape, exclude)
-        prob = self.select(rgb, np.where(banned, 0.0, prob).astype(np.float32), exclude)
+        prob = self.select(rgb, np.where(banned, 0.0, prob).astype(np.float32), text)
         raw = prob > self.settings.threshold
         if not raw.any():
             raise ExtractionError("no salient object left after dropping out-of-focus pieces and copy")
@@ -239,7 +244,7 @@ class SaliencyExtractor:
         return Subject(decontaminate(photo, mask), mask, mask_bbox(mask), self.name,
                        confidence=conf.value, confidence_why=conf.why)
 
-    def select(self, rgb: np.ndarray, prob: np.ndarray, exclude: Iterable[Box]) -> np.ndarray:
+    def select(self, rgb: np.ndarray, prob: np.ndarray, text: list[Box] | None = None) -> np.ndarray:
         """The map with salient pieces that are not the product zeroed: out-of-focus pieces (a blurred
         backdrop object: products are shot in focus) and, on posters, pieces that are copy."""
         s = self.settings
@@ -251,8 +256,8 @@ class SaliencyExtractor:
         sharp = {k: edge_sharpness(grey, labels == k) for k in pieces}
         best = max(sharp.values())
         keep = [k for k in pieces if sharp[k] >= s.focus * best]
-        if len(keep) >= 2 and s.text == "auto" and not list(exclude):
-            keep = drop_copy(rgb, labels, keep, stats) or keep
+        if len(keep) >= 2 and s.text == "auto":
+            keep = drop_copy(rgb, labels, keep, stats, text) or keep
         drop = np.isin(labels, [k for k in range(1, n) if k not in keep])
         return np.where(drop, np.minimum(prob, s.bg * 0.5), prob).astype(np.float32)
 
