@@ -31,10 +31,7 @@ STUDIO = (("plain", 0.0, 1.0), ("sweep", 0.3, 1.0), ("paper", 0.35, 0.0))
 
 def fixtures(n: int, seed: int) -> list[tuple[str, str, Image.Image, np.ndarray]]:
     """(set, name, photo, truth) for the three sets."""
-    try:
-        from ecomctl.subject.backdrops import flatten_over
-    except ImportError:  # moved out of the package
-        from tests.backdrops import flatten_over
+    from tests.backdrops import flatten_over
 
     out = [("scene", f.name, f.image, f.truth) for f in (scene(i, seed) for i in range(n))]
     out += [("poster", f.name, f.image, f.truth) for f in (poster(i, seed) for i in range(n))]

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from ecomctl.dataset import build_corpus, settings_from, validate_corpus
-from ecomctl.dataset.synth import make_posters
+from tests.synth_posters import make_posters
 from ecomctl.qa.metrics import ned
 
 N_POSTERS = 6
