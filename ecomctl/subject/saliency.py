@@ -11,10 +11,10 @@ Refinement (why): the network sees 320×320, so on a whole photo its map is soft
 parts (a phone case's rim, a lid's edge) fall below the threshold. `refine: zoom` (default) runs the
 network a second time on a crop around what the first pass found (15 % margin), so the product fills
 the network's input, keeps that map only near the first pass's pieces (a zoom never adds new objects),
-then snaps it to the photo's edges with a guided filter at full resolution before thresholding; the
-shared cleanup (islands, holes) and feathering follow. On the fixture set (benchmarks/bench_extract.py)
-this beat a GrabCut trimap seeded by the map (`refine: grabcut`): mean IoU 0.992 vs 0.983, min 0.975
-vs 0.947. Boxes given in `exclude` (OCR text lines on a poster) are forced to background first.
+then snaps it to the photo's edges with a guided filter at full resolution before thresholding (the
+first pass's sure interior is kept); the shared cleanup (islands, holes) and feathering follow. On the fixture set (benchmarks/bench_extract.py)
+this beat a GrabCut trimap seeded by the map (`refine: grabcut`) and the plain upsampled map
+(`refine: none`) on scenes and posters; numbers in benchmarks/results/extract_methods_cpu.json. Boxes given in `exclude` (OCR text lines on a poster) are forced to background first.
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ class SaliencySettings:
     threads: int = 0  # onnxruntime intra-op threads (0 = onnxruntime's default)
     refine: str = "zoom"  # zoom (second pass on the product's crop + guided filter) | grabcut | none
     zoom_pad: float = 0.15  # crop margin around the first pass's pieces, fraction of their size
+    core: float = 0.6  # zoom: first-pass map level whose interior (eroded 1 %) stays product
     work_side: int = 800  # refine: grabcut — longest side GrabCut runs at
     fg: float = 0.85  # map value above which a pixel is sure product (after the core erosion)
     bg: float = 0.08  # map value below which a pixel is sure background
@@ -275,7 +276,11 @@ class SaliencyExtractor:
         near = cv2.dilate((prob > self.settings.bg).astype(np.uint8), disk(max(2, round(0.03 * max(bw, bh)))))
         fine = np.where(near > 0, fine, 0.0).astype(np.float32)
         grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
-        return guided_filter(grey, fine, max(2, round(max(h, w) / 300)), 1e-3)
+        snapped = guided_filter(grey, fine, max(2, round(max(h, w) / 300)), 1e-3)
+        # the crop can lose a flat part the whole photo showed clearly (a lid's inside matching the
+        # backdrop): the first pass's sure interior stays product (fixtures: studio min 0.956 → 0.992)
+        core = cv2.erode((prob > self.settings.core).astype(np.uint8), disk(max(1, round(0.01 * max(bw, bh)))))
+        return np.maximum(snapped, core.astype(np.float32))
 
     def refine(self, rgb: np.ndarray, prob: np.ndarray) -> np.ndarray:
         """GrabCut seeded by the map at `work_side`, returned as a full-resolution boolean mask."""
