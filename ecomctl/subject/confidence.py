@@ -32,6 +32,7 @@ class Evidence:
 
     prob: np.ndarray | None = None  # saliency map 0..1 at mask size
     raw: np.ndarray | None = None  # an independent boolean mask to agree with (e.g. map > 0.5)
+    second: np.ndarray | None = None  # the other opinion compared with `raw` (default: the final mask)
     fragments_of: np.ndarray | None = None  # the mask before island removal (counts pieces)
     backdrop_share: float | None = None  # classical: frame share matching the backdrop model
 
@@ -93,13 +94,18 @@ def score_mask(mask: np.ndarray, ev: Evidence = Evidence()) -> Confidence:
     if ev.prob is not None:
         f["margin"] = ramp(undecided(ev.prob, m), 0.5, 0.2)
     if ev.raw is not None:
-        f["agreement"] = ramp(agreement(m, ev.raw.astype(bool)), 0.5, 0.85)
+        f["agreement"] = ramp(_agree(m, ev), 0.5, 0.85)
     if ev.backdrop_share is not None:
         f["backdrop"] = ramp(ev.backdrop_share, 0.8, 0.97)
     value = min(f.values())
     weak = sorted((v, k) for k, v in f.items() if v < 0.8)
     why = "; ".join(_reason(k, m, ev, pieces) for _, k in weak)
     return Confidence(round(value, 3), why, {k: round(v, 3) for k, v in f.items()})
+
+
+def _agree(m: np.ndarray, ev: Evidence) -> float:
+    other = ev.second if ev.second is not None else m
+    return agreement(other.astype(bool), ev.raw.astype(bool))  # type: ignore[union-attr]
 
 
 def _reason(name: str, m: np.ndarray, ev: Evidence, pieces: int) -> str:
@@ -112,7 +118,7 @@ def _reason(name: str, m: np.ndarray, ev: Evidence, pieces: int) -> str:
     if name == "margin":
         return f"saliency undecided on {undecided(ev.prob, m):.0%} around the mask"  # type: ignore[arg-type]
     if name == "agreement":
-        return f"methods agree on only {agreement(m, ev.raw.astype(bool)):.0%} (IoU)"  # type: ignore[union-attr]
+        return f"methods agree on only {_agree(m, ev):.0%} (IoU)"
     return f"only {ev.backdrop_share:.0%} of the frame looks like a studio backdrop"
 
 

@@ -234,14 +234,17 @@ class SaliencyExtractor:
         raw = prob > self.settings.threshold
         if not raw.any():
             raise ExtractionError("no salient object left after dropping out-of-focus pieces and copy")
+        second = None
         if self.settings.refine == "zoom":
-            prob = np.where(banned, 0.0, self.zoom(session, rgb, prob)).astype(np.float32)
+            zoomed, core = self.zoom(session, rgb, prob)
+            second = (zoomed > self.settings.threshold) & ~banned  # the crop's own opinion, for the confidence
+            prob = np.where(banned, 0.0, np.maximum(zoomed, core)).astype(np.float32)
             refined = prob > self.settings.threshold
         else:
             refined = self.refine(rgb, prob) if self.settings.refine == "grabcut" else raw
         binary = clean_mask(refined & ~banned, self.cleanup)
         mask = feather(binary, self.cleanup.feather_px, photo)
-        conf = score_mask(binary, Evidence(prob=prob, raw=raw, fragments_of=refined & ~banned))
+        conf = score_mask(binary, Evidence(prob=prob, raw=raw, second=second, fragments_of=refined & ~banned))
         return Subject(decontaminate(photo, mask), mask, mask_bbox(mask), self.name,
                        confidence=conf.value, confidence_why=conf.why)
 
@@ -262,9 +265,9 @@ class SaliencyExtractor:
         drop = np.isin(labels, [k for k in range(1, n) if k not in keep])
         return np.where(drop, np.minimum(prob, s.bg * 0.5), prob).astype(np.float32)
 
-    def zoom(self, session: Any, rgb: np.ndarray, prob: np.ndarray) -> np.ndarray:
+    def zoom(self, session: Any, rgb: np.ndarray, prob: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Second pass on the crop around the first pass's pieces, kept near them, snapped to the photo's
-        edges (guided filter at full resolution): a map at the photo's size."""
+        edges (guided filter at full resolution) → (that map, the first pass's sure interior), photo-sized."""
         h, w = prob.shape
         ys, xs = np.nonzero(prob > self.settings.threshold)
         pad = self.settings.zoom_pad
@@ -280,7 +283,7 @@ class SaliencyExtractor:
         # the crop can lose a flat part the whole photo showed clearly (a lid's inside matching the
         # backdrop): the first pass's sure interior stays product (fixtures: studio min 0.956 → 0.992)
         core = cv2.erode((prob > self.settings.core).astype(np.uint8), disk(max(1, round(0.01 * max(bw, bh)))))
-        return np.maximum(snapped, core.astype(np.float32))
+        return snapped, core.astype(np.float32)
 
     def refine(self, rgb: np.ndarray, prob: np.ndarray) -> np.ndarray:
         """GrabCut seeded by the map at `work_side`, returned as a full-resolution boolean mask."""
