@@ -135,15 +135,7 @@ def set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        data = yamlio.load_file(path) or {}  # safe constructors only, alias expansion bounded
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot read config: {e.strerror}") from None
-    except UnicodeDecodeError as e:
-        raise ConfigError(f"{path}: not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset {e.start}); "
-                          "save it as UTF-8") from None
-    except yamlio.YamlProblem as e:
-        raise ConfigError(f"{path}:{e}") from None
+    data = yamlio.load_settings_file(path, "config") or {}  # safe constructors only, alias expansion bounded
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: config must be a mapping of sections")
     return data

@@ -120,3 +120,19 @@ def load_text(text: str) -> Any:
 def load_file(path: Path) -> Any:
     """A whole YAML file as plain values; OSError / UnicodeDecodeError / YamlProblem for the caller to word."""
     return load_text(Path(path).read_text(encoding="utf-8"))
+
+
+def load_settings_file(path: Path, what: str, shown: str | None = None) -> Any:
+    """A settings file (config, styles) read for the user: every failure is one ConfigError line naming it."""
+    from ecomctl.errors import ConfigError
+
+    shown = shown or str(path)
+    try:
+        return load_file(path)
+    except OSError as e:
+        raise ConfigError(f"{shown}: cannot read {what}: {e.strerror}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{shown}: not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset {e.start}); "
+                          "save it as UTF-8") from None
+    except YamlProblem as e:
+        raise ConfigError(f"{shown}:{e}") from None

@@ -55,15 +55,7 @@ def _rgb(v: Any) -> Any:
 
 def _read(path: Path) -> dict[str, Style]:
     shown = neutralise(str(path))
-    try:
-        data = yamlio.load_file(path)
-    except OSError as e:
-        raise ConfigError(f"{shown}: cannot read styles: {e.strerror}") from None
-    except UnicodeDecodeError as e:
-        raise ConfigError(f"{shown}: not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset {e.start}); "
-                          "save it as UTF-8") from None
-    except yamlio.YamlProblem as e:
-        raise ConfigError(f"{shown}:{e}") from None
+    data = yamlio.load_settings_file(path, "styles", shown)
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -17,6 +17,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from ecomctl.render.diffusion import attn_io
+
 
 @dataclass
 class Guide:
@@ -48,15 +50,7 @@ class GuidedIPAttnProcessor(torch.nn.Module):
             return self.base(attn, hidden_states, encoder_hidden_states, attention_mask, temb, scale,
                              ip_adapter_masks)
         text, ip_states = encoder_hidden_states
-        residual = hidden_states
-        if attn.spatial_norm is not None:
-            hidden_states = attn.spatial_norm(hidden_states, temb)
-        four_d = hidden_states.ndim == 4
-        if four_d:
-            b, c, h, w = hidden_states.shape
-            hidden_states = hidden_states.view(b, c, h * w).transpose(1, 2)
-        if attn.group_norm is not None:
-            hidden_states = attn.group_norm(hidden_states.transpose(1, 2)).transpose(1, 2)
+        hidden_states, residual, shape = attn_io.enter(attn, hidden_states, temb)
         if attn.norm_cross:
             text = attn.norm_encoder_hidden_states(text)
         b, n, _ = hidden_states.shape
@@ -76,12 +70,7 @@ class GuidedIPAttnProcessor(torch.nn.Module):
             k_ip, v_ip = split(to_k(ip)), split(to_v(ip))
             out = out + ip_scale * self.image_attention(q, k_ip, v_ip, probs)
         out = out.transpose(1, 2).reshape(b, n, heads * d).to(q.dtype)
-        out = attn.to_out[1](attn.to_out[0](out))
-        if four_d:
-            out = out.transpose(-1, -2).reshape(b, c, h, w)
-        if attn.residual_connection:
-            out = out + residual
-        return out / attn.rescale_output_factor
+        return attn_io.leave(attn, out, residual, shape)
 
     def image_attention(self, q: Any, k_ip: Any, v_ip: Any, probs: Any) -> Any:
         """The image branch: own K/V without guidance; the reference's with condition guidance; inside the

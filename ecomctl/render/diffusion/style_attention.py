@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ecomctl.render.diffusion import attn_io
+
 
 def _adain(x: Any, ref: Any, eps: float = 1e-5) -> Any:
     """Match x's per-channel mean/std over tokens to ref's (x: groups×n×H×N×D, ref: groups×1×H×N×D)."""
@@ -36,15 +38,7 @@ class SharedStyleProcessor:
         import torch
         import torch.nn.functional as F
 
-        residual = hidden_states
-        if attn.spatial_norm is not None:
-            hidden_states = attn.spatial_norm(hidden_states, temb)
-        four_d = hidden_states.ndim == 4
-        if four_d:
-            b, c, h, w = hidden_states.shape
-            hidden_states = hidden_states.view(b, c, h * w).transpose(1, 2)
-        if attn.group_norm is not None:
-            hidden_states = attn.group_norm(hidden_states.transpose(1, 2)).transpose(1, 2)
+        hidden_states, residual, shape = attn_io.enter(attn, hidden_states, temb)
         b, n, _ = hidden_states.shape
         q, k, v = attn.to_q(hidden_states), attn.to_k(hidden_states), attn.to_v(hidden_states)
         d = k.shape[-1] // attn.heads
@@ -58,12 +52,7 @@ class SharedStyleProcessor:
         k, v = torch.cat([k, ref_k], dim=-2), torch.cat([v, ref_v], dim=-2)
         out = F.scaled_dot_product_attention(*(t.reshape(b, attn.heads, -1, d) for t in (q, k, v)))
         out = out.transpose(1, 2).reshape(b, n, attn.heads * d).to(q.dtype)
-        out = attn.to_out[1](attn.to_out[0](out))
-        if four_d:
-            out = out.transpose(-1, -2).reshape(b, c, h, w)
-        if attn.residual_connection:
-            out = out + residual
-        return out / attn.rescale_output_factor
+        return attn_io.leave(attn, out, residual, shape)
 
 
 def install(unet: Any, adain: bool = True) -> SharedStyleProcessor:
