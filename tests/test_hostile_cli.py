@@ -298,12 +298,17 @@ def test_signal_stops_the_whole_run(sig, code, workers, tmp_path: Path, fast_con
     assert 1 <= done < 6 and len((first + rest).splitlines()) == done
     import json
 
-    assert len(json.loads((out / "report.json").read_text())["items"]) == done  # what finished is reported
+    reported = json.loads((out / "report.json").read_text())["items"]
+    assert len(reported) == done  # what finished is reported
     again = subprocess.run(_render_cmd(manifest, out, fast_config, "-j", workers), capture_output=True,
                            text=True, cwd=tmp_path, timeout=300)  # the lock was released: it resumes
     assert again.returncode == 0, again.stderr
     lines = [ln for ln in again.stdout.splitlines() if ln.startswith("pass")]
-    assert len(lines) == 6 and sum("(unchanged)" in ln for ln in lines) == done, again.stdout
+    unchanged = {ln.split()[1] for ln in lines if "(unchanged)" in ln}
+    # every reported poster resumes unchanged; a worker may also have finished writing one (atomically,
+    # sidecar last) between the signal and its death: that poster is complete, so it resumes unchanged too
+    ids = {r["name"] for r in reported}
+    assert len(lines) == 6 and ids <= unchanged and len(unchanged) <= done + int(workers), again.stdout
 
 
 @pytest.mark.slow
