@@ -1,6 +1,6 @@
 """File edges: input photos decoded upright and whole (or one clear error), and checks that a path the user
 gave can be written before any work starts. Output writes live in ecomctl.store.files (the only writer into
-OUT); their names are re-exported here for older imports."""
+OUT)."""
 
 from __future__ import annotations
 
@@ -11,19 +11,9 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
-from ecomctl.store.files import (
-    atomic_save_image,
-    atomic_write_bytes,
-    atomic_write_json,
-    atomic_write_text,
-    file_digest,
-    output_lock,
-)
-
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"})  # images we read
 
-__all__ = ["IMAGE_SUFFIXES", "atomic_save_image", "atomic_write_bytes", "atomic_write_json", "atomic_write_text",
-           "file_digest", "open_image", "output_lock", "usable_dir", "usable_file"]
+__all__ = ["IMAGE_SUFFIXES", "open_image", "usable_dir", "usable_file"]
 
 
 def open_image(path: Path | str) -> Image.Image:

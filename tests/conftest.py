@@ -53,6 +53,16 @@ def write_manifest(path: Path, rows: list[dict[str, str]]) -> Path:
     return path
 
 
+def bad_and_good_manifest(tmp_path: Path) -> Path:
+    """SKU BAD (a photo that is not an image) before SKU OK (a good product): one failure in a batch."""
+    make_product(tmp_path / "ok.png")
+    (tmp_path / "broken.png").write_bytes(b"not a png")
+    return write_manifest(tmp_path / "m.csv", [
+        {"sku": "BAD", "image": "broken.png", "title": "坏图", "size": "512x512", "variants": "1"},
+        {"sku": "OK", "image": "ok.png", "title": "好图 Good", "size": "512x512", "variants": "1"},
+    ])
+
+
 @pytest.fixture
 def small_manifest(tmp_path: Path) -> Path:
     make_product(tmp_path / "a.png")

@@ -8,7 +8,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from ecomctl.cli import app
-from tests.conftest import make_product, write_manifest
+from tests.conftest import bad_and_good_manifest
 
 runner = CliRunner()
 
@@ -51,12 +51,7 @@ def test_log_json_appends_and_marks_resumed_posters(small_manifest: Path, fast_c
 
 
 def test_log_json_records_item_errors_and_run_errors(tmp_path: Path, fast_config: Path):
-    make_product(tmp_path / "ok.png")
-    (tmp_path / "broken.png").write_bytes(b"not a png")
-    path = write_manifest(tmp_path / "m.csv", [
-        {"sku": "BAD", "image": "broken.png", "title": "坏图", "size": "512x512", "variants": "1"},
-        {"sku": "OK", "image": "ok.png", "title": "好图 Good", "size": "512x512", "variants": "1"},
-    ])
+    path = bad_and_good_manifest(tmp_path)
     log = tmp_path / "run.jsonl"
     assert _render(path, tmp_path / "out", fast_config, "--log-json", str(log)).exit_code == 1
     bad = next(e for e in _events(log) if e.get("sku") == "BAD")
@@ -81,12 +76,7 @@ def test_quiet_prints_nothing_when_all_pass(small_manifest: Path, fast_config: P
 
 
 def test_quiet_prints_only_the_problems_when_the_run_fails(tmp_path: Path, fast_config: Path):
-    make_product(tmp_path / "ok.png")
-    (tmp_path / "broken.png").write_bytes(b"not a png")
-    path = write_manifest(tmp_path / "m.csv", [
-        {"sku": "BAD", "image": "broken.png", "title": "坏图", "size": "512x512", "variants": "1"},
-        {"sku": "OK", "image": "ok.png", "title": "好图 Good", "size": "512x512", "variants": "1"},
-    ])
+    path = bad_and_good_manifest(tmp_path)
     res = _render(path, tmp_path / "out", fast_config, "-q")
     assert res.exit_code == 1
     lines = res.stdout.splitlines()

@@ -10,7 +10,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from ecomctl.cli import app
-from tests.conftest import make_product, write_manifest
+from tests.conftest import bad_and_good_manifest, make_product, write_manifest
 
 runner = CliRunner()
 
@@ -61,12 +61,7 @@ def test_changed_input_is_rerendered(small_manifest: Path, fast_config: Path, tm
 
 
 def test_one_bad_item_does_not_stop_the_batch(tmp_path: Path, fast_config: Path):
-    make_product(tmp_path / "ok.png")
-    (tmp_path / "broken.png").write_bytes(b"not a png")
-    path = write_manifest(tmp_path / "m.csv", [
-        {"sku": "BAD", "image": "broken.png", "title": "坏图", "size": "512x512", "variants": "1"},
-        {"sku": "OK", "image": "ok.png", "title": "好图 Good", "size": "512x512", "variants": "1"},
-    ])
+    path = bad_and_good_manifest(tmp_path)
     res = _render(path, tmp_path / "out", fast_config)
     assert res.exit_code == 1
     assert (tmp_path / "out" / "OK" / "OK-v1.png").is_file()
