@@ -119,3 +119,35 @@ def test_object_storage_out_is_refused(small_manifest: Path, tmp_path: Path):
     with pytest.raises(ConfigError, match="object-storage URIs are not supported"):
         run_render(small_manifest, _cfg(Path("s3://bucket/posters")))
     assert not Path("s3:").exists()
+
+
+def _report_process(row, ctx):
+    """Task for the start-up test: what the worker had loaded before it rendered anything, and its parent."""
+    import json
+    import os
+
+    from ecomctl.engine.item import render_sku
+
+    loaded = {m: m in sys.modules for m in ("rapidocr", "cv2", "ecomctl.qa", "torch")}
+    (ctx.out.parent / f"{row.sku}.json").write_text(json.dumps({"loaded": loaded, "ppid": os.getppid()}))
+    return render_sku(row, ctx)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork server: Linux here")
+def test_cpu_workers_fork_preloaded_and_the_server_stops_with_the_pool(tmp_path: Path):
+    import json
+    import os
+    from multiprocessing import forkserver
+
+    results = _pool_results(tmp_path, ("A", "B"), _report_process)
+    assert all(r.status == "pass" for r in results.values())
+    for sku in ("A", "B"):
+        seen = json.loads((tmp_path / f"{sku}.json").read_text())
+        # imported by the fork server (engine/preload.py) before the worker existed; torch never
+        assert seen["loaded"] == {"rapidocr": True, "cv2": True, "ecomctl.qa": True, "torch": False}
+        assert seen["ppid"] != os.getpid()  # forked by the server, not spawned by the main process
+    assert forkserver._forkserver._forkserver_pid is None  # stopped and reaped: workers' CPU is accounted
+
+
+def test_gpu_workers_are_spawned():
+    assert executors._context(["cuda:0", "cuda:1"]).get_start_method() == "spawn"

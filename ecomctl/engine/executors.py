@@ -68,12 +68,48 @@ def _die_with_parent(parent: int) -> None:
         import ctypes
 
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-        if os.getppid() != parent:  # the main process died before prctl took effect
+        # our parent is the main process (spawn) or its fork server, which exits when the main process
+        # does; either way, if the main process is already gone, so are we
+        if os.getppid() == 1 or not _alive(parent):
             os._exit(1)
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _context(devices: list[str] | None) -> Any:
+    """How worker processes start. GPU workers are spawned (CUDA and torch want a fresh interpreter).
+    CPU workers fork from a fork server that imported `engine/preload.py` once: it was started clean
+    (no thread pools, no models), so forking it is safe, and each worker skips ~2 CPU-s of imports.
+    Without a fork server (Windows), spawn."""
+    if devices or "forkserver" not in mp.get_all_start_methods():
+        return mp.get_context("spawn")
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(["ecomctl.engine.preload"])
+    return ctx
+
+
+def _stop_fork_server() -> None:
+    """Stop the fork server once the pool is done and reap it: it reaped the workers, so their CPU time
+    reaches this process's children accounting (what `ecomctl bench` and `time` measure), and no idle
+    server lingers in a long-lived process. Private API, hence the guard."""
+    from multiprocessing import forkserver
+
+    server = getattr(forkserver, "_forkserver", None)
+    stop = getattr(server, "_stop", None)
+    if stop is not None and getattr(server, "_forkserver_pid", None) is not None:
+        stop()
+
+
 def _manager() -> SyncManager:
-    manager = SyncManager(ctx=mp.get_context("spawn"))
+    manager = SyncManager(ctx=_context(None))
     manager.start(_die_with_parent, (os.getpid(),))
     return manager
 
@@ -97,6 +133,14 @@ def _pool(rows: list[SkuRow], ctx: RunContext, workers: int, devices: list[str] 
     whole pool: SKUs that had not started go to a fresh pool; those that were running are retried one
     at a time, alone, so the SKU that kills its worker is found exactly and only it becomes an error row.
     A SKU running longer than `run.item_timeout` seconds has its pool's workers killed: the same path."""
+    try:
+        yield from _rounds(rows, ctx, workers, devices, task)
+    finally:
+        _stop_fork_server()
+
+
+def _rounds(rows: list[SkuRow], ctx: RunContext, workers: int, devices: list[str] | None,
+            task: Task) -> Iterator[ItemResult]:
     pending = list(rows)
     timeout = ctx.cfg.run.item_timeout
     with _manager() as manager:
@@ -169,14 +213,13 @@ def _tracked(task: Task, row: SkuRow, ctx: RunContext, started: Any) -> list[Ite
 
 
 def _make_pool(workers: int, devices: list[str] | None) -> ProcessPoolExecutor:
-    # spawn, not fork: safe with CUDA, torch and onnxruntime threads; each worker loads its models once
-    spawn = mp.get_context("spawn")
+    # never a plain fork of this process (its threads and loaded models); each worker loads models once
     queue = None
     if devices:
         queue = _manager().Queue()
         for d in devices:
             queue.put(d)
-    return ProcessPoolExecutor(workers, mp_context=spawn, initializer=_worker_init,
+    return ProcessPoolExecutor(workers, mp_context=_context(devices), initializer=_worker_init,
                                initargs=(queue, os.getpid()))
 
 

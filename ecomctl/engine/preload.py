@@ -1,0 +1,25 @@
+"""Modules a CPU worker pool's fork server imports once, so its workers start with them loaded.
+
+A spawned worker re-imports NumPy, OpenCV, onnxruntime and RapidOCR (whose import parses its model tables)
+on its own: ~2 CPU-seconds per worker per run. The fork server (see `engine/executors.py`) imports this
+module once, before any thread or model exists, and every worker it forks shares those pages. Nothing here
+creates a session, a thread or a file; models still load in each worker, on first use."""
+
+from __future__ import annotations
+
+import contextlib
+
+import cv2  # noqa: F401
+import numpy  # noqa: F401
+from PIL import Image  # noqa: F401
+
+import ecomctl.cli  # noqa: F401  (the console script is the workers' __main__)
+import ecomctl.engine.item  # noqa: F401
+import ecomctl.qa  # noqa: F401
+import ecomctl.render.compose  # noqa: F401
+import ecomctl.subject.classical  # noqa: F401
+import ecomctl.subject.saliency  # noqa: F401
+
+with contextlib.suppress(ImportError):  # optional at import time: a missing one is reported where it is used
+    import onnxruntime  # noqa: F401
+    import rapidocr  # noqa: F401
