@@ -52,6 +52,22 @@ def test_rapidocr_recognizes_a_batch_of_crops():
     assert get_ocr().recognize([]) == []
 
 
+def test_a_line_reads_the_same_alone_or_beside_longer_lines_and_repeats_come_from_memory(monkeypatch):
+    engine = get_ocr({"threads": 1})
+    short, long_ = render_line("¥59", 40), render_line("Drop-proof case for iPhone 15 Pro · 2 for 1", 40)
+    alone = engine.recognize([short])[0]
+    engine._reads.clear()
+    beside = engine.recognize([long_, short, long_])
+    assert beside[1] == alone and exact(alone.text, "¥59")  # no padding to the widest line of the call
+    assert beside[0] == beside[2] and exact(beside[0].text, "Drop-proof case for iPhone 15 Pro · 2 for 1")
+    calls = []
+    monkeypatch.setattr(type(engine), "_read_line", lambda self, crop: calls.append(crop) or alone)
+    engine.recognize([short.copy(), long_])  # same pixels (a copy): both answered from memory
+    assert calls == []
+    engine.recognize([short[:, :-1]])  # one column less: a different crop, read afresh
+    assert len(calls) == 1
+
+
 def test_rapidocr_detects_and_reads_a_page():
     page = Image.new("RGB", (640, 360), (250, 250, 250))
     d = ImageDraw.Draw(page)
