@@ -117,10 +117,10 @@ def typeset(scene: Image.Image, layout: Layout, style: Style, min_contrast: floa
 
 def _restore(img: Image.Image, scene: Image.Image, keep: np.ndarray) -> None:
     """Put the scene's pixels back where `keep` is set (only the box around them is touched)."""
-    ys, xs = np.nonzero(keep)
-    if not len(ys):
+    rows, cols = np.flatnonzero(keep.any(axis=1)), np.flatnonzero(keep.any(axis=0))
+    if not len(rows):
         return
-    box = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)
+    box = (int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
     out = np.asarray(img.crop(box)).copy()
     src = np.asarray(scene.convert("RGB").crop(box) if scene.mode != "RGB" else scene.crop(box))
     k = keep[box[1]:box[3], box[0]:box[2]]
