@@ -72,6 +72,49 @@ def test_psnr_and_ssim_inside_region():
     assert ssim(a, noisy, region) < 0.95
 
 
+def _textbook_psnr(a, b, region):
+    diff = a[region].astype(np.float64) - b[region].astype(np.float64)
+    mse = float(np.mean(diff * diff))
+    return 99.0 if mse < 1e-10 else min(99.0, 10.0 * np.log10(255.0 ** 2 / mse))
+
+
+def _textbook_ssim(a, b, region):
+    import cv2
+
+    ys, xs = np.nonzero(region)
+    y0, y1, x0, x1 = max(0, ys.min() - 8), ys.max() + 9, max(0, xs.min() - 8), xs.max() + 9
+    luma = [img[y0:y1, x0:x1].astype(np.float64) for img in (a, b)]
+    ga, gb = (x[..., 0] * 0.299 + x[..., 1] * 0.587 + x[..., 2] * 0.114 for x in luma)
+    inside = region[y0:y1, x0:x1]
+    gb = np.where(inside, gb, ga)
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+
+    def blur(x):
+        return cv2.GaussianBlur(x, (11, 11), 1.5, borderType=cv2.BORDER_REFLECT)
+
+    mu_a, mu_b = blur(ga), blur(gb)
+    var_a, var_b, cov = blur(ga * ga) - mu_a ** 2, blur(gb * gb) - mu_b ** 2, blur(ga * gb) - mu_a * mu_b
+    smap = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a ** 2 + mu_b ** 2 + c1) * (var_a + var_b + c2))
+    return float(smap[inside].mean())
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_fast_psnr_and_ssim_are_bit_identical_to_the_textbook_formulas(seed):
+    """The integer PSNR sum and the in-place, table-luma SSIM must give the very floats of the plain
+    formulas (the recorded QA figures may not move by one bit), on uint8 input and on float input."""
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, 256, (90, 70, 3), dtype=np.uint8)
+    b = np.clip(a.astype(int) + rng.integers(-30, 31, a.shape), 0, 255).astype(np.uint8)
+    region = rng.random((90, 70)) > 0.3
+    region[:5] = False
+    want_psnr, want_ssim = _textbook_psnr(a, b, region), _textbook_ssim(a, b, region)
+    assert psnr(a, b, region) == want_psnr and ssim(a, b, region) == want_ssim
+    fa, fb = a.astype(np.float64), b.astype(np.float64)
+    assert psnr(fa, fb, region) == want_psnr and ssim(fa, fb, region) == want_ssim
+    grey_a, grey_b = a[..., 0], b[..., 0]
+    assert psnr(grey_a, grey_b, region) == _textbook_psnr(grey_a, grey_b, region)
+
+
 def test_wcag_contrast_known_values():
     assert contrast_ratio((0, 0, 0), (255, 255, 255)) == pytest.approx(21.0)
     assert contrast_ratio((255, 255, 255), (255, 255, 255)) == pytest.approx(1.0)

@@ -181,3 +181,27 @@ def test_mismatched_subject_mask_fails_without_crashing(poster, cfg):
     assert c["subject.iou"].status == "fail"
     assert c["subject.iou"].reason == "subject mask/layer size differs from the image"
     assert c["text.sen_acc"].value == 1.0
+
+
+def _textbook_expected(poster):
+    out = np.asarray(poster.image.convert("RGB")).astype(np.float32)
+    prod = np.asarray(poster.subject_layer.convert("RGB")).astype(np.float32)
+    alpha = np.asarray(poster.subject_layer.getchannel("A")).astype(np.float32)[..., None] / 255.0
+    bg = np.asarray(poster.background.convert("RGB")).astype(np.float32)
+    return alpha * prod + (1 - alpha) * bg, alpha[..., 0], out
+
+
+def test_expected_product_is_the_textbook_composite(poster):
+    """The table alpha and byte-level scene test give the float32 composite of the plain formula, bit for bit;
+    a product pasted where the scene is unknown (background equals the output under it) is flagged."""
+    from ecomctl.qa.checks import expected_product
+
+    layer = np.asarray(poster.subject_layer)
+    assert ((layer[..., 3] > 0) & (layer[..., 3] < 255)).any()  # the fixture has a soft edge to blend
+    expected, alpha, out, known = expected_product(poster)
+    want_expected, want_alpha, want_out = _textbook_expected(poster)
+    assert known and np.array_equal(expected, want_expected) and np.array_equal(alpha, want_alpha)
+    assert np.array_equal(out, want_out) and expected.dtype == alpha.dtype == out.dtype == np.float32
+    same = replace(poster, background=poster.image.copy())
+    expected, _, _, known = expected_product(same)
+    assert not known and np.array_equal(expected, np.asarray(poster.subject_layer.convert("RGB")).astype(np.float32))

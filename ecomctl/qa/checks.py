@@ -14,6 +14,9 @@ from ecomctl.qa.thresholds import ImageThresholds, LayoutThresholds, SubjectThre
 from ecomctl.types import Check, Poster, Size
 
 
+_ALPHA = np.arange(256, dtype=np.float32) / 255.0  # alpha byte → 0..1, the values a float32 division gives
+
+
 def expected_product(poster: Poster, box: tuple[int, int, int, int] | None = None
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
     """(expected RGB, alpha 0..1, output RGB, background known): the product layer over the scene.
@@ -25,20 +28,34 @@ def expected_product(poster: Poster, box: tuple[int, int, int, int] | None = Non
     store) measures exactly what render measured. With `box` (x0, y0, x1, y1) the arrays cover that box
     only (it must hold every pixel the product layer touches).
     """
+    expected, alpha, out8, known = _composite(poster, box)
+    return expected, alpha, out8.astype(np.float32), known
+
+
+def _composite(poster: Poster, box: tuple[int, int, int, int] | None
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+    """expected_product with the output as uint8 (check_subject needs both forms; float32 of uint8 is exact,
+    so the scene test is made on the bytes)."""
     def part(img: Image.Image) -> Image.Image:
         return img if box is None else img.crop(box)
 
-    out = np.asarray(part(poster.image).convert("RGB")).astype(np.float32)
+    out8 = np.asarray(part(poster.image).convert("RGB"))
     layer = part(poster.subject_layer).convert("RGBA")
-    prod = np.asarray(layer.convert("RGB")).astype(np.float32)
-    alpha = np.asarray(layer.getchannel("A")).astype(np.float32)[..., None] / 255.0
+    rgba = np.asarray(layer)
+    alpha = _ALPHA[rgba[..., 3]]
     bg_img = poster.background
     known = bg_img is not None and bg_img.size == poster.image.size
-    bg = np.asarray(part(bg_img).convert("RGB")).astype(np.float32) if known else out
-    touched = alpha[..., 0] > 0  # only the pixels under the product say whether the scene is known
-    known = known and not np.array_equal(bg[touched], out[touched])
-    expected = alpha * prod + (1 - alpha) * bg if known else prod
-    return expected, alpha[..., 0], out, known
+    bg8 = np.asarray(part(bg_img).convert("RGB")) if known else out8
+    touched = rgba[..., 3] > 0  # only the pixels under the product say whether the scene is known
+    differs = (bg8[..., 0] != out8[..., 0]) | (bg8[..., 1] != out8[..., 1]) | (bg8[..., 2] != out8[..., 2])
+    known = known and bool(np.any(differs & touched))
+    prod = rgba[..., :3].astype(np.float32)
+    if known:
+        a = alpha[..., None]
+        expected = a * prod + (1 - a) * bg8.astype(np.float32)
+    else:
+        expected = prod
+    return expected, alpha, out8, known
 
 
 def _product_box(poster: Poster, intended: np.ndarray, margin: int = 9) -> tuple[int, int, int, int]:
@@ -65,13 +82,14 @@ def check_subject(poster: Poster, t: SubjectThresholds) -> tuple[list[Check], di
     if not intended.any():
         return [Check("subject.iou", None, "fail", "the intended subject mask is empty")], {}
     box = _product_box(poster, intended)
-    expected, alpha, out, known = expected_product(poster, box)
+    expected, alpha, out8, known = _composite(poster, box)
     intended = intended[box[1]:box[3], box[0]:box[2]]
     slack = 0.0 if known else (1.0 - alpha) * 255.0
-    diff = np.abs(out - expected).max(axis=-1)
+    d = np.abs(out8.astype(np.float32) - expected)
+    diff = np.maximum(np.maximum(d[..., 0], d[..., 1]), d[..., 2])  # max over RGB, without a 3-wide reduction
     found = (alpha >= 0.5) & (diff <= t.tolerance + slack)
     region = intended & (alpha >= (0.5 if known else 0.98))
-    out8, exp8 = out.astype(np.uint8), np.clip(np.rint(expected), 0, 255).astype(np.uint8)
+    exp8 = np.clip(np.rint(expected), 0, 255).astype(np.uint8)
     v_iou, v_psnr, v_ssim = iou(found, intended), psnr(out8, exp8, region), ssim(out8, exp8, region)
     checks = [
         _graded("subject.iou", v_iou, t.iou_warn, t.iou_fail, f"product re-found on {v_iou:.1%} (IoU)", 4),
@@ -167,11 +185,12 @@ def check_image(poster: Poster, t: ImageThresholds, rgb: np.ndarray | None = Non
     finite = bool(np.isfinite(np.asarray(img)).all()) if img.mode in ("F", "I") else True  # only float images hold NaN
     checks.append(Check("image.finite", 1.0 if finite else 0.0, "pass" if finite else "fail",
                         "" if finite else "image has NaN/inf pixels"))
-    rgb = np.nan_to_num((poster_rgb(poster) if rgb is None else rgb).astype(np.float32))
-    std = float((rgb @ np.array([0.299, 0.587, 0.114], np.float32)).std())
-    quant = (rgb.astype(np.uint8) >> 3).reshape(-1, 3).astype(np.int32)
+    rgb = poster_rgb(poster) if rgb is None else rgb  # uint8: no NaN to clean
+    std = float((rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)).std())
+    px = rgb.reshape(-1, 3)
+    quant = (px[:: max(1, len(px) // 65536)] >> 3).astype(np.int32)  # every k-th pixel, ~65k of them
     codes = (quant[:, 0] << 10) | (quant[:, 1] << 5) | quant[:, 2]  # one int per 15-bit colour: a histogram
-    counts = np.bincount(codes[:: max(1, len(codes) // 65536)], minlength=1 << 15)
+    counts = np.bincount(codes, minlength=1 << 15)
     share = float(counts.max() / counts.sum())
     blank = std < t.flat_std or share >= t.dominant_share
     why = f"image is blank/flat (grey std {std:.1f}, one colour covers {share:.1%})" if blank else ""

@@ -57,12 +57,27 @@ def iou(a: np.ndarray, b: np.ndarray, thresh: int = 127) -> float:
     return 1.0 if union == 0 else int(np.logical_and(ab, bb).sum()) / union
 
 
+_SQUARES = np.arange(256, dtype=np.int32) ** 2  # |a-b|² of two uint8 values, by |a-b|
+_LUMA_W = (0.299, 0.587, 0.114)
+_LUMA_LUT = [np.arange(256, dtype=np.float64) * w for w in _LUMA_W]  # each channel's term of _luma, by value
+
+
 def psnr(a: np.ndarray, b: np.ndarray, region: np.ndarray) -> float:
-    """PSNR in dB between two uint8 images over the pixels of a boolean region (capped at 99 for identical)."""
+    """PSNR in dB between two uint8 images over the pixels of a boolean region (capped at 99 for identical).
+
+    The squared differences are integers, so their sum is exact in any order: summing them as integers
+    (cv2.absdiff + a table of squares, no float copies of the region) gives the very float64 mean that
+    np.mean over the float64 differences gives."""
     if not region.any():
         return 99.0
-    diff = a[region].astype(np.float64) - b[region].astype(np.float64)
-    mse = float(np.mean(diff * diff))
+    if a.dtype == np.uint8 and b.dtype == np.uint8 and a.shape == b.shape:
+        sq = _SQUARES[cv2.absdiff(a, b)]
+        per_px = sq if sq.ndim == region.ndim else sum(sq[..., c] for c in range(1, sq.shape[-1])) + sq[..., 0]
+        count = int(np.count_nonzero(region)) * (sq.size // per_px.size)
+        mse = float(int(per_px[region].sum(dtype=np.int64))) / count
+    else:
+        diff = a[region].astype(np.float64) - b[region].astype(np.float64)
+        mse = float(np.mean(diff * diff))
     return 99.0 if mse < 1e-10 else min(99.0, 10.0 * np.log10(255.0 ** 2 / mse))
 
 
@@ -71,8 +86,8 @@ def ssim(a: np.ndarray, b: np.ndarray, region: np.ndarray) -> float:
     pixels outside the region are taken from `a` in both images so they cannot lower the score."""
     if not region.any():
         return 1.0
-    ys, xs = np.nonzero(region)
-    y0, y1, x0, x1 = max(0, ys.min() - 8), ys.max() + 9, max(0, xs.min() - 8), xs.max() + 9
+    ys, xs = np.flatnonzero(region.any(axis=1)), np.flatnonzero(region.any(axis=0))
+    y0, y1, x0, x1 = max(0, ys[0] - 8), ys[-1] + 9, max(0, xs[0] - 8), xs[-1] + 9
     ga, gb = (_luma(img[y0:y1, x0:x1]) for img in (a, b))
     inside = region[y0:y1, x0:x1]
     gb = np.where(inside, gb, ga)  # windows at the region's edge see the same context outside it
@@ -81,15 +96,38 @@ def ssim(a: np.ndarray, b: np.ndarray, region: np.ndarray) -> float:
     def blur(x: np.ndarray) -> np.ndarray:
         return cv2.GaussianBlur(x, (11, 11), 1.5, borderType=cv2.BORDER_REFLECT)
 
+    # ((2 μaμb + c1)(2 cov + c2)) / ((μa² + μb² + c1)(σa² + σb² + c2)) with every operation in that order (so
+    # the same bits) but done in place, and μa², μb², μaμb made once though each is used twice
     mu_a, mu_b = blur(ga), blur(gb)
-    var_a = blur(ga * ga) - mu_a ** 2
-    var_b = blur(gb * gb) - mu_b ** 2
-    cov = blur(ga * gb) - mu_a * mu_b
-    smap = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a ** 2 + mu_b ** 2 + c1) * (var_a + var_b + c2))
-    return float(smap[inside].mean())
+    mu_aa, mu_bb, mu_ab = mu_a * mu_a, mu_b * mu_b, mu_a * mu_b
+    num = 2 * mu_ab
+    num += c1
+    cov = blur(ga * gb)
+    cov -= mu_ab
+    cov *= 2
+    cov += c2
+    num *= cov
+    den = mu_aa + mu_bb
+    den += c1
+    var = blur(ga * ga)
+    var -= mu_aa
+    var_b = blur(gb * gb)
+    var_b -= mu_bb
+    var += var_b
+    var += c2
+    den *= var
+    num /= den
+    return float(num[inside].mean())
 
 
 def _luma(rgb: np.ndarray) -> np.ndarray:
+    """0.299 R + 0.587 G + 0.114 B in float64; uint8 input through per-channel tables, which hold the very
+    products the float formula computes, added in the same order (so the same bits, with no float copy)."""
+    if rgb.dtype == np.uint8:
+        r, g, b = (np.take(lut, rgb[..., i]) for i, lut in enumerate(_LUMA_LUT))
+        r += g
+        r += b
+        return r
     x = rgb.astype(np.float64)
     return x[..., 0] * 0.299 + x[..., 1] * 0.587 + x[..., 2] * 0.114
 
