@@ -234,8 +234,11 @@ def _write(poster: Poster, verdict: Any, subject: Subject, key: str, digest: str
         "style": style_json(poster.style), "template": poster.layout.template,
         "layout": layout_json(poster.layout), "timings": timings, "qa": qa_json(verdict),
     }
+    from ecomctl.qa.thresholds import thresholds
+
+    report = thresholds(ctx.cfg).report  # the report's thumbnail is made here, from the poster in memory
     files = write_poster(ctx.store, poster, sidecar, keep_background=ctx.cfg.run.keep_layers,
-                         compress_level=ctx.cfg.render.png_compress)
+                         compress_level=ctx.cfg.render.png_compress, thumb=(report.thumb_px, report.thumb_quality))
     timings = sidecar["timings"]
     status = verdict.status if verdict else "pass"
     return ItemResult(sku=row.sku, variant=v, status=status, image=files.image, sidecar=files.sidecar, qa=verdict,

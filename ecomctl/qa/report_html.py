@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import io
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,8 @@ from PIL import Image
 
 from ecomctl.qa.report import header, summarize
 from ecomctl.qa.thresholds import QAThresholds
-from ecomctl.store.files import atomic_write_text
+from ecomctl.store.files import atomic_write_text, thumbnail_jpeg
+from ecomctl.store.posters import stored_thumbnail
 from ecomctl.textsafe import neutralise
 from ecomctl.types import ItemResult
 
@@ -42,13 +42,21 @@ def thumbnail(path: Path | None, px: int, quality: int) -> str | None:
         return None
     try:
         with Image.open(path) as im:
-            im = im.convert("RGB")
-            im.thumbnail((px, px))
-            buf = io.BytesIO()
-            im.save(buf, "JPEG", quality=quality, optimize=True)
+            data = thumbnail_jpeg(im, px, quality)
     except (OSError, ValueError):
         return None
-    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    return _data_uri(data)
+
+
+def poster_thumbnail(item: ItemResult, px: int, quality: int) -> str | None:
+    """The thumbnail the worker stored with the poster (the same bytes `thumbnail` would make from the poster
+    file, without decoding it again); made from the poster file when none fits (older runs, other settings)."""
+    stored = stored_thumbnail(item.sidecar, px, quality) if item.sidecar is not None else None
+    return _data_uri(stored) if stored is not None else thumbnail(item.image, px, quality)
+
+
+def _data_uri(jpeg: bytes) -> str:
+    return "data:image/jpeg;base64," + base64.b64encode(jpeg).decode("ascii")
 
 
 def histogram(values: Sequence[float], bins: int = 12) -> dict[str, Any]:
@@ -94,7 +102,7 @@ def page_context(all_rows: Sequence[dict[str, Any]], results: Sequence[ItemResul
     for i, row in enumerate(rows):
         src = by_name.get((row["sku"], row["variant"]))
         wanted = src is not None and i < settings.max_thumbs  # failures come first, so they keep theirs
-        row["thumb"] = thumbnail(src.image, settings.thumb_px, settings.thumb_quality) if wanted else None
+        row["thumb"] = poster_thumbnail(src, settings.thumb_px, settings.thumb_quality) if wanted else None
         row["check_status"] = {c["name"]: c["status"] for c in row["checks"]}
     present = [m for m in KEY_METRICS if m in summary["metrics"]]
     for m in summary["metrics"].values():

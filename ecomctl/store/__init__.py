@@ -7,6 +7,7 @@ Layout (names are built here and nowhere else):
     OUT/<sku>/<sku>-v<k>.cutout.png     placed product (RGBA, cropped to its box; QA's expected pixels)
     OUT/<sku>/<sku>-v<k>.under.png      scene under the product (same box; QA's soft-edge composite)
     OUT/<sku>/<sku>-v<k>.bg.png         whole clean background, with --keep-layers (dataset style image)
+    OUT/<sku>/<sku>-v<k>.thumb.jpg      report.html's thumbnail, made from the poster in memory at write time
     OUT/logs/<sku>.log                  full traceback of a SKU that failed
     OUT/.cache/subjects/<key>.npz       extraction results by photo digest + settings (subject/cache.py)
     OUT/campaigns/<name>.png            a campaign's reference style (engine/campaigns.py)
@@ -74,7 +75,7 @@ class PosterFiles:
         """Layer names as stored in the sidecar's `files` (relative to the SKU folder)."""
         return {"mask": f"{self.sku}.mask.png", "subject": self._name(".subject.png"),
                 "cutout": self._name(".cutout.png"), "under": self._name(".under.png"),
-                "background": self._name(".bg.png")}
+                "background": self._name(".bg.png"), "thumb": self._name(".thumb.jpg")}
 
     def layer(self, name: str) -> Path:
         """A layer file named in the sidecar's `files` (names are checked to be plain file names)."""

@@ -42,10 +42,53 @@ def atomic_write_json(path: Path, data: Any) -> None:
     atomic_write_text(path, json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
 
 
+FAST_PNG_LEVEL = 1  # `render.png_compress` 1: the fast lossless encoder below; other levels: Pillow's zlib
+
+
 def encode_image(img: Image.Image, suffix: str = ".png", **params: Any) -> bytes:
-    buf = io.BytesIO()
+    """The image's file bytes. A PNG asked for at compress_level 1 (render's default) of an L/RGB/RGBA image
+    goes through the fast encoder; every other request through Pillow with `params` as given."""
     fmt = "JPEG" if suffix.lower() in (".jpg", ".jpeg") else "PNG"
+    fast = (fmt == "PNG" and params.get("compress_level") == FAST_PNG_LEVEL and not params.get("optimize")
+            and set(params) <= {"compress_level", "optimize"} and img.mode in ("L", "RGB", "RGBA"))
+    if fast:
+        return encode_png_fast(img)
+    buf = io.BytesIO()
     img.save(buf, format=fmt, **params)
+    return buf.getvalue()
+
+
+def encode_png_fast(img: Image.Image) -> bytes:
+    """Lossless PNG of an L, RGB or RGBA image via OpenCV's libpng, with the zlib RLE strategy and the "Up"
+    row filter for every row. Measured on the 48 packshot posters and their layers (CPU-s, MB): 2.9 s and
+    71.9 MB against Pillow's 5.7 s and 69.7 MB at compress_level 1 (adaptive filters, default strategy):
+    about half the CPU for files ~3% larger. Decodes to exactly the same pixels (tests/test_store_png.py)."""
+    import cv2
+    import numpy as np
+
+    arr = np.asarray(img)
+    if img.mode == "RGB":
+        arr = cv2.cvtColor(arr, cv2.COLOR_RGB2BGR)
+    elif img.mode == "RGBA":
+        arr = cv2.cvtColor(arr, cv2.COLOR_RGBA2BGRA)
+    params = [cv2.IMWRITE_PNG_COMPRESSION, FAST_PNG_LEVEL, cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE]
+    if hasattr(cv2, "IMWRITE_PNG_FILTER"):  # OpenCV >= 4.10; older ones keep libpng's adaptive filters
+        params += [cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_UP]
+    ok, buf = cv2.imencode(".png", np.ascontiguousarray(arr), params)
+    if not ok:  # never seen; Pillow is always right, only slower
+        out = io.BytesIO()
+        img.save(out, format="PNG", compress_level=FAST_PNG_LEVEL)
+        return out.getvalue()
+    return buf.tobytes()
+
+
+def thumbnail_jpeg(img: Image.Image, px: int, quality: int) -> bytes:
+    """report.html's thumbnail of an image: RGB, longest side at most `px` (Pillow's thumbnail), optimised JPEG.
+    The worker makes it from the poster in memory at write time; the report only reads it back."""
+    small = img.convert("RGB")  # a copy: thumbnail() resizes in place
+    small.thumbnail((px, px))
+    buf = io.BytesIO()
+    small.save(buf, "JPEG", quality=quality, optimize=True)
     return buf.getvalue()
 
 

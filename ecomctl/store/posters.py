@@ -16,6 +16,8 @@ from ecomctl.store.files import (
     atomic_write_json,
     bytes_digest,
     encode_image,
+    file_digest,
+    thumbnail_jpeg,
 )
 from ecomctl.store.sidecar import (
     SCHEMA,
@@ -35,11 +37,13 @@ def _product_box(layer: Image.Image) -> Box:
 
 
 def write_poster(store: OutputStore, poster: Poster, sidecar: dict[str, Any], keep_background: bool,
-                 compress_level: int | None = None) -> PosterFiles:
+                 compress_level: int | None = None, thumb: tuple[int, int] | None = None) -> PosterFiles:
     """Write the layers, then the poster, then the sidecar (its presence marks the poster finished).
 
     `sidecar` holds everything but `schema`, `image`, `files` and `poster`, which are filled in here; its
-    `timings` get `write` (layers + poster; the sidecar's own write is not in it) and a new `total`."""
+    `timings` get `write` (layers + poster; the sidecar's own write is not in it) and a new `total`. With
+    `thumb` (longest side, JPEG quality) the report's thumbnail is made here from the poster in memory, so
+    report.html never decodes the poster again (`stored_thumbnail`)."""
     t = time.perf_counter()
     png = {} if compress_level is None else {"compress_level": compress_level}
     files = store.poster(poster.row.sku, poster.variant)
@@ -53,6 +57,9 @@ def write_poster(store: OutputStore, poster: Poster, sidecar: dict[str, Any], ke
     if keep_background and poster.background is not None:
         atomic_save_image(files.layer(names["background"]), poster.background, **png)
         recorded["background"] = names["background"]
+    if thumb is not None:
+        atomic_write_bytes(files.layer(names["thumb"]), thumbnail_jpeg(poster.image, *thumb))
+        recorded |= {"thumb": names["thumb"], "thumb_px": thumb[0], "thumb_quality": thumb[1]}
     data = encode_image(poster.image, ".png", optimize=False, **png)
     atomic_write_bytes(files.image, data)
     timings = sidecar["timings"]
@@ -82,11 +89,28 @@ def poster_intact(files: PosterFiles, data: dict[str, Any]) -> bool:
             return False
         if not all(files.layer(data["files"][k]).is_file() for k in ("subject", "cutout", "under")):
             return False
-        from ecomctl.store.files import file_digest
-
         return file_digest(files.image) == want["sha256"]
     except OSError:
         return False
+
+
+def stored_thumbnail(sidecar: Path, px: int, quality: int) -> bytes | None:
+    """The JPEG thumbnail written with the poster, when it was made with these settings and the poster file
+    is still the one the sidecar describes (size and sha256); None otherwise, and the caller makes one."""
+    try:
+        data = read_sidecar(Path(sidecar))
+    except SidecarError:
+        return None
+    recorded = data["files"]
+    if not recorded.get("thumb") or (recorded.get("thumb_px"), recorded.get("thumb_quality")) != (px, quality):
+        return None
+    files = OutputStore(Path(sidecar).parent.parent).of_sidecar(Path(sidecar))
+    if not poster_intact(files, data):
+        return None
+    try:
+        return files.layer(recorded["thumb"]).read_bytes()
+    except OSError:
+        return None
 
 
 def _open(path: Path, mode: str) -> Image.Image:

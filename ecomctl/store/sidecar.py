@@ -64,6 +64,9 @@ class _Files(_Model):
     cutout_box: list[int] = Field(min_length=4, max_length=4)
     under: str = Field(pattern=_NAME)
     background: str | None = Field(default=None, pattern=_NAME)
+    thumb: str | None = Field(default=None, pattern=_NAME)  # report thumbnail, made with these two settings
+    thumb_px: int | None = None
+    thumb_quality: int | None = None
 
 
 class _PosterFile(_Model):
