@@ -22,4 +22,4 @@ import ecomctl.subject.saliency  # noqa: F401
 
 with contextlib.suppress(ImportError):  # optional at import time: a missing one is reported where it is used
     import onnxruntime  # noqa: F401
-    import rapidocr  # noqa: F401
+    from rapidocr import RapidOCR  # noqa: F401  (the package imports its engine lazily)
