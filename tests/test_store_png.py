@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ecomctl.store.files import FAST_PNG_LEVEL, encode_image, encode_png_fast
+from ecomctl.store.files import FAST_PNG_LEVEL, _fpng, _libpng_fast, encode_image, encode_png_fast
 
 
 def _random_image(mode: str, seed: int = 0) -> Image.Image:
@@ -30,6 +30,19 @@ def test_fast_png_round_trips_every_pixel(mode):
     with Image.open(io.BytesIO(data)) as back:
         assert back.format == "PNG" and back.mode == mode and back.size == img.size
         assert np.array_equal(np.asarray(back), np.asarray(img))
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB", "RGBA"])
+def test_both_fast_encoders_round_trip(mode):
+    """fpng (RGB/RGBA) and the libpng RLE path (masks, and colour where fpng is missing) are both lossless."""
+    img = _random_image(mode, seed=1)
+    encoded = [_libpng_fast(img)] + ([_fpng(img)] if mode != "L" else [])
+    assert all(encoded)
+    for data in encoded:
+        with Image.open(io.BytesIO(data)) as back:
+            assert back.mode == mode and np.array_equal(np.asarray(back), np.asarray(img))
+    if mode != "L":
+        assert encode_png_fast(img) == _fpng(img)  # fpng is declared, so it is the one used
 
 
 def test_other_levels_and_modes_use_pillow_as_asked():
