@@ -80,6 +80,7 @@ def run_render(manifest_path: Path, cfg: Config, on_result: OnResult | None = No
 def _render(manifest_path: Path, cfg: Config, on_result: OnResult | None, force: bool,
             on_start: Callable[[int], None] | None, log: JsonLog | None) -> RunSummary:
     t0 = time.perf_counter()
+    executors.prestart(cfg)
     out = local_out(cfg.run.out)
     manifest, styles = load_run_manifest(manifest_path, cfg)
     usable_dir(out, "output folder")  # a file, /dev/null, /proc, read-only: exit 2 before any SKU
