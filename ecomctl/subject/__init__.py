@@ -1,5 +1,5 @@
-"""Subject extraction stage: source photo → product mask + confidence (alpha → grounded-sam → saliency →
-classical chain)."""
+"""Subject extraction stage: source photo → product mask + confidence (alpha → grounded-sam → studio (opt-in) →
+saliency → classical chain)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,8 @@ class Extractor(Protocol):
 
 # name → factory(settings dict for that extractor, taken from config `subject.<name>`)
 EXTRACTORS: Registry[Callable[[dict[str, Any]], Extractor]] = Registry("subject extractor")
-AUTO_CHAIN = ("alpha", "grounded-sam", "saliency", "classical")
+# `studio` is a step, not an extractor: classical on a plain backdrop, only with subject.studio_fast_path
+AUTO_CHAIN = ("alpha", "grounded-sam", "studio", "saliency", "classical")
 _CACHE: dict[tuple[str, str], Extractor] = {}
 
 
@@ -44,6 +45,9 @@ def check_settings(section: dict[str, Any]) -> None:
     """Validate every extractor's sub-section of `subject:` (e.g. `grounded-sam:`) once, before any SKU:
     building an extractor checks its settings and loads nothing (models load on first use)."""
     _load_builtins()
+    from ecomctl.subject.studio import studio_step
+
+    studio_step(section)  # subject.studio_fast_path / subject.studio
     for name, settings in section.items():
         if isinstance(settings, dict) and name in EXTRACTORS:
             get_extractor(name, settings)
@@ -86,9 +90,9 @@ def extract_subjects(
     notes: list[list[str]] = [[] for _ in images]
     for name in AUTO_CHAIN:
         pending = [i for i, r in enumerate(results) if r is None]
-        if not pending or (name not in EXTRACTORS and name != "alpha"):
+        ex = _chain_step(name, settings) if pending else None
+        if ex is None:
             continue
-        ex = get_extractor(name, settings.get(name))
         why = ex.unavailable()
         todo = [] if why else pending
         if name == "alpha" and not why:
@@ -104,9 +108,21 @@ def extract_subjects(
             if isinstance(out, ExtractionError):
                 notes[i].append(f"{name}: {out}")
             else:
-                results[i] = assess(dataclasses.replace(out, note="; ".join(notes[i]) or None), images[i])
+                note = "; ".join(notes[i] + ([out.note] if out.note else [])) or None  # a step's own word last
+                results[i] = assess(dataclasses.replace(out, note=note), images[i])
     return [r if r is not None else ExtractionError("no extractor found the product (" + "; ".join(n) + ")")
             for r, n in zip(results, notes)]
+
+
+def _chain_step(name: str, settings: dict[str, Any]) -> Extractor | None:
+    """The chain's extractor for `name`, or None when it is not part of this chain here."""
+    if name == "studio":
+        from ecomctl.subject.studio import studio_step
+
+        return studio_step(settings)  # None unless subject.studio_fast_path: the chain as before
+    if name not in EXTRACTORS and name != "alpha":
+        return None  # e.g. grounded-sam whose module could not be imported
+    return get_extractor(name, settings.get(name))
 
 
 def _run_many(ex: Extractor, images: list[Image.Image], prompts: list[str],

@@ -14,7 +14,7 @@ from ecomctl.config import Config
 from ecomctl.errors import ExtractionError, InputImageError
 from ecomctl.io import open_image
 from ecomctl.store.files import atomic_save_image, atomic_write_json
-from ecomctl.subject import extract_subjects, usable_extractor
+from ecomctl.subject import check_settings, extract_subjects, usable_extractor
 from ecomctl.subject.preview import SheetEntry, overlay, sheet_from_tiles, tile
 from ecomctl.types import SkuRow, Subject
 
@@ -109,6 +109,7 @@ def extract_catalog(
     t0 = time.perf_counter()
     method = method or cfg.subject.method
     settings = cfg.section("subject")
+    check_settings(settings)  # a bad subject.* value is a run error (exit 2), not N item errors
     if method != "auto":
         ex = usable_extractor(method, settings)
         if hasattr(ex, "models"):
