@@ -111,6 +111,9 @@ def test_fast_psnr_and_ssim_are_bit_identical_to_the_textbook_formulas(seed):
     assert psnr(a, b, region) == want_psnr and ssim(a, b, region) == want_ssim
     fa, fb = a.astype(np.float64), b.astype(np.float64)
     assert psnr(fa, fb, region) == want_psnr and ssim(fa, fb, region) == want_ssim
+    same_inside = np.where(region[..., None], a, b)  # equal to a in the region only: SSIM's shortcut to 1.0
+    assert ssim(a, same_inside, region) == _textbook_ssim(a, same_inside, region) == 1.0
+    assert psnr(a, same_inside, region) == _textbook_psnr(a, same_inside, region) == 99.0
     grey_a, grey_b = a[..., 0], b[..., 0]
     assert psnr(grey_a, grey_b, region) == _textbook_psnr(grey_a, grey_b, region)
 

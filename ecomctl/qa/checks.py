@@ -123,8 +123,10 @@ def _graded(name: str, value: float, warn: float, fail: float, text: str, nd: in
 
 def local_background(rgb: np.ndarray, color: tuple[int, int, int]) -> np.ndarray:
     """Median colour of the pixels in a line's box least like the text colour (between the glyphs)."""
-    px = rgb.reshape(-1, 3).astype(np.float32)
-    d = np.abs(px - np.asarray(color, np.float32)).sum(axis=1)
+    px = rgb.reshape(-1, 3)
+    dist = np.abs(px.astype(np.int16) - np.asarray(color, np.int16))  # integers: the float32 sums are exact too
+    d = (dist[:, 0] + dist[:, 1] + dist[:, 2]).astype(np.float32)
+    px = px.astype(np.float32)
     far = px[d >= np.percentile(d, 60)]
     return np.median(far if len(far) else px, axis=0)
 
