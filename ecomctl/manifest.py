@@ -266,3 +266,12 @@ def _to_row(m: RowModel, base: Path, line: int, path: Path, default_size: str, d
         template=m.template, variants=m.variants or default_variants, seed=m.seed, lang=m.lang,
         campaign=m.campaign, where=f"{path}:{line}",
     )
+
+
+def load_run_manifest(path: Path, cfg: Any) -> tuple[Manifest, dict]:
+    """The manifest as `render` and `validate` read it: with the run's style presets, size and variants
+    (`cfg`: a Config). Used by `validate` without importing the render engine."""
+    from ecomctl.render.styles import load_styles
+
+    styles = load_styles(cfg.render.styles, Path(path).parent)
+    return load_manifest(path, cfg.render.size, cfg.render.variants, styles=styles), styles

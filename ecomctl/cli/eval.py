@@ -10,8 +10,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from ecomctl.cli.common import build_config, console, guard
-from ecomctl.io import usable_file
-from ecomctl.store.files import atomic_write_text
 
 
 def _table(report) -> Table:
@@ -53,11 +51,15 @@ def register(app: typer.Typer) -> None:
         if not images.is_dir():
             raise EcomctlError(f"{images}: no such folder of images")
         if json_out:
+            from ecomctl.io import usable_file
+
             usable_file(json_out, "--json")
         expected = load_expected(expect)
         report = evaluate(images, expected, get_ocr(build_config(config, {}).section("ocr")))
         console.print(_table(report))
         if json_out:
+            from ecomctl.store.files import atomic_write_text
+
             atomic_write_text(json_out, json.dumps(report.to_json(), ensure_ascii=False, indent=2) + "\n")
         low = (min_ned is not None and report.ned < min_ned) or (min_sen_acc is not None and report.sen_acc < min_sen_acc)
         raise typer.Exit(1 if low or any(im.error for im in report.images) else 0)

@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
 
-from ecomctl import yamlio
 from ecomctl.cli.common import console, guard
 from ecomctl.errors import ConfigError
 from ecomctl.outcome import STATUS_COLOURS, exit_code
-from ecomctl.store import OutputStore
 from ecomctl.textsafe import neutralise
-from ecomctl.types import ItemResult
+
+if TYPE_CHECKING:  # annotations only: the store, YAML and types load when `qa` runs, not for `--help`
+    from ecomctl.types import ItemResult
 
 
 def parse_sets(items: list[str] | None) -> dict[str, Any]:
     """`--set qa.subject.iou_warn=0.98` → {"qa.subject.iou_warn": 0.98} (values parsed as YAML scalars)."""
+    from ecomctl import yamlio
+
     out: dict[str, Any] = {}
     for item in items or []:
         key, sep, raw = item.partition("=")
@@ -34,6 +36,9 @@ def parse_sets(items: list[str] | None) -> dict[str, Any]:
 def run_sections(out: Path) -> dict[str, Any]:
     """The qa:/ocr: sections the run that made OUT used (from OUT/run.yaml), so a plain `ecomctl qa OUT`
     judges with the run's thresholds; --config, env and --set layer over them."""
+    from ecomctl import yamlio
+    from ecomctl.store import OutputStore
+
     path = OutputStore(out).run_yaml
     try:
         doc = yamlio.load_file(path) if path.is_file() else None
@@ -66,6 +71,7 @@ def register(app: typer.Typer) -> None:
         """Re-run QA on every poster of OUT (thresholds: the run's run.yaml < --config < env < --set); rewrite sidecars and reports."""
         from ecomctl import qa as qa_lib
         from ecomctl.qa.recheck import recheck
+        from ecomctl.store import OutputStore
 
         from ecomctl.config import load_config
 

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from ecomctl.cli.common import Bar, build_config, console, guard, print_traceback
-from ecomctl.store import OutputStore
 from ecomctl.textsafe import neutralise
-from ecomctl.types import ItemResult
+
+if TYPE_CHECKING:  # imported for annotations only: `ecomctl --help` stays light
+    from ecomctl.types import ItemResult
+
+
+def _report(out: Path) -> Path:
+    from ecomctl.store import OutputStore
+
+    return OutputStore(out).report_html
 
 
 def _line(res: ItemResult) -> str:
@@ -88,7 +96,7 @@ def _print_quiet(summary) -> None:
         if res.status in ("fail", "error"):
             print(_line(res), flush=True)
     print(f"{summary.count('fail')} failed, {summary.count('error')} errors of {len(summary.results)} "
-          f"posters; report: {OutputStore(summary.out).report_html}", flush=True)
+          f"posters; report: {_report(summary.out)}", flush=True)
 
 
 def _print_summary(summary) -> None:
@@ -100,4 +108,4 @@ def _print_summary(summary) -> None:
     resumed = sum(r.resumed for r in summary.results)
     counts += f"; {resumed} unchanged since the last run" if resumed else ""
     console.print(f"{len(summary.results)} posters in {summary.seconds:.1f}s ({counts}); "
-                  f"report: {OutputStore(summary.out).report_html}", highlight=False, soft_wrap=True)
+                  f"report: {_report(summary.out)}", highlight=False, soft_wrap=True)

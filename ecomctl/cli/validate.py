@@ -17,7 +17,7 @@ def register(app: typer.Typer) -> None:
         config: Path = typer.Option(None, "--config", "-c", help="YAML config file."),
     ) -> None:
         """Check a manifest without rendering: every problem as file:row:column: message."""
-        from ecomctl.engine.runner import load_run_manifest
+        from ecomctl.manifest import load_run_manifest
 
         cfg = build_config(config, {})
         manifest_, _ = load_run_manifest(manifest, cfg)

@@ -18,11 +18,10 @@ from ecomctl.engine.events import JsonLog, counts
 from ecomctl.engine.item import RunContext
 from ecomctl.errors import ConfigError, EcomctlError, Interrupted
 from ecomctl.io import usable_dir
-from ecomctl.manifest import Manifest, load_manifest
+from ecomctl.manifest import Manifest, load_run_manifest
 from ecomctl.outcome import exit_code
 from ecomctl.qa.style import CampaignScorer
 from ecomctl.render import get_backend
-from ecomctl.render.styles import load_styles
 from ecomctl.store import OutputStore, atomic_write_text
 from ecomctl.types import ItemResult
 
@@ -43,12 +42,6 @@ class RunSummary:
 
     def count(self, status: str) -> int:
         return sum(1 for r in self.results if r.status == status)
-
-
-def load_run_manifest(path: Path, cfg: Config) -> tuple[Manifest, dict]:
-    styles = load_styles(cfg.render.styles, Path(path).parent)
-    manifest = load_manifest(path, cfg.render.size, cfg.render.variants, styles=styles)
-    return manifest, styles
 
 
 def run_render(manifest_path: Path, cfg: Config, on_result: OnResult | None = None,

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
 from PIL import ImageColor
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
@@ -14,6 +13,9 @@ from ecomctl.errors import ConfigError
 from ecomctl.io import open_image
 from ecomctl.textsafe import neutralise
 from ecomctl.types import RGB, Style
+
+if TYPE_CHECKING:  # numpy loads only for a reference-image style: `ecomctl validate` stays light
+    import numpy as np
 
 BUILTIN = Path(__file__).with_name("styles.yaml")
 
@@ -91,6 +93,8 @@ def load_styles(path: Path | None, manifest_dir: Path | None = None) -> dict[str
 
 def style_from_reference(path: Path) -> Style:
     """A style taken from a reference image: its palette gives background stops, accent and text colour."""
+    import numpy as np
+
     img = open_image(path).convert("RGB")
     img.thumbnail((96, 96))
     px = np.asarray(img, dtype=np.float32).reshape(-1, 3)
