@@ -1,5 +1,7 @@
 """Suite `methods` of benchmarks/bench_extract.py: `ecomctl extract` (default settings) and each extractor alone
-on product-in-scene photos, full-bleed posters and studio packshots with ground-truth masks."""
+on product-in-scene photos, full-bleed posters and studio packshots with ground-truth masks; in-process, the
+auto chain as shipped (`auto`) and with `subject.studio_fast_path` on (`auto+studio`), with CPU-seconds per
+photo and how many photos the studio step answered (`fast_path`)."""
 
 from __future__ import annotations
 
@@ -24,13 +26,14 @@ from ecomctl.qa.metrics import iou  # noqa: E402
 from ecomctl.subject import extract_subject  # noqa: E402
 from tests.extract_scenes import packshots, poster, scene  # noqa: E402
 
-METHODS = {"saliency": ("saliency", {}), "saliency-grabcut": ("saliency", {"saliency": {"refine": "grabcut"}}),
+METHODS = {"auto": ("auto", {}), "auto+studio": ("auto", {"studio_fast_path": True}),
+           "saliency": ("saliency", {}), "saliency-grabcut": ("saliency", {"saliency": {"refine": "grabcut"}}),
            "saliency-none": ("saliency", {"saliency": {"refine": "none"}}), "classical": ("classical", {})}
 STUDIO = (("plain", 0.0, 1.0), ("sweep", 0.3, 1.0), ("paper", 0.35, 0.0))
 
 
 def fixtures(n: int, seed: int) -> list[tuple[str, str, Image.Image, np.ndarray]]:
-    """(set, name, photo, truth) for the three sets."""
+    """(set, name, photo, truth) for the three generated sets and the committed studio JPEGs."""
     from tests.backdrops import flatten_over
 
     out = [("scene", f.name, f.image, f.truth) for f in (scene(i, seed) for i in range(n))]
@@ -41,7 +44,16 @@ def fixtures(n: int, seed: int) -> list[tuple[str, str, Image.Image, np.ndarray]
         backdrop, shadow, noise = STUDIO[(i // len(shots)) % len(STUDIO)]
         out.append(("studio", f"studio-{i:02d}-{sku}-{backdrop}", flatten_over(pack, backdrop, shadow, noise, seed + i),
                     truth))
-    return out
+    return out + studio_jpegs()
+
+
+def studio_jpegs() -> list[tuple[str, str, Image.Image, np.ndarray]]:
+    """The committed studio photos the packshot benchmark manifest renders (manifests/assets/<id>-<backdrop>.jpg),
+    with the true mask of the packshot they were shot from."""
+    assets = ROOT / "manifests" / "assets"
+    return [("studio-jpeg", jpg.stem, Image.open(jpg).convert("RGB"),
+             np.asarray(Image.open(assets / "masks" / f"{jpg.stem.split('-')[0]}.png")))
+            for jpg in sorted(assets.glob("*-*.jpg"))]
 
 
 def via_cli(items: list[tuple[str, str, Image.Image, np.ndarray]]) -> list[dict]:
@@ -70,14 +82,15 @@ def one_method(label: str, items: list[tuple[str, str, Image.Image, np.ndarray]]
     method, settings = METHODS[label]
     rows = []
     for kind, name, photo, truth in items:
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), time.process_time()
         try:
             s = extract_subject(photo, "product", method, settings)
-            got = {"iou": round(iou(s.mask, truth), 4), "confidence": s.confidence, "error": None}
+            got = {"answered_by": s.method, "fast_path": "studio: plain backdrop" in (s.note or ""),
+                   "iou": round(iou(s.mask, truth), 4), "confidence": s.confidence, "error": None}
         except EcomctlError as e:
-            got = {"iou": 0.0, "confidence": None, "error": str(e)}
-        rows.append({"set": kind, "name": name, "method": label, "answered_by": method,
-                     "seconds": round(time.perf_counter() - t, 3), **got})
+            got = {"answered_by": None, "fast_path": False, "iou": 0.0, "confidence": None, "error": str(e)}
+        rows.append({"set": kind, "name": name, "method": label, "seconds": round(time.perf_counter() - t, 3),
+                     "cpu_seconds": round(time.process_time() - cpu, 3), **got})
         print(json.dumps(rows[-1]), flush=True)
     return rows
 
@@ -86,10 +99,16 @@ def summarise(rows: list[dict]) -> dict:
     out: dict = {}
     for r in rows:
         out.setdefault(r["method"], {}).setdefault(r["set"], []).append(r)
-    return {m: {k: {"n": len(v), "mean_iou": round(float(np.mean([r["iou"] for r in v])), 4),
-                    "min_iou": min(r["iou"] for r in v),
-                    "seconds_per_image": round(float(np.mean([r["seconds"] for r in v])), 3)}
-                for k, v in sets.items()} for m, sets in out.items()}
+    return {m: {k: _set_summary(v) for k, v in sets.items()} for m, sets in out.items()}
+
+
+def _set_summary(v: list[dict]) -> dict:
+    out = {"n": len(v), "mean_iou": round(float(np.mean([r["iou"] for r in v])), 4), "min_iou": min(r["iou"] for r in v),
+           "seconds_per_image": round(float(np.mean([r["seconds"] for r in v])), 3)}
+    if "cpu_seconds" in v[0]:  # in-process rows (CPU time of every thread of this process)
+        out["cpu_seconds_per_image"] = round(float(np.mean([r["cpu_seconds"] for r in v])), 3)
+        out["fast_path"] = sum(r["fast_path"] for r in v)
+    return out
 
 
 def run_methods(args: argparse.Namespace, out_path: Path) -> None:
