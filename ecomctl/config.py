@@ -57,6 +57,7 @@ class SubjectConfig(BaseModel):
     model_config = ConfigDict(extra="allow")
     method: str
     default_prompt: str
+    studio_fast_path: bool  # auto chain: the `studio` step (ecomctl/subject/studio.py)
 
 
 class TextConfig(_Section):
