@@ -52,7 +52,7 @@ def write_poster(store: OutputStore, poster: Poster, sidecar: dict[str, Any], ke
     scene = poster.background if poster.background is not None else poster.image
     atomic_save_image(files.layer(names["subject"]), Image.fromarray(np.asarray(poster.subject_mask), "L"), **png)
     atomic_save_image(files.layer(names["cutout"]), poster.subject_layer.crop(tuple(box.as_list())), **png)
-    atomic_save_image(files.layer(names["under"]), scene.convert("RGB").crop(tuple(box.as_list())), **png)
+    atomic_save_image(files.layer(names["under"]), scene.crop(tuple(box.as_list())).convert("RGB"), **png)
     recorded = {k: names[k] for k in ("mask", "subject", "cutout", "under")} | {"cutout_box": box.as_list()}
     if keep_background and poster.background is not None:
         atomic_save_image(files.layer(names["background"]), poster.background, **png)
