@@ -20,6 +20,8 @@ import ecomctl.render.compose  # noqa: F401
 import ecomctl.subject.classical  # noqa: F401
 import ecomctl.subject.saliency  # noqa: F401
 
-with contextlib.suppress(ImportError):  # optional at import time: a missing one is reported where it is used
-    import onnxruntime  # noqa: F401
+for _optional in ("fpng", "onnxruntime"):  # a missing one is reported (or worked around) where it is used
+    with contextlib.suppress(ImportError):
+        __import__(_optional)
+with contextlib.suppress(ImportError):
     from rapidocr import RapidOCR  # noqa: F401  (the package imports its engine lazily)
