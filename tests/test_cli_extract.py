@@ -135,3 +135,22 @@ def test_tiny_grounded_sam_through_the_cli(tmp_path: Path):
                                            "ok      C  grounded-sam"]
     for sku, size in (("A", (160, 120)), ("B", (100, 140)), ("C", (120, 120))):
         assert Image.open(tmp_path / "out" / sku / f"{sku}.mask.png").size == size
+
+
+def test_studio_fast_path_setting_reaches_the_chain_and_a_bad_value_is_exit_2(tmp_path: Path):
+    from tests.backdrops import flatten_over
+    from tests.conftest import ROOT
+
+    packshot = Image.open(ROOT / "manifests" / "assets" / "809702153676.png")
+    flatten_over(packshot, "paper", 0.0, 0.0).save(tmp_path / "studio.jpg", quality=95)
+    manifest = write_manifest(tmp_path / "m.csv", [{"sku": "S", "image": "studio.jpg", "title": "s"}])
+    cfg = tmp_path / "on.yaml"
+    cfg.write_text("subject:\n  studio_fast_path: true\n", encoding="utf-8")
+    res = _extract(manifest, tmp_path / "out", "--config", str(cfg))
+    assert res.exit_code == 0, res.output
+    item = json.loads((tmp_path / "out" / "extract.json").read_text(encoding="utf-8"))["items"][0]
+    assert item["method"] == "classical" and "studio: plain backdrop" in item["note"]
+    cfg.write_text("subject:\n  studio:\n    min_confidense: 0.5\n", encoding="utf-8")
+    res = _extract(manifest, tmp_path / "out2", "--config", str(cfg))
+    assert res.exit_code == 2, res.output
+    assert "config subject.studio: unknown key(s) min_confidense" in res.output
