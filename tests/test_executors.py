@@ -151,3 +151,14 @@ def test_cpu_workers_fork_preloaded_and_the_server_stops_with_the_pool(tmp_path:
 
 def test_gpu_workers_are_spawned():
     assert executors._context(["cuda:0", "cuda:1"]).get_start_method() == "spawn"
+
+
+def test_saliency_threads_are_each_workers_share_unless_set(tmp_path: Path, monkeypatch):
+    from ecomctl.engine.item import _with_thread_share
+
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    one, four = _cfg(tmp_path), _cfg(tmp_path, **{"run.workers": 4})
+    assert _with_thread_share({"method": "auto"}, one) == {"method": "auto"}
+    assert _with_thread_share({"method": "auto"}, four) == {"method": "auto", "saliency": {"threads": 2}}
+    assert _with_thread_share({"saliency": {"threshold": 0.5}}, four) == {"saliency": {"threshold": 0.5, "threads": 2}}
+    assert _with_thread_share({"saliency": {"threads": 3}}, four) == {"saliency": {"threads": 3}}

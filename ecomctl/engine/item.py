@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -118,16 +119,26 @@ def _extract(row: SkuRow, ctx: RunContext, digest: str) -> Subject:
     cfg = ctx.cfg.subject
     prompt = row.subject or cfg.default_prompt
     settings = ctx.cfg.section("subject")
-    key = subject_key(digest, cfg.method, prompt, settings)
+    key = subject_key(digest, cfg.method, prompt, settings)  # thread counts change no mask: not in the key
 
     def compute() -> Subject:
         try:
             source = open_image(row.image)  # upright (EXIF), whole: a corrupt file is this SKU's error only
         except InputImageError as e:
             raise ExtractionError(f"{row.where}: {e}") from None
-        return extract_subject(source, prompt, cfg.method, settings)
+        return extract_subject(source, prompt, cfg.method, _with_thread_share(settings, ctx.cfg))
 
     return cached_subject(key, ctx.store.subject_cache, compute)
+
+
+def _with_thread_share(settings: dict[str, Any], cfg: Config) -> dict[str, Any]:
+    """With several worker processes, the saliency model's onnxruntime gets each worker's share of the
+    cores unless `subject.saliency.threads` is set (as OCR does: workers × threads = cores)."""
+    saliency = settings.get("saliency")
+    if cfg.run.workers <= 1 or (isinstance(saliency, dict) and saliency.get("threads")):
+        return settings
+    share = max(1, (os.cpu_count() or 1) // cfg.run.workers)
+    return settings | {"saliency": {**(saliency if isinstance(saliency, dict) else {}), "threads": share}}
 
 
 def render_sku(row: SkuRow, ctx: RunContext) -> list[ItemResult]:
