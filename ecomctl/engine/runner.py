@@ -92,6 +92,8 @@ def _render(manifest_path: Path, cfg: Config, on_result: OnResult | None, force:
     rows = campaigns.assign(list(manifest.rows), cfg.render.campaign)
     kind = executors.choose(cfg.run.executor, cfg.run.workers, devices, len(rows))
     executors.preflight(kind)
+    if kind == "process":
+        qa.prepare_reports()  # while the fork server loads: off the serial tail after the last poster
     store = OutputStore(out)
     with store.lock():
         described = backend.describe() | {"executor": kind}

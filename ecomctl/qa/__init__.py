@@ -90,6 +90,16 @@ def check_variants(posters: Sequence[Poster], results: Sequence[QAResult], cfg: 
     return [merge_checks(r, extra) for r, extra in zip(results, per_poster)]
 
 
+def prepare_reports() -> None:
+    """Import the report writers and compile the HTML template now. A run with worker processes calls this
+    while its fork server loads (the main process is idle then), so the serial tail after the last poster
+    is just writing the three files."""
+    from ecomctl.qa import report  # noqa: F401
+    from ecomctl.qa.report_html import template
+
+    template()
+
+
 def write_reports(out_dir: Path, results: list[ItemResult], cfg: Config) -> None:
     """report.json (schema ecomctl.report/1), report.csv and a self-contained report.html in `out_dir`."""
     from ecomctl.qa.report import report_rows, write_csv, write_json

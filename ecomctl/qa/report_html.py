@@ -123,9 +123,14 @@ def _campaigns(rows: Sequence[dict[str, Any]], out_dir: Path, settings: Any) -> 
 
 def render_html(rows: Sequence[dict[str, Any]], results: Sequence[ItemResult], out_dir: Path,
                 limits: QAThresholds) -> str:
-    template = _ENV.get_template("report.html.j2")
-    template.globals.update(fmt=fmt, link=link)
-    return template.render(**page_context(rows, results, out_dir, limits))
+    return template().render(**page_context(rows, results, out_dir, limits))
+
+
+def template() -> Any:
+    """The compiled report template (jinja2 caches it in the environment: compiled once per process)."""
+    compiled = _ENV.get_template("report.html.j2")
+    compiled.globals.update(fmt=fmt, link=link)
+    return compiled
 
 
 def write_html(path: Path, rows: Sequence[dict[str, Any]], results: Sequence[ItemResult], out_dir: Path,
