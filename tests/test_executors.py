@@ -162,3 +162,16 @@ def test_saliency_threads_are_each_workers_share_unless_set(tmp_path: Path, monk
     assert _with_thread_share({"method": "auto"}, four) == {"method": "auto", "saliency": {"threads": 2}}
     assert _with_thread_share({"saliency": {"threshold": 0.5}}, four) == {"saliency": {"threshold": 0.5, "threads": 2}}
     assert _with_thread_share({"saliency": {"threads": 3}}, four) == {"saliency": {"threads": 3}}
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork server: Linux here")
+def test_a_run_that_stops_before_its_pool_leaves_no_fork_server(tmp_path: Path):
+    from multiprocessing import forkserver
+
+    from ecomctl.errors import EcomctlError
+
+    bad = tmp_path / "m.csv"
+    bad.write_text("sku,image,title\nA,missing.png,x\n", encoding="utf-8")
+    with pytest.raises(EcomctlError):
+        run_render(bad, _cfg(tmp_path / "out", **{"run.workers": 2}))
+    assert forkserver._forkserver._forkserver_pid is None  # started early, stopped with the run

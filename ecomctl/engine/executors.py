@@ -108,7 +108,7 @@ def prestart(cfg: Any) -> None:
             forkserver.ensure_running()
 
 
-def _stop_fork_server() -> None:
+def stop_fork_server() -> None:
     """Stop the fork server once the pool is done and reap it: it reaped the workers, so their CPU time
     reaches this process's children accounting (what `ecomctl bench` and `time` measure), and no idle
     server lingers in a long-lived process. Private API, hence the guard."""
@@ -148,7 +148,7 @@ def _pool(rows: list[SkuRow], ctx: RunContext, workers: int, devices: list[str] 
     try:
         yield from _rounds(rows, ctx, workers, devices, task)
     finally:
-        _stop_fork_server()
+        stop_fork_server()
 
 
 def _rounds(rows: list[SkuRow], ctx: RunContext, workers: int, devices: list[str] | None,

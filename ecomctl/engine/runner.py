@@ -53,6 +53,7 @@ def run_render(manifest_path: Path, cfg: Config, on_result: OnResult | None = No
     `log_json`, run start, every poster and run end (or the error that stopped the run) are appended to
     that file as JSON lines."""
     log = JsonLog(log_json) if log_json else None
+    executors.prestart(cfg)
     try:
         summary = _render(Path(manifest_path), cfg, on_result, force, on_start, log)
     except EcomctlError as e:
@@ -65,6 +66,7 @@ def run_render(manifest_path: Path, cfg: Config, on_result: OnResult | None = No
             log.write("run_error", error=f"{type(e).__name__}: {e}".rstrip(": "), exit_code=None)
         raise
     finally:
+        executors.stop_fork_server()  # also when the run stopped before its pool (a bad manifest, ...)
         if log:
             log.close()
     return summary
@@ -73,7 +75,6 @@ def run_render(manifest_path: Path, cfg: Config, on_result: OnResult | None = No
 def _render(manifest_path: Path, cfg: Config, on_result: OnResult | None, force: bool,
             on_start: Callable[[int], None] | None, log: JsonLog | None) -> RunSummary:
     t0 = time.perf_counter()
-    executors.prestart(cfg)
     out = local_out(cfg.run.out)
     manifest, styles = load_run_manifest(manifest_path, cfg)
     usable_dir(out, "output folder")  # a file, /dev/null, /proc, read-only: exit 2 before any SKU
