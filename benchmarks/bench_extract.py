@@ -4,8 +4,9 @@ Suite `methods` (default → extract_methods_cpu.json): `ecomctl extract` with d
 chain, run through `extract_catalog` on a manifest of JPEG files) against ground-truth masks on three
 sets made by tests/extract_scenes.py — product photos in scenes, full-bleed posters with copy, studio
 packshots over plain / sweep / paper backdrops — and the committed studio JPEGs (manifests/assets), plus
-in-process on the same images: the auto chain as shipped (`auto`) and with `subject.studio_fast_path` on
-(`auto+studio`, counting the photos the studio step answered), `saliency` (zoom refinement), `saliency`
+in-process on the same images: the auto chain with the studio step off (`auto`), as shipped with
+`subject.studio_fast_path` on (`auto+studio`: seeded saliency zoom pass; `auto+studio-classical`: its classical
+mask), counting the photos the studio step answered, `saliency` (zoom refinement), `saliency`
 with `refine: grabcut`, `saliency` with `refine: none`, and `classical`, each with CPU-seconds per photo.
 The mask confidence of every result is recorded, so the confidence can be checked against the IoU.
 

@@ -1,7 +1,8 @@
 """Suite `methods` of benchmarks/bench_extract.py: `ecomctl extract` (default settings) and each extractor alone
 on product-in-scene photos, full-bleed posters and studio packshots with ground-truth masks; in-process, the
-auto chain as shipped (`auto`) and with `subject.studio_fast_path` on (`auto+studio`), with CPU-seconds per
-photo and how many photos the studio step answered (`fast_path`)."""
+auto chain with the studio step off (`auto`, the chain before it), with `subject.studio_fast_path` on (`auto+studio`,
+the default: a seeded saliency zoom pass) and with the studio step's classical mask (`auto+studio-classical`), with
+CPU-seconds per photo and how many photos the studio step answered (`fast_path`)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ from ecomctl.qa.metrics import iou  # noqa: E402
 from ecomctl.subject import extract_subject  # noqa: E402
 from tests.extract_scenes import packshots, poster, scene  # noqa: E402
 
-METHODS = {"auto": ("auto", {}), "auto+studio": ("auto", {"studio_fast_path": True}),
+METHODS = {"auto": ("auto", {"studio_fast_path": False}), "auto+studio": ("auto", {"studio_fast_path": True}),
+           "auto+studio-classical": ("auto", {"studio_fast_path": True, "studio": {"mask": "classical"}}),
            "saliency": ("saliency", {}), "saliency-grabcut": ("saliency", {"saliency": {"refine": "grabcut"}}),
            "saliency-none": ("saliency", {"saliency": {"refine": "none"}}), "classical": ("classical", {})}
 STUDIO = (("plain", 0.0, 1.0), ("sweep", 0.3, 1.0), ("paper", 0.35, 0.0))

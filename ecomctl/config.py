@@ -57,7 +57,7 @@ class SubjectConfig(BaseModel):
     model_config = ConfigDict(extra="allow")
     method: str
     default_prompt: str
-    studio_fast_path: bool  # auto chain: the `studio` step (ecomctl/subject/studio.py)
+    studio_fast_path: bool  # auto chain: the `studio` step, seeded saliency on plain backdrops (subject/studio.py)
 
 
 class TextConfig(_Section):

@@ -49,7 +49,7 @@ def test_extract_writes_outputs_records_errors_and_exits_1(catalog: Path, tmp_pa
     assert lines[1].startswith("ok      FLAT  saliency  (fallback: alpha: image has no transparency; grounded-sam: ")
     assert lines[2].startswith("error   BLANK  no extractor found the product (alpha: image has no transparency; "
                                f"grounded-sam: {tmp_path / 'missing-detector'}: local model folder does not exist; "
-                               "saliency: no salient object (map peak 0.")
+                               "studio: mask is empty after cleanup; saliency: no salient object (map peak 0.")
     assert lines[2].endswith("; classical: nothing stands out from the background)")
     assert lines[3] == (f"error   BROKEN  {catalog}:5: cannot read image broken.png: not an image file Pillow "
                         "can read, or its header is corrupt")
@@ -144,12 +144,17 @@ def test_studio_fast_path_setting_reaches_the_chain_and_a_bad_value_is_exit_2(tm
     packshot = Image.open(ROOT / "manifests" / "assets" / "809702153676.png")
     flatten_over(packshot, "paper", 0.0, 0.0).save(tmp_path / "studio.jpg", quality=95)
     manifest = write_manifest(tmp_path / "m.csv", [{"sku": "S", "image": "studio.jpg", "title": "s"}])
-    cfg = tmp_path / "on.yaml"
-    cfg.write_text("subject:\n  studio_fast_path: true\n", encoding="utf-8")
-    res = _extract(manifest, tmp_path / "out", "--config", str(cfg))
+    res = _extract(manifest, tmp_path / "out")  # default: on, seeded saliency
     assert res.exit_code == 0, res.output
     item = json.loads((tmp_path / "out" / "extract.json").read_text(encoding="utf-8"))["items"][0]
-    assert item["method"] == "classical" and "studio: plain backdrop" in item["note"]
+    assert item["method"] == "saliency" and "studio: plain backdrop" in item["note"]
+    assert "seeded zoom pass" in item["note"]
+    cfg = tmp_path / "off.yaml"
+    cfg.write_text("subject:\n  studio_fast_path: false\n", encoding="utf-8")
+    res = _extract(manifest, tmp_path / "out1", "--config", str(cfg))
+    assert res.exit_code == 0, res.output
+    item = json.loads((tmp_path / "out1" / "extract.json").read_text(encoding="utf-8"))["items"][0]
+    assert item["method"] == "saliency" and "studio" not in (item["note"] or "")
     cfg.write_text("subject:\n  studio:\n    min_confidense: 0.5\n", encoding="utf-8")
     res = _extract(manifest, tmp_path / "out2", "--config", str(cfg))
     assert res.exit_code == 2, res.output

@@ -1,5 +1,5 @@
-"""Subject extraction stage: source photo → product mask + confidence (alpha → grounded-sam → studio (opt-in) →
-saliency → classical chain)."""
+"""Subject extraction stage: source photo → product mask + confidence (alpha → grounded-sam → studio (plain
+backdrop: seeded saliency) → saliency → classical chain)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ class Extractor(Protocol):
 
 # name → factory(settings dict for that extractor, taken from config `subject.<name>`)
 EXTRACTORS: Registry[Callable[[dict[str, Any]], Extractor]] = Registry("subject extractor")
-# `studio` is a step, not an extractor: classical on a plain backdrop, only with subject.studio_fast_path
+# `studio` is a step, not an extractor: one seeded saliency pass on a plain backdrop (subject.studio_fast_path)
 AUTO_CHAIN = ("alpha", "grounded-sam", "studio", "saliency", "classical")
 _CACHE: dict[tuple[str, str], Extractor] = {}
 
@@ -119,7 +119,7 @@ def _chain_step(name: str, settings: dict[str, Any]) -> Extractor | None:
     if name == "studio":
         from ecomctl.subject.studio import studio_step
 
-        return studio_step(settings)  # None unless subject.studio_fast_path: the chain as before
+        return studio_step(settings)  # None when subject.studio_fast_path is off: the chain before the step
     if name not in EXTRACTORS and name != "alpha":
         return None  # e.g. grounded-sam whose module could not be imported
     return get_extractor(name, settings.get(name))

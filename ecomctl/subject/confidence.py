@@ -124,6 +124,12 @@ def _reason(name: str, m: np.ndarray, ev: Evidence, pieces: int) -> str:
 
 def backdrop_share(image: Image.Image, side: int = 256) -> float:
     """Share of the frame matching a smooth backdrop colour model (1.0 on a studio sweep, low on a scene)."""
+    return backdrop_fit(image, side)[0]
+
+
+def backdrop_fit(image: Image.Image, side: int = 256) -> tuple[float, np.ndarray, float]:
+    """The backdrop colour model fitted to the frame at `side` px → (frame share matching it, distance of
+    every pixel to it at that size, the backdrop's noise level)."""
     from ecomctl.subject.classical import background_distance, border_mask, fit_background, flatten
 
     rgb = np.asarray(flatten(image).convert("RGB"), np.float32)
@@ -133,8 +139,9 @@ def backdrop_share(image: Image.Image, side: int = 256) -> float:
         rgb = cv2.resize(rgb, (max(8, round(w * k)), max(8, round(h * k))), interpolation=cv2.INTER_AREA)
     strip = border_mask(rgb.shape[0], rgb.shape[1], max(2, round(0.02 * min(rgb.shape[:2]))))
     bg, noise = fit_background(rgb, strip, 0.6)
-    dist = background_distance(rgb, bg, 0.6)[strip]
-    return float((dist <= 10.0).mean())  # studio frames: ≥ 0.99 (noise ≤ 4); blurred scenes: ≤ 0.85
+    dist = background_distance(rgb, bg, 0.6)
+    # studio frames: ≥ 0.99 (noise ≤ 4); blurred scenes: ≤ 0.85
+    return float((dist[strip] <= 10.0).mean()), dist, noise
 
 
 def assess_mask(mask: np.ndarray, method: str, image: Image.Image) -> Confidence:

@@ -219,18 +219,26 @@ class SaliencyExtractor:
         return {"model": path.stem if path else self.settings.model, "weights": where}
 
     def extract(self, image: Image.Image, prompt: str = "", exclude: Iterable[Box] = (),
-                text: list[Box] | None = None) -> Subject:
+                text: list[Box] | None = None, seed: np.ndarray | None = None) -> Subject:
+        """`seed`: a photo-sized 0..1 map of where the product is from a cheaper model (the studio step's
+        backdrop fit, `subject/studio.py`); it stands in for the first, whole-photo network pass and its piece
+        selection (crop box and sure interior), so only the zoomed pass runs (`refine: zoom`). The selection
+        is for clutter a plain backdrop does not have (out-of-focus objects, copy) and is not run on a seed:
+        on the fixtures it dropped one of a pair of products there."""
         path, where = self.weights()
         if path is None:
             raise BackendUnavailable(f"subject extractor 'saliency' unavailable: {where}")
         photo = flatten(image)
         rgb = np.asarray(photo)
         session = _session(path, self.settings.threads)
-        prob = saliency_map(session, rgb)
-        if float(prob.max()) < self.settings.min_peak:
-            raise ExtractionError(f"no salient object (map peak {prob.max():.2f})")
-        banned = text_mask(prob.shape, exclude)
-        prob = self.select(rgb, np.where(banned, 0.0, prob).astype(np.float32), text)
+        banned = text_mask(rgb.shape[:2], exclude)
+        if seed is None:
+            prob = saliency_map(session, rgb)
+            if float(prob.max()) < self.settings.min_peak:
+                raise ExtractionError(f"no salient object (map peak {prob.max():.2f})")
+            prob = self.select(rgb, np.where(banned, 0.0, prob).astype(np.float32), text)
+        else:
+            prob = np.where(banned, 0.0, seed).astype(np.float32)
         raw = prob > self.settings.threshold
         if not raw.any():
             raise ExtractionError("no salient object left after dropping out-of-focus pieces and copy")
