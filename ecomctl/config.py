@@ -32,6 +32,14 @@ class RunConfig(_Section):
     ray_actors: int | None  # Ray actors; None = one per GPU (cuda devices) or per CPU of the cluster
     item_timeout: float | None = Field(gt=0)  # seconds one SKU may run in a worker; None = no limit
 
+    @field_validator("out", mode="before")
+    @classmethod
+    def _out(cls, v: Any) -> Any:
+        """An empty `--out ""` (an unset shell variable) must not quietly mean the current folder."""
+        if isinstance(v, str) and not v.strip():
+            raise ValueError("empty output folder; give a path ('.' for the current folder)")
+        return v
+
 
 class RenderConfig(_Section):
     backend: str

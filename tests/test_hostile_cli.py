@@ -108,6 +108,8 @@ OUTPUTS = [
          "error: output folder {t}/afile/sub: cannot create it ({t}/afile is not a folder)", files={"afile": "x"}),
     Case("out-read-only", ("render", M, "--out", "{t}/ro"),
          "error: output folder {t}/ro: cannot write a file there (Permission denied)", root_skips=True),
+    Case("out-empty", ("render", M, "--out", ""),  # an unset $OUT in a cron line: not the current folder
+         "error: config run.out: empty output folder; give a path ('.' for the current folder)"),
     Case("out-from-config-is-a-file", ("render", M, "-c", "{t}/o.yaml"),
          "error: output folder {t}/afile: is a file; give a folder to write into",
          files={"afile": "x", "o.yaml": "run:\n  out: {t}/afile\n"}),

@@ -32,7 +32,7 @@ def register(app: typer.Typer) -> None:
     @guard
     def render(
         manifest: Path = typer.Argument(..., help="CSV or YAML manifest of SKUs."),
-        out: Path = typer.Option(None, "--out", "-o", help="Output folder [default: run.out = out]."),
+        out: str = typer.Option(None, "--out", "-o", help="Output folder [default: run.out = out].", metavar="<path>"),
         backend: str = typer.Option(None, "--backend", "-b", help="Render backend (compose, sdxl-inpaint, …)."),
         config: Path = typer.Option(None, "--config", "-c", help="YAML config file (layered over defaults)."),
         devices: str = typer.Option(None, "--devices", help="Device(s), e.g. cpu or cuda:0,cuda:1."),
