@@ -32,6 +32,11 @@ class RunConfig(_Section):
     ray_actors: int | None  # Ray actors; None = one per GPU (cuda devices) or per CPU of the cluster
     item_timeout: float | None = Field(gt=0)  # seconds one SKU may run in a worker; None = no limit
 
+    def thread_share(self) -> int:
+        """Intra-op threads for each worker's onnxruntime sessions (OCR, saliency): the cores split between
+        the worker processes (workers × threads = cores); 0 (the library's default) with one worker."""
+        return 0 if self.workers <= 1 else max(1, (os.cpu_count() or 1) // self.workers)
+
     @field_validator("out", mode="before")
     @classmethod
     def _out(cls, v: Any) -> Any:

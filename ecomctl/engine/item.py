@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -135,9 +134,9 @@ def _with_thread_share(settings: dict[str, Any], cfg: Config) -> dict[str, Any]:
     """With several worker processes, the saliency model's onnxruntime gets each worker's share of the
     cores unless `subject.saliency.threads` is set (as OCR does: workers × threads = cores)."""
     saliency = settings.get("saliency")
-    if cfg.run.workers <= 1 or (isinstance(saliency, dict) and saliency.get("threads")):
+    share = cfg.run.thread_share()
+    if not share or (isinstance(saliency, dict) and saliency.get("threads")):
         return settings
-    share = max(1, (os.cpu_count() or 1) // cfg.run.workers)
     return settings | {"saliency": {**(saliency if isinstance(saliency, dict) else {}), "threads": share}}
 
 

@@ -3,7 +3,6 @@ and write the run's reports. Thresholds come from the `qa:` config section (see 
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,8 +21,8 @@ def ocr_section(cfg: Config) -> dict[str, Any]:
     """The `ocr:` section; with several worker processes and no explicit `ocr.threads`, each worker's
     onnxruntime gets its share of the cores instead of all of them (no oversubscription)."""
     section = cfg.section("ocr")
-    if not section.get("threads") and cfg.run.workers > 1:
-        section["threads"] = max(1, (os.cpu_count() or 1) // cfg.run.workers)
+    if not section.get("threads") and cfg.run.thread_share():
+        section["threads"] = cfg.run.thread_share()
     return section
 
 
