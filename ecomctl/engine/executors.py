@@ -99,13 +99,13 @@ def _context(devices: list[str] | None) -> Any:
 def prestart(cfg: Any) -> None:
     """Start the CPU pool's fork server now when the run will likely use one, so the server's imports
     (~1.5 CPU-s) overlap the main process's own start-up (manifest, checks) instead of following it."""
-    one_device = len(devices_of(cfg.render.device)) <= 1
-    if cfg.run.executor in ("auto", "process") and cfg.run.workers > 1 and one_device:
-        ctx = _context(None)
-        if ctx.get_start_method() == "forkserver":
-            from multiprocessing import forkserver
+    several_rows = 2  # the manifest is not read yet: assume a run with more than one SKU
+    if choose(cfg.run.executor, cfg.run.workers, devices_of(cfg.render.device), several_rows) != "process":
+        return
+    if _context(None).get_start_method() == "forkserver":
+        from multiprocessing import forkserver
 
-            forkserver.ensure_running()
+        forkserver.ensure_running()
 
 
 def stop_fork_server() -> None:

@@ -86,7 +86,7 @@ class RapidOcrEngine:
         padding, so that padding also changed reads (dropped spaces) with the lines batched beside it. Read
         alone, a line's result depends on its pixels only (and is cacheable), at ~55% of the CPU."""
         rec = self._recognizer()
-        bgr = np.ascontiguousarray(crop[:, :, ::-1])
+        bgr = _bgr(crop)
         h, w = bgr.shape[:2]
         height = rec.rec_image_shape[1]
         width = max(height, 8 * math.ceil(height * w / max(1, h) / 8))
