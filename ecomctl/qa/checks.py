@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from ecomctl.qa.metrics import contrast_ratio, iou, psnr, ssim
+from ecomctl.qa.metrics import contrast_ratio, iou, psnr, same_inside, ssim
 from ecomctl.qa.text import line_labels
 from ecomctl.qa.thresholds import ImageThresholds, LayoutThresholds, SubjectThresholds, grade, worst
 from ecomctl.types import Check, Poster, Size
@@ -47,8 +47,7 @@ def _composite(poster: Poster, box: tuple[int, int, int, int] | None
     known = bg_img is not None and bg_img.size == poster.image.size
     bg8 = np.asarray(part(bg_img).convert("RGB")) if known else out8
     touched = rgba[..., 3] > 0  # only the pixels under the product say whether the scene is known
-    differs = (bg8[..., 0] != out8[..., 0]) | (bg8[..., 1] != out8[..., 1]) | (bg8[..., 2] != out8[..., 2])
-    known = known and bool(np.any(differs & touched))
+    known = known and not same_inside(bg8, out8, touched)
     prod = rgba[..., :3].astype(np.float32)
     if known:
         a = alpha[..., None]

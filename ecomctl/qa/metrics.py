@@ -89,7 +89,7 @@ def ssim(a: np.ndarray, b: np.ndarray, region: np.ndarray) -> float:
     ys, xs = np.flatnonzero(region.any(axis=1)), np.flatnonzero(region.any(axis=0))
     y0, y1, x0, x1 = max(0, ys[0] - 8), ys[-1] + 9, max(0, xs[0] - 8), xs[-1] + 9
     inside = region[y0:y1, x0:x1]
-    if _same_inside(a[y0:y1, x0:x1], b[y0:y1, x0:x1], inside):
+    if same_inside(a[y0:y1, x0:x1], b[y0:y1, x0:x1], inside):
         # both lumas are then equal on the whole crop (outside the region b is replaced by a), so numerator and
         # denominator below are the same float in every pixel and the map is exactly 1.0: skip the blurs
         return 1.0
@@ -124,7 +124,7 @@ def ssim(a: np.ndarray, b: np.ndarray, region: np.ndarray) -> float:
     return float(num[inside].mean())
 
 
-def _same_inside(a: np.ndarray, b: np.ndarray, inside: np.ndarray) -> bool:
+def same_inside(a: np.ndarray, b: np.ndarray, inside: np.ndarray) -> bool:
     """True when a and b hold the same value in every channel of every pixel of `inside`."""
     ne = a != b
     if ne.ndim == 3:
