@@ -41,6 +41,14 @@ class LayoutError(EcomctlError):
     """The copy cannot be fitted into the template."""
 
 
+class RunFault(EcomctlError):
+    """A fault of the run, not of one SKU: the output disk is full (ENOSPC), over quota (EDQUOT), read-only
+    (EROFS) or failing (EIO). Dispatch stops at once, finished posters are kept, and the same command resumes
+    once the cause is fixed. Exit code 3."""
+
+    exit_code = 3
+
+
 class Interrupted(BaseException):
     """SIGINT/SIGTERM reached the main process. A BaseException, like KeyboardInterrupt, so no per-SKU
     `except Exception` swallows it; the runner stops its workers, writes the report of what finished,

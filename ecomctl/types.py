@@ -276,3 +276,6 @@ class ItemResult:
     subject_note: str | None = None  # why the auto chain fell back, if it did
     log: Path | None = None  # OUT/logs/<sku>.log: the full traceback of an error
     campaign: str | None = None  # the campaign whose reference the poster was scored against
+    regraded: bool = False  # pixels unchanged since an earlier run; only QA settings/code changed: re-graded
+    fault: str | None = None  # a fault of the run, not of this SKU (disk full, read-only, I/O error): the
+    #                           runner stops dispatching; the SKU is not an error row, the next run redoes it
