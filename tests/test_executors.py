@@ -64,7 +64,10 @@ def _pool_results(tmp_path: Path, skus: tuple[str, ...], task, **over) -> dict:
     path = write_manifest(tmp_path / "m.csv", [
         {"sku": s, "image": "p.png", "title": f"商品 {s}", "size": "256x256", "variants": "1"} for s in skus])
     ctx = RunContext(_cfg(tmp_path / "out", **over), tmp_path / "out", load_styles(None), "compose")
-    return {r.sku: r for r in executors._pool(list(load_manifest(path).rows), ctx, 2, None, task=task)}
+    try:
+        return {r.sku: r for r in executors._pool(list(load_manifest(path).rows), ctx, 2, None, task=task)}
+    finally:
+        executors.stop_fork_server()  # the run's job (runner.run_render), here the test's
 
 
 def _crash_on_boom(row, ctx):
@@ -134,7 +137,7 @@ def _report_process(row, ctx):
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork server: Linux here")
-def test_cpu_workers_fork_preloaded_and_the_server_stops_with_the_pool(tmp_path: Path):
+def test_cpu_workers_fork_preloaded_and_the_server_stops_with_the_run(tmp_path: Path):
     import json
     import os
     from multiprocessing import forkserver
@@ -175,3 +178,33 @@ def test_a_run_that_stops_before_its_pool_leaves_no_fork_server(tmp_path: Path):
     with pytest.raises(EcomctlError):
         run_render(bad, _cfg(tmp_path / "out", **{"run.workers": 2}))
     assert forkserver._forkserver._forkserver_pid is None  # started early, stopped with the run
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork server: Linux here")
+def test_a_campaign_run_starts_one_fork_server_for_all_its_pools(tmp_path: Path, monkeypatch):
+    """A campaign renders its first SKUs in one pool and the rest in another (engine/campaigns.py); both
+    fork from the one server the run started, which pays its imports once (issue 17)."""
+    from multiprocessing import forkserver
+
+    from tests.test_campaigns import _demo_campaigns
+
+    pools, servers = [], []
+    make_pool, ensure = executors._make_pool, forkserver._forkserver.ensure_running
+
+    def counting_pool(*args, **kwargs):
+        pools.append(args)
+        return make_pool(*args, **kwargs)
+
+    def recording_ensure():
+        ensure()
+        servers.append(forkserver._forkserver._forkserver_pid)
+
+    monkeypatch.setattr(executors, "_make_pool", counting_pool)
+    monkeypatch.setattr(forkserver._forkserver, "ensure_running", recording_ensure)
+    summary = run_render(_demo_campaigns(tmp_path), _cfg(tmp_path / "out", **{"run.workers": 2}))
+    assert summary.exit_code == 0 and len(summary.results) == 4
+    assert "executor: process" in (tmp_path / "out" / "run.yaml").read_text()
+    assert len(pools) >= 2  # the campaigns' first SKUs, then the rest
+    assert len(set(servers)) == 1, servers  # one fork server (pid) for every pool and worker of the run
+    assert forkserver._forkserver._forkserver_pid is None  # and the run stopped it at its end

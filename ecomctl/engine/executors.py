@@ -109,9 +109,11 @@ def prestart(cfg: Any) -> None:
 
 
 def stop_fork_server() -> None:
-    """Stop the fork server once the pool is done and reap it: it reaped the workers, so their CPU time
+    """Stop the fork server once the run is done and reap it: it reaped the workers, so their CPU time
     reaches this process's children accounting (what `ecomctl bench` and `time` measure), and no idle
-    server lingers in a long-lived process. Private API, hence the guard."""
+    server lingers in a long-lived process. The run (`runner.run_render`) calls this, not each pool: a
+    campaign or keep-scene run opens several pools in a row and they all fork from one server, which pays
+    its imports (~1.5 CPU-s) once. Private API, hence the guard."""
     from multiprocessing import forkserver
 
     server = getattr(forkserver, "_forkserver", None)
@@ -144,11 +146,9 @@ def _pool(rows: list[SkuRow], ctx: RunContext, workers: int, devices: list[str] 
     """Run SKUs in worker processes. A worker that dies (killed for memory, a native crash) breaks the
     whole pool: SKUs that had not started go to a fresh pool; those that were running are retried one
     at a time, alone, so the SKU that kills its worker is found exactly and only it becomes an error row.
-    A SKU running longer than `run.item_timeout` seconds has its pool's workers killed: the same path."""
-    try:
-        yield from _rounds(rows, ctx, workers, devices, task)
-    finally:
-        stop_fork_server()
+    A SKU running longer than `run.item_timeout` seconds has its pool's workers killed: the same path.
+    The fork server outlives the pool: whoever runs the pools stops it (`stop_fork_server`) at the end."""
+    yield from _rounds(rows, ctx, workers, devices, task)
 
 
 def _rounds(rows: list[SkuRow], ctx: RunContext, workers: int, devices: list[str] | None,
@@ -183,7 +183,7 @@ def _pool_round(rows: list[SkuRow], ctx: RunContext, workers: int, devices: list
         while waiting:
             done, waiting = wait(waiting, timeout=1.0 if timeout else None, return_when=FIRST_COMPLETED)
             for fut in done:
-                row = futures[fut]
+                row = futures.pop(fut)  # a finished future (and the results it holds) is not kept for the round
                 finished.add(row.sku)
                 try:
                     yield from fut.result()
