@@ -23,7 +23,7 @@ def _report(out: Path) -> Path:
 def _line(res: ItemResult) -> str:
     name = f"{res.sku}-v{res.variant}" if res.variant else res.sku
     why = res.error or "; ".join((res.qa.reasons if res.qa else [])[:2])
-    done = " (unchanged)" if res.resumed else ""
+    done = " (unchanged)" if res.resumed else " (re-graded)" if res.regraded else ""
     return neutralise(f"{res.status:7} {name}{done}" + (f"  {why}" if why else ""))  # OCR reads: no raw ESC
 
 
@@ -40,6 +40,8 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(None, "--seed", help="Run seed (per-SKU seeds derive from it)."),
         keep_layers: bool = typer.Option(None, "--keep-layers", help="Also write the clean background layer."),
         force: bool = typer.Option(False, "--force", help="Re-render items that are already finished."),
+        verify: bool = typer.Option(False, "--verify", help="Hash every finished poster to check it, instead of "
+                                    "trusting the size, mtime and inode its sidecar recorded."),
         log_json: Path = typer.Option(None, "--log-json", help="Append one JSON line per event (run start, "
                                       "each poster with timings and verdict, run end) to FILE."),
         campaign: str = typer.Option(None, "--campaign", help="Campaign of every row that names none: its SKUs "
@@ -57,10 +59,10 @@ def register(app: typer.Typer) -> None:
                                     "render.campaign": campaign})
         cfg = _with_campaign_ref(cfg, campaign_ref)
         if quiet:
-            summary = run_render(manifest, cfg, force=force, log_json=log_json)
+            summary = run_render(manifest, cfg, force=force, log_json=log_json, verify=verify)
             _print_quiet(summary)
         else:
-            summary = _run(run_render, manifest, cfg, force, log_json)
+            summary = _run(run_render, manifest, cfg, force, log_json, verify)
             _print_summary(summary)
         raise typer.Exit(summary.exit_code)
 
@@ -76,7 +78,7 @@ def _with_campaign_ref(cfg, ref: Path | None):
     return cfg.model_copy(update={"render": cfg.render.model_copy(update={"campaigns": refs})})
 
 
-def _run(run_render, manifest, cfg, force, log_json):
+def _run(run_render, manifest, cfg, force, log_json, verify):
     with Bar("render") as bar:  # one row per poster (a SKU that failed before its posters: one row)
 
         def on_result(res: ItemResult) -> None:
@@ -84,7 +86,7 @@ def _run(run_render, manifest, cfg, force, log_json):
             bar.print(_line(res), res.status)
             print_traceback(res.log)
 
-        return run_render(manifest, cfg, on_result=on_result, force=force, log_json=log_json,
+        return run_render(manifest, cfg, on_result=on_result, force=force, log_json=log_json, verify=verify,
                           on_start=lambda n: bar.update(total=n))
 
 
@@ -105,7 +107,8 @@ def _print_summary(summary) -> None:
     console.print(qa.summary_table(list(summary.results)))
     counts = ", ".join(f"{s} {summary.count(s)}" for s in ("pass", "warn", "fail", "error")
                        if summary.count(s))
-    resumed = sum(r.resumed for r in summary.results)
-    counts += f"; {resumed} unchanged since the last run" if resumed else ""
+    kept = [f"{summary.resumed} unchanged since the last run"] if summary.resumed else []
+    kept += [f"{summary.regraded} re-graded (QA settings changed, poster kept)"] if summary.regraded else []
+    counts += "; " + ", ".join(kept) if kept else ""
     console.print(f"{len(summary.results)} posters in {summary.seconds:.1f}s ({counts}); "
                   f"report: {_report(summary.out)}", highlight=False, soft_wrap=True)

@@ -51,6 +51,7 @@ def item_fields(res: ItemResult) -> dict[str, Any]:
     qa = res.qa
     return {
         "sku": res.sku, "variant": res.variant, "status": res.status, "resumed": res.resumed,
+        "regraded": res.regraded,
         "image": str(res.image) if res.image else None, "where": res.where, "error": res.error,
         "seconds": round(res.seconds, 4), "timings": _timings(res),
         "reasons": qa.reasons if qa else [],
@@ -77,5 +78,6 @@ def counts(results: list[ItemResult] | tuple[ItemResult, ...]) -> dict[str, int]
     for r in results:
         out[r.status] = out.get(r.status, 0) + 1
     out["resumed"] = sum(r.resumed for r in results)
+    out["regraded"] = sum(r.regraded for r in results)
     return out
 

@@ -42,6 +42,33 @@ def preflight(kind: str) -> None:
 
 
 def run(kind: str, rows: list[SkuRow], ctx: RunContext) -> Iterator[ItemResult]:
+    """Results of every row: first those an earlier run finished (judged here, in the main process, from
+    their sidecars and stat data — no worker, pool or actor is involved for them), then the rest from the
+    executor. A no-op night dispatches nothing."""
+    if ctx.force or not ctx.cfg.run.skip_finished:
+        yield from _executor(kind, rows, ctx)
+        return
+    todo = []
+    for row in rows:
+        done = _finished(row, ctx)
+        if done is None:
+            todo.append(row)
+        else:
+            yield from done
+    if todo:
+        yield from _executor(kind, todo, ctx)
+
+
+def _finished(row: SkuRow, ctx: RunContext) -> list[ItemResult] | None:
+    """The stored results of a SKU whose posters and verdicts are current, else None (it is dispatched; the
+    worker decides between re-grading and rendering, and any surprise here becomes its error row there)."""
+    try:
+        return item.resume_state(row, ctx).done
+    except Exception:  # an unreadable photo, a style file gone …: the worker reports it as the SKU's error
+        return None
+
+
+def _executor(kind: str, rows: list[SkuRow], ctx: RunContext) -> Iterator[ItemResult]:
     cfg = ctx.cfg
     devices = devices_of(cfg.render.device)
     if kind == "serial":

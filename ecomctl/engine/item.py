@@ -6,7 +6,7 @@ import hashlib
 import json
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +20,9 @@ from ecomctl.render import get_backend
 from ecomctl.render.paste import paste_subject, place_subject, premultiplied_cutout
 from ecomctl.render.prompt import NEGATIVE, build_prompt
 from ecomctl.render.styles import resolve_style
-from ecomctl.store import OutputStore, file_digest
-from ecomctl.store.posters import poster_intact, write_poster, write_source_mask
+from ecomctl.store import OutputStore, PosterFiles
+from ecomctl.store.files import cached_digest, stat_key
+from ecomctl.store.posters import poster_intact, rewrite_sidecar, write_poster, write_source_mask
 from ecomctl.store.sidecar import (
     SidecarError,
     layout_json,
@@ -49,6 +50,7 @@ class RunContext:
     backend: str
     backend_settings: dict[str, Any] = field(default_factory=dict)
     force: bool = False
+    verify: bool = False  # hash every finished poster instead of trusting its recorded stat (--verify)
 
     @property
     def store(self) -> OutputStore:
@@ -71,44 +73,107 @@ def style_for(row: SkuRow, variant: int, ctx: RunContext) -> Style:
 
 
 def item_key(row: SkuRow, ctx: RunContext, digest: str) -> str:
-    """Resume key: inputs (by content) and every setting that changes pixels — of the styles, only the
-    presets this SKU's variants use (editing a preset no SKU uses re-renders nothing)."""
+    """Render key: what changes the poster's pixels — inputs (by content), backend and its settings, seed,
+    extraction and text settings, and of the styles only the presets this SKU's variants use (editing a
+    preset no SKU uses re-renders nothing). QA settings are not in it: they have their own key
+    (`qa.grading_key`), and a change there re-grades the stored poster instead of rendering it again."""
     cfg = ctx.cfg
     used = [style_json(style_for(row, v, ctx)) for v in range(1, row.variants + 1)]
     material = {"v": __version__, "row": row_json(row) | {"where": ""}, "image": digest,
                 "backend": ctx.backend, "backend_settings": ctx.backend_settings, "seed": cfg.run.seed,
                 "subject": cfg.subject.model_dump(), "text": cfg.text.model_dump(mode="json"),
-                "styles": used, "qa": cfg.qa, "style_image": _style_digest(row)}
+                "styles": used, "style_image": _style_digest(row)}
     return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def _style_digest(row: SkuRow) -> str | None:
     """A reference-image style (a campaign's reference) is keyed by content: a new reference re-renders."""
     if row.style and Path(row.style).suffix and Path(row.style).is_file():
-        return file_digest(Path(row.style))
+        return cached_digest(Path(row.style))
     return None
 
 
-def _finished(ctx: RunContext, row: SkuRow, key: str) -> list[ItemResult] | None:
-    """Results read back from sidecars when every variant exists with the same key and an intact poster
-    file (size and sha256 as recorded); else None."""
-    if ctx.force or not ctx.cfg.run.skip_finished:
-        return None
-    results = []
-    for v in range(1, row.variants + 1):
-        files = ctx.store.poster(row.sku, v)
+@dataclass
+class Resume:
+    """What an earlier run left for one SKU, judged against this run's settings.
+
+    `done`: every variant is finished with the same render key and QA key (results read back from the
+    sidecars). `regrade`: every variant's pixels are current but QA settings or code changed: the sidecars
+    to re-grade. Neither: the SKU renders."""
+
+    key: str
+    digest: str
+    done: list[ItemResult] | None = None
+    regrade: list[Path] | None = None
+
+
+def photo_digest(row: SkuRow, recorded: dict[str, Any] | None) -> str:
+    """The source photo's sha256: the one a sidecar recorded while the photo's path and stat (size,
+    mtime_ns) are what it recorded, else read and hashed (once per process per stat, see cached_digest)."""
+    inputs = (recorded or {}).get("inputs") or {}
+    if inputs.get("image") == str(row.image) and inputs.get("image_sha256"):
         try:
-            data = read_sidecar(files.sidecar)
+            if inputs.get("image_stat") == stat_key(row.image):
+                return inputs["image_sha256"]
+        except OSError:
+            pass
+    return cached_digest(row.image)
+
+
+def resume_state(row: SkuRow, ctx: RunContext) -> Resume:
+    """Read the SKU's sidecars once and decide: done, re-grade or render. A poster is trusted by its stat
+    (size, mtime_ns, inode as written), hashed only when that differs or with `run.verify`."""
+    if ctx.force or not ctx.cfg.run.skip_finished:
+        digest = cached_digest(row.image)
+        return Resume(item_key(row, ctx, digest), digest)
+    store = ctx.store
+    posters = [store.poster(row.sku, v) for v in range(1, row.variants + 1)]
+    sidecars: list[dict[str, Any] | None] = []
+    for files in posters:
+        try:
+            sidecars.append(read_sidecar(files.sidecar))
         except SidecarError:
-            return None
-        if data["key"] != key or not poster_intact(files, data):
-            return None
-        qa = qa_from_json(data.get("qa"))
-        subject = data.get("subject", {})
-        results.append(ItemResult(sku=row.sku, variant=v, status=qa.status if qa else "pass", image=files.image,
-                                  sidecar=files.sidecar, qa=qa, where=row.where, resumed=True,
-                                  subject_method=subject.get("method"), subject_note=subject.get("note")))
-    return results
+            sidecars.append(None)
+    digest = photo_digest(row, sidecars[0])
+    key = item_key(row, ctx, digest)
+    state = Resume(key, digest)
+    if any(d is None or d["key"] != key for d in sidecars):
+        return state
+    if not all(poster_intact(f, d, ctx.verify) for f, d in zip(posters, sidecars)):
+        return state
+    _refresh_photo_stat(row, posters, sidecars, digest)
+    from ecomctl.qa import grading_key
+
+    if any(d.get("qa_key") != grading_key(ctx.cfg) for d in sidecars):
+        state.regrade = [f.sidecar for f in posters]
+        return state
+    state.done = [_stored_result(row, f, d) for f, d in zip(posters, sidecars)]
+    return state
+
+
+def _refresh_photo_stat(row: SkuRow, posters: list[PosterFiles], sidecars: list[Any], digest: str) -> None:
+    """A photo whose stat changed but whose bytes did not (touched, copied): record its new stat, so the next
+    night trusts it again instead of hashing it (best effort)."""
+    try:
+        now = stat_key(row.image)
+    except OSError:
+        return
+    for files, data in zip(posters, sidecars):
+        inputs = data["inputs"]
+        if inputs.get("image_stat") != now and inputs.get("image_sha256") == digest:
+            data["inputs"] = {**inputs, "image_stat": now}
+            try:
+                rewrite_sidecar(files.sidecar, data)
+            except OSError:
+                return
+
+
+def _stored_result(row: SkuRow, files: PosterFiles, data: dict[str, Any]) -> ItemResult:
+    qa = qa_from_json(data.get("qa"))
+    subject = data.get("subject", {})
+    return ItemResult(sku=row.sku, variant=files.variant, status=qa.status if qa else "pass", image=files.image,
+                      sidecar=files.sidecar, qa=qa, where=row.where, resumed=True,
+                      subject_method=subject.get("method"), subject_note=subject.get("note"))
 
 
 def _extract(row: SkuRow, ctx: RunContext, digest: str) -> Subject:
@@ -144,12 +209,12 @@ def render_sku(row: SkuRow, ctx: RunContext) -> list[ItemResult]:
     """Render every variant of one SKU; any failure becomes error rows, never an exception."""
     t_start = time.perf_counter()
     try:
-        digest = file_digest(row.image)
-        key = item_key(row, ctx, digest)
-        done = _finished(ctx, row, key)
-        if done is not None:
-            return done
-        return _render(row, ctx, key, digest)
+        state = resume_state(row, ctx)
+        if state.done is not None:
+            return state.done
+        if state.regrade is not None:
+            return _regrade(row, ctx, state.regrade)
+        return _render(row, ctx, state.key, state.digest)
     except EcomctlError as e:
         msg, exc = str(e), e
     except Exception as e:  # one SKU's bug must not stop the batch
@@ -166,6 +231,20 @@ def _log_error(row: SkuRow, ctx: RunContext, exc: BaseException) -> Path | None:
         return ctx.store.write_log(row.sku, text)
     except OSError:
         return None
+
+
+def _regrade(row: SkuRow, ctx: RunContext, sidecars: list[Path]) -> list[ItemResult]:
+    """Only QA settings or code changed: grade the stored posters again from their layers, exactly as
+    `ecomctl qa` does, and rewrite their sidecars' verdicts; no poster file is written."""
+    from ecomctl import qa
+    from ecomctl.qa.recheck import regrade_sku
+
+    qa.process_ocr(ctx.cfg)
+    results = regrade_sku(ctx.store, sidecars, ctx.cfg, qa.grading_key(ctx.cfg))
+    if any(r.status == "error" for r in results):  # a layer that cannot be read back: make the poster again
+        digest = cached_digest(row.image)
+        return _render(row, ctx, item_key(row, ctx, digest), digest)
+    return [replace(r, where=row.where, regraded=True) for r in results]
 
 
 def _render(row: SkuRow, ctx: RunContext, key: str, digest: str) -> list[ItemResult]:
@@ -214,6 +293,14 @@ def _render(row: SkuRow, ctx: RunContext, key: str, digest: str) -> list[ItemRes
     return results
 
 
+def _photo_stat(row: SkuRow, digest: str) -> list[int] | None:
+    """The photo's [size, mtime_ns] when its bytes are still those rendered (else None: never trusted)."""
+    try:
+        return stat_key(row.image) if cached_digest(row.image) == digest else None
+    except OSError:
+        return None
+
+
 def _finish(req: SceneRequest, scene: Image.Image, subject: Subject, backend_meta: dict[str, Any],
             timings: dict[str, float], ctx: RunContext) -> Poster:
     t = time.perf_counter()
@@ -232,17 +319,21 @@ def _finish(req: SceneRequest, scene: Image.Image, subject: Subject, backend_met
 
 def _write(poster: Poster, verdict: Any, subject: Subject, key: str, digest: str,
            ctx: RunContext) -> ItemResult:
+    from ecomctl.qa import grading_key
+
     row, v = poster.row, poster.variant
     timings = dict(poster.meta["timings"])
     qa_seconds = verdict.details.get("seconds", {}) if verdict else {}
     timings["qa"] = float(sum(qa_seconds.values()) if isinstance(qa_seconds, dict) else qa_seconds)
     sidecar = {
         "seed": poster.seed, "key": key,
-        "inputs": row_json(row) | {"manifest": row.where.rsplit(":", 1)[0], "image_sha256": digest},
+        "inputs": row_json(row) | {"manifest": row.where.rsplit(":", 1)[0], "image_sha256": digest,
+                                   "image_stat": _photo_stat(row, digest)},
         "backend": poster.meta["backend"],
         "subject": dict(poster.meta["subject"], box=poster.layout.subject_box.as_list()),
         "style": style_json(poster.style), "template": poster.layout.template,
         "layout": layout_json(poster.layout), "timings": timings, "qa": qa_json(verdict),
+        "qa_key": grading_key(ctx.cfg),
     }
     from ecomctl.qa.thresholds import thresholds
 

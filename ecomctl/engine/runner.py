@@ -43,19 +43,29 @@ class RunSummary:
     def count(self, status: str) -> int:
         return sum(1 for r in self.results if r.status == status)
 
+    @property
+    def resumed(self) -> int:
+        """Posters unchanged since an earlier run (verdict kept)."""
+        return sum(r.resumed for r in self.results)
+
+    @property
+    def regraded(self) -> int:
+        """Posters whose pixels were current but whose QA settings or code changed: graded again, not rendered."""
+        return sum(r.regraded for r in self.results)
+
 
 def run_render(manifest_path: Path, cfg: Config, on_result: OnResult | None = None,
                force: bool = False, on_start: Callable[[int], None] | None = None,
-               log_json: Path | None = None) -> RunSummary:
+               log_json: Path | None = None, verify: bool = False) -> RunSummary:
     """Render every SKU of the manifest into cfg.run.out; never raises for a single SKU's failure.
 
     `on_start(posters)` is called once the work is known; `on_result` once per finished item. With
     `log_json`, run start, every poster and run end (or the error that stopped the run) are appended to
-    that file as JSON lines."""
+    that file as JSON lines. With `verify`, finished posters are hashed instead of trusted by their stat."""
     log = JsonLog(log_json) if log_json else None
     executors.prestart(cfg)
     try:
-        summary = _render(Path(manifest_path), cfg, on_result, force, on_start, log)
+        summary = _render(Path(manifest_path), cfg, on_result, force, on_start, log, verify)
     except EcomctlError as e:
         if log:
             log.write("run_error", error=str(e).splitlines()[0] if str(e) else type(e).__name__,
@@ -73,7 +83,7 @@ def run_render(manifest_path: Path, cfg: Config, on_result: OnResult | None = No
 
 
 def _render(manifest_path: Path, cfg: Config, on_result: OnResult | None, force: bool,
-            on_start: Callable[[int], None] | None, log: JsonLog | None) -> RunSummary:
+            on_start: Callable[[int], None] | None, log: JsonLog | None, verify: bool = False) -> RunSummary:
     t0 = time.perf_counter()
     out = local_out(cfg.run.out)
     manifest, styles = load_run_manifest(manifest_path, cfg)
@@ -88,7 +98,7 @@ def _render(manifest_path: Path, cfg: Config, on_result: OnResult | None, force:
     from ecomctl.subject import check_settings
 
     check_settings(cfg.section("subject"))  # e.g. subject.grounded-sam: a typo is exit 2, not N error rows
-    ctx = RunContext(cfg, out, styles, name, settings, force)
+    ctx = RunContext(cfg, out, styles, name, settings, force, verify)
     given = campaigns.given_references(cfg.render.campaign, cfg.render.campaigns)
     rows = campaigns.assign(list(manifest.rows), cfg.render.campaign)
     kind = executors.choose(cfg.run.executor, cfg.run.workers, devices, len(rows))

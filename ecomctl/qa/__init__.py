@@ -14,7 +14,50 @@ from ecomctl.qa.thresholds import thresholds, worst
 from ecomctl.qa.variants import variant_checks
 from ecomctl.types import Check, ItemResult, Poster, QAResult
 
-__all__ = ["check_poster", "check_variants", "merge_checks", "preflight", "summary_table", "write_reports"]
+__all__ = ["check_poster", "check_variants", "grading_key", "merge_checks", "preflight", "summary_table",
+           "write_reports"]
+
+# the code whose change can change a verdict: the checks and their thresholds, and the OCR engines (the
+# report writers are not here: a new report layout re-grades nothing)
+_GRADING_CODE = ("qa/__init__.py", "qa/checks.py", "qa/metrics.py", "qa/text.py", "qa/thresholds.py",
+                 "qa/variants.py", "qa/style.py", "text/ocr/__init__.py", "text/ocr/rapidocr.py",
+                 "text/ocr/paddleocr.py")
+_CODE_DIGEST: str | None = None
+
+
+def _code_digest() -> str:
+    """sha256 over the grading code's sources and the OCR runtime versions, once per process."""
+    global _CODE_DIGEST
+    if _CODE_DIGEST is None:
+        import hashlib
+        from importlib import metadata
+
+        h = hashlib.sha256()
+        root = Path(__file__).resolve().parent.parent
+        for name in _GRADING_CODE:
+            path = root / name
+            h.update(name.encode() + b"\0" + (path.read_bytes() if path.is_file() else b"") + b"\0")
+        for dist in ("rapidocr", "onnxruntime", "paddleocr"):
+            try:
+                h.update(f"{dist}={metadata.version(dist)};".encode())
+            except metadata.PackageNotFoundError:
+                h.update(f"{dist}=-;".encode())
+        _CODE_DIGEST = h.hexdigest()
+    return _CODE_DIGEST
+
+
+def grading_key(cfg: Config) -> str:
+    """What a stored verdict depends on besides the poster's pixels: the `qa:` thresholds (not the report's
+    own settings), the `ocr:` settings (not its thread count) and the grading code. A sidecar records it as
+    `qa_key`; a poster whose render key still matches but whose qa_key does not is re-graded from its stored
+    layers (as `ecomctl qa` does), never rendered again."""
+    import hashlib
+    import json
+
+    ocr = {k: v for k, v in cfg.section("ocr").items() if k != "threads"}
+    material = {"qa": thresholds(cfg).model_dump(mode="json", exclude={"report"}), "ocr": ocr,
+                "code": _code_digest()}
+    return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def ocr_section(cfg: Config) -> dict[str, Any]:

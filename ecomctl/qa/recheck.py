@@ -27,13 +27,16 @@ def recheck(out_dir: Path, cfg: Config, on_result: OnResult | None = None) -> li
     if not sidecars:
         raise EcomctlError(f"{store.root}: no poster sidecars found (expected <sku>/<sku>-v<k>.json)")
     preflight(cfg)
+    from ecomctl.qa import grading_key
+
+    key = grading_key(cfg)
     groups: dict[str, list[Path]] = {}
     for path in sidecars:
         groups.setdefault(path.parent.name, []).append(path)
     results: list[ItemResult] = []
     with store.lock():  # never rewrite sidecars while a render writes the same folder
         for paths in groups.values():
-            for res in _recheck_sku(store, paths, cfg):
+            for res in regrade_sku(store, paths, cfg, key):
                 results.append(res)
                 if on_result:
                     on_result(res)
@@ -44,7 +47,10 @@ def recheck(out_dir: Path, cfg: Config, on_result: OnResult | None = None) -> li
     return results
 
 
-def _recheck_sku(store: OutputStore, paths: list[Path], cfg: Config) -> list[ItemResult]:
+def regrade_sku(store: OutputStore, paths: list[Path], cfg: Config, key: str | None = None) -> list[ItemResult]:
+    """Grade one SKU's stored posters (its variants' sidecars) again from their layers and write each new
+    verdict — and `key`, the grading key it was made with — into its sidecar. The poster files are only
+    read. `ecomctl qa` and a render whose QA settings changed both come here."""
     loaded: list[tuple[Path, Poster]] = []
     errors: list[ItemResult] = []
     for path in paths:
@@ -57,17 +63,19 @@ def _recheck_sku(store: OutputStore, paths: list[Path], cfg: Config) -> list[Ite
                                      error=f"cannot rebuild poster from {path.name}: {why}"))
     posters = [p for _, p in loaded]
     verdicts = check_variants(posters, [check_poster(p, cfg) for p in posters], cfg)
-    results = [_store(path, poster, qa) for (path, poster), qa in zip(loaded, verdicts)]
+    results = [_store(path, poster, qa, key) for (path, poster), qa in zip(loaded, verdicts)]
     return sorted(results + errors, key=lambda r: r.variant or 0)
 
 
-def _store(path: Path, poster: Poster, qa: QAResult) -> ItemResult:
+def _store(path: Path, poster: Poster, qa: QAResult, key: str | None) -> ItemResult:
     """Write the new verdict into the sidecar (atomically) and make the report row."""
     try:
         data = read_sidecar(path)
     except SidecarError as e:  # changed under us since load_poster read it
         return ItemResult(sku=poster.row.sku, variant=poster.variant, status="error", sidecar=path, error=str(e))
     data["qa"] = qa_json(qa)
+    if key is not None:
+        data["qa_key"] = key
     seconds = qa.details.get("seconds", {})
     data["timings"]["qa"] = round(float(sum(seconds.values())), 3)
     rewrite_sidecar(path, data)

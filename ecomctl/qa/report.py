@@ -40,6 +40,7 @@ def item_row(r: ItemResult, base: str) -> dict[str, Any]:
         "status": r.status, "image": _rel(r.image, base), "sidecar": _rel(r.sidecar, base),
         "where": r.where, "seconds": round(r.seconds, 3), "error": r.error,
         "resumed": bool(getattr(r, "resumed", False)),  # verdict kept from an earlier run (inputs unchanged)
+        "regraded": bool(getattr(r, "regraded", False)),  # poster kept, verdict made again (QA settings changed)
         "subject": {"method": r.subject_method, "note": r.subject_note},  # which extractor, why a fallback
         "campaign": r.campaign,
         "reasons": ([r.error] if r.error else []) + (qa.reasons if qa else []),
@@ -79,7 +80,8 @@ def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         vals = m.pop("values")
         m.update(n=len(vals), mean=round(sum(vals) / len(vals), 4) if vals else None,
                  min=min(vals, default=None), max=max(vals, default=None), values=vals)
-    return {"items": len(rows), "status": counts, "metrics": dict(sorted(metrics.items()))}
+    kept = {"resumed": sum(bool(r.get("resumed")) for r in rows), "regraded": sum(bool(r.get("regraded")) for r in rows)}
+    return {"items": len(rows), "status": counts, **kept, "metrics": dict(sorted(metrics.items()))}
 
 
 def campaigns(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:

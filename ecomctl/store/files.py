@@ -128,6 +128,31 @@ def file_digest(path: Path) -> str:
     return h.hexdigest()
 
 
+def stat_key(path: Path) -> list[int]:
+    """[size, mtime_ns] of a file: what a sidecar records of a source photo, so the next night trusts the
+    recorded digest while the photo's stat is unchanged (git's index does the same). Raises OSError."""
+    st = os.stat(path)
+    return [st.st_size, st.st_mtime_ns]
+
+
+_DIGESTS: dict[tuple[str, int, int], str] = {}
+_DIGESTS_MAX = 4096
+
+
+def cached_digest(path: Path) -> str:
+    """file_digest, remembered in this process by (path, size, mtime_ns): a photo or campaign reference shared
+    by many SKUs is read once per process, not once per SKU."""
+    size, mtime = stat_key(path)
+    key = (str(path), size, mtime)
+    digest = _DIGESTS.get(key)
+    if digest is None:
+        digest = file_digest(path)
+        if len(_DIGESTS) >= _DIGESTS_MAX:
+            _DIGESTS.clear()
+        _DIGESTS[key] = digest
+    return digest
+
+
 def output_lock(out: Path) -> contextlib.AbstractContextManager[None]:
     """An exclusive lock on an output folder: two runs (say, a cron job and a manual re-run) never write
     the same posters and reports at once. Raises EcomctlError at once if another run holds it."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -62,11 +63,13 @@ def write_poster(store: OutputStore, poster: Poster, sidecar: dict[str, Any], ke
         recorded |= {"thumb": names["thumb"], "thumb_px": thumb[0], "thumb_quality": thumb[1]}
     data = encode_image(poster.image, ".png", optimize=False, **png)
     atomic_write_bytes(files.image, data)
+    st = os.stat(files.image)  # recorded so that later nights verify the poster by its stat, not its bytes
     timings = sidecar["timings"]
     timings["write"] = time.perf_counter() - t
     timings["total"] = sum(s for k, s in timings.items() if k != "total")
     doc = {"schema": SCHEMA, "sku": poster.row.sku, "variant": poster.variant, "image": files.image.name,
-           **sidecar, "files": recorded, "poster": {"bytes": len(data), "sha256": bytes_digest(data)}}
+           **sidecar, "files": recorded,
+           "poster": {"bytes": len(data), "sha256": bytes_digest(data), "mtime_ns": st.st_mtime_ns, "ino": st.st_ino}}
     atomic_write_json(files.sidecar, doc)
     return files
 
@@ -80,18 +83,41 @@ def rewrite_sidecar(path: Path, data: dict[str, Any]) -> None:
     atomic_write_json(Path(path), data)
 
 
-def poster_intact(files: PosterFiles, data: dict[str, Any]) -> bool:
-    """True when the poster file and every layer QA needs are there and the poster has the size and
-    sha256 its sidecar recorded (a truncated or replaced poster is rendered again, never 'unchanged')."""
+def poster_intact(files: PosterFiles, data: dict[str, Any], verify: bool = False) -> bool:
+    """True when the poster file and every layer QA needs are there and the poster is the one its sidecar
+    recorded (a truncated or replaced poster is rendered again, never 'unchanged').
+
+    The poster is trusted by its stat, as git's index trusts stat data: same size, mtime_ns and inode as
+    recorded at write time → unchanged, without reading it. Any write to the file (truncation, a copy over
+    it, an editor's save) changes its mtime or inode, and then — or with `verify` — the bytes are hashed
+    and compared with the recorded sha256. When the hash agrees (the folder was copied or restored), the
+    sidecar's recorded stat is refreshed, so the next night trusts it again."""
     want = data["poster"]
     try:
-        if files.image.stat().st_size != want["bytes"]:
+        st = files.image.stat()
+        if st.st_size != want["bytes"]:
             return False
         if not all(files.layer(data["files"][k]).is_file() for k in ("subject", "cutout", "under")):
             return False
-        return file_digest(files.image) == want["sha256"]
+        if not verify and (want.get("mtime_ns"), want.get("ino")) == (st.st_mtime_ns, st.st_ino):
+            return True
+        if file_digest(files.image) != want["sha256"]:
+            return False
     except OSError:
         return False
+    if (want.get("mtime_ns"), want.get("ino")) != (st.st_mtime_ns, st.st_ino):
+        _refresh_stat(files.sidecar, data, st)
+    return True
+
+
+def _refresh_stat(sidecar: Path, data: dict[str, Any], st: os.stat_result) -> None:
+    """Record the verified poster's new stat in its sidecar (best effort: a read-only folder just hashes
+    again next time)."""
+    data["poster"] = {**data["poster"], "mtime_ns": st.st_mtime_ns, "ino": st.st_ino}
+    try:
+        atomic_write_json(sidecar, data)
+    except OSError:
+        pass
 
 
 def stored_thumbnail(sidecar: Path, px: int, quality: int) -> bytes | None:

@@ -72,6 +72,8 @@ class _Files(_Model):
 class _PosterFile(_Model):
     bytes: int = Field(ge=0)
     sha256: str = Field(min_length=64, max_length=64)
+    mtime_ns: int | None = None  # the poster file's stat when written: a night trusts an unchanged stat (as
+    ino: int | None = None       # git's index does) and hashes the file only when it differs or --verify
 
 
 class _Sidecar(_Model):
@@ -88,6 +90,7 @@ class _Sidecar(_Model):
     layout: _Layout
     timings: dict[str, float]
     qa: dict[str, Any] | None
+    qa_key: str | None = None  # digest of the QA settings and code the verdict was graded with (qa.grading_key)
     files: _Files
     poster: _PosterFile
 

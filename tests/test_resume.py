@@ -1,0 +1,203 @@
+"""Cost follows change: QA is its own step of the resume (a threshold change re-grades, never re-renders),
+finished posters are trusted by the stat their sidecar recorded (hashed only when it differs or with
+--verify), source photos are hashed only when their stat changed, and a no-op night dispatches nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ecomctl.cli import app
+from ecomctl.config import load_config
+from ecomctl.engine import executors
+from ecomctl.engine.runner import run_render
+from ecomctl.store import files as store_files
+from ecomctl.store import posters as store_posters
+from tests.conftest import make_product
+
+runner = CliRunner()
+
+
+def _render(manifest: Path, out: Path, config: Path, *extra: str):
+    return runner.invoke(app, ["render", str(manifest), "--out", str(out), "--config", str(config), *extra])
+
+
+def _posters(out: Path) -> dict[str, tuple[int, int, int]]:
+    """Every poster PNG (not its layers) with (inode, mtime_ns, size): a rewrite changes at least one."""
+    found = {}
+    for p in sorted(out.glob("*/*-v*.png")):
+        if p.name.count(".") == 1:
+            st = p.stat()
+            found[p.name] = (st.st_ino, st.st_mtime_ns, st.st_size)
+    return found
+
+
+def _sidecars(out: Path) -> dict[str, dict]:
+    return {p.name: json.loads(p.read_text(encoding="utf-8")) for p in sorted(out.glob("*/*-v*.json"))}
+
+
+def _with(config: Path, text: str) -> Path:
+    path = config.parent / f"with-{abs(hash(text))}.yaml"
+    path.write_text(config.read_text(encoding="utf-8") + text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def counted_digests(monkeypatch):
+    """Count every full read-and-hash of a file (posters, photos, style images)."""
+    calls: list[str] = []
+    real = store_files.file_digest
+
+    def counting(path):
+        calls.append(Path(path).name)
+        return real(path)
+
+    monkeypatch.setattr(store_files, "file_digest", counting)
+    monkeypatch.setattr(store_posters, "file_digest", counting)
+    store_files._DIGESTS.clear()
+    return calls
+
+
+def test_a_qa_threshold_change_regrades_every_poster_and_rewrites_none(small_manifest: Path, fast_config: Path,
+                                                                        tmp_path: Path):
+    out = tmp_path / "out"
+    assert _render(small_manifest, out, fast_config).exit_code == 0
+    before, sidecars = _posters(out), _sidecars(out)
+    assert len(before) == 3 and all(d["qa"]["status"] == "pass" for d in sidecars.values())
+    strict = _with(fast_config, "  layout:\n    contrast_warn: 100.0\n")  # no poster can reach it: all warn
+    res = _render(small_manifest, out, strict)
+    assert res.exit_code == 0, res.output
+    for name in ("A1-v1", "A1-v2", "B2-v1"):  # each line: status, poster, "(re-graded)", then the reasons
+        assert any(line.startswith(f"warn    {name} (re-graded)  ") for line in res.stdout.splitlines()), name
+    assert "3 re-graded (QA settings changed, poster kept)" in res.stdout
+    assert _posters(out) == before  # not one poster file written
+    after = _sidecars(out)
+    for name, d in after.items():
+        assert d["qa"]["status"] == "warn" and d["key"] == sidecars[name]["key"]
+        assert d["qa_key"] != sidecars[name]["qa_key"]
+        assert any(c["name"] == "layout.contrast" and c["status"] == "warn" for c in d["qa"]["checks"])
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert report["summary"]["regraded"] == 3 and report["summary"]["status"]["warn"] == 3
+    assert all(item["regraded"] for item in report["items"])
+    again = _render(small_manifest, out, strict)  # the new verdicts are now current
+    assert again.stdout.count("(unchanged)") == 3 and "re-graded" not in again.stdout
+    back = _render(small_manifest, out, fast_config)  # and going back re-grades back
+    assert back.stdout.count("(re-graded)") == 3 and "pass 3" in back.stdout and _posters(out) == before
+
+
+def test_a_pixel_setting_change_still_rerenders(small_manifest: Path, fast_config: Path, tmp_path: Path):
+    out = tmp_path / "out"
+    assert _render(small_manifest, out, fast_config).exit_code == 0
+    res = _render(small_manifest, out, fast_config, "--seed", "7")
+    assert res.exit_code == 0 and "unchanged" not in res.stdout and "re-graded" not in res.stdout
+
+
+def test_regrade_matches_ecomctl_qa_and_ecomctl_qa_marks_its_verdicts_current(small_manifest: Path,
+                                                                              fast_config: Path, tmp_path: Path):
+    out = tmp_path / "out"
+    assert _render(small_manifest, out, fast_config).exit_code == 0
+    strict = _with(fast_config, "  subject:\n    iou_warn: 1.01\n")
+    assert runner.invoke(app, ["qa", str(out), "--config", str(strict), "-q"]).exit_code == 0
+    by_qa = {n: d["qa"]["checks"] for n, d in _sidecars(out).items()}
+    res = _render(small_manifest, out, strict)  # `ecomctl qa` graded with these settings: nothing to do
+    assert res.stdout.count("(unchanged)") == 3, res.output
+    assert _render(small_manifest, out, fast_config).stdout.count("(re-graded)") == 3
+    res = _render(small_manifest, out, strict)
+    assert res.stdout.count("(re-graded)") == 3
+    assert {n: d["qa"]["checks"] for n, d in _sidecars(out).items()} == by_qa  # the same verdicts as `ecomctl qa`
+
+
+def test_a_noop_night_hashes_no_poster_and_no_photo(small_manifest: Path, fast_config: Path, tmp_path: Path,
+                                                    counted_digests: list[str]):
+    out = tmp_path / "out"
+    assert _render(small_manifest, out, fast_config).exit_code == 0
+    counted_digests.clear()
+    store_files._DIGESTS.clear()  # as a new process would be
+    res = _render(small_manifest, out, fast_config)
+    assert res.stdout.count("(unchanged)") == 3
+    assert counted_digests == []
+    counted_digests.clear()
+    store_files._DIGESTS.clear()
+    res = _render(small_manifest, out, fast_config, "--verify")  # --verify: every poster is read and hashed
+    assert res.stdout.count("(unchanged)") == 3
+    assert sorted(counted_digests) == ["A1-v1.png", "A1-v2.png", "B2-v1.png"]
+
+
+def test_a_touched_photo_is_hashed_once_and_then_trusted_again(small_manifest: Path, fast_config: Path,
+                                                                tmp_path: Path, counted_digests: list[str]):
+    out = tmp_path / "out"
+    assert _render(small_manifest, out, fast_config).exit_code == 0
+    photo = small_manifest.parent / "a.png"
+    st = photo.stat()
+    os.utime(photo, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))  # same bytes, new mtime
+    counted_digests.clear()
+    store_files._DIGESTS.clear()
+    res = _render(small_manifest, out, fast_config)
+    assert res.stdout.count("(unchanged)") == 3
+    assert counted_digests == ["a.png"]  # read once (not once per variant), found equal
+    counted_digests.clear()
+    store_files._DIGESTS.clear()
+    assert _render(small_manifest, out, fast_config).stdout.count("(unchanged)") == 3
+    assert counted_digests == []  # its new stat was recorded
+
+
+def test_a_changed_photo_of_the_same_size_and_mtime_is_found_with_verify_only_for_posters(
+        small_manifest: Path, fast_config: Path, tmp_path: Path):
+    """The stat rule's documented limit, and --verify as its answer: a poster whose bytes changed while its
+    size, mtime and inode were kept (a deliberate `touch -d`) is trusted until --verify hashes it."""
+    out = tmp_path / "out"
+    assert _render(small_manifest, out, fast_config).exit_code == 0
+    poster = out / "B2" / "B2-v1.png"
+    good, st = poster.read_bytes(), poster.stat()
+    with open(poster, "r+b") as f:  # in place: same inode
+        f.seek(len(good) - 1)
+        f.write(bytes([good[-1] ^ 0xFF]))
+    os.utime(poster, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert _render(small_manifest, out, fast_config).stdout.count("(unchanged)") == 3
+    res = _render(small_manifest, out, fast_config, "--verify")
+    assert "pass    B2-v1" in res.stdout.splitlines() and poster.read_bytes() == good
+
+
+def test_a_copied_folder_is_hashed_once_then_trusted(small_manifest: Path, fast_config: Path, tmp_path: Path,
+                                                      counted_digests: list[str]):
+    """Moving OUT to another disk changes every inode and mtime: each poster is hashed once, found equal, its
+    new stat recorded — no re-render, and the night after costs stats only."""
+    import shutil
+
+    out = tmp_path / "out"
+    assert _render(small_manifest, out, fast_config).exit_code == 0
+    moved = tmp_path / "moved"
+    shutil.copytree(out, moved)  # copy2: new inodes
+    counted_digests.clear()
+    res = _render(small_manifest, moved, fast_config)
+    assert res.stdout.count("(unchanged)") == 3
+    assert sorted(n for n in counted_digests if n.endswith("-v1.png") or n.endswith("-v2.png")) == [
+        "A1-v1.png", "A1-v2.png", "B2-v1.png"]
+    counted_digests.clear()
+    store_files._DIGESTS.clear()
+    assert _render(small_manifest, moved, fast_config).stdout.count("(unchanged)") == 3
+    assert counted_digests == []
+
+
+def test_a_noop_night_dispatches_nothing(small_manifest: Path, tmp_path: Path, monkeypatch):
+    """Finished SKUs are judged in the main process: no pool, worker or actor is asked about them."""
+    cfg = load_config(None, {"run.out": str(tmp_path / "out"), "qa.text.enabled": False})
+    first = run_render(small_manifest, cfg)
+    assert first.exit_code == 0
+    dispatched: list[str] = []
+    real = executors._executor
+
+    def spy(kind, rows, ctx):
+        dispatched.extend(r.sku for r in rows)
+        return real(kind, rows, ctx)
+
+    monkeypatch.setattr(executors, "_executor", spy)
+    again = run_render(small_manifest, cfg)
+    assert again.resumed == 3 and dispatched == []
+    make_product(small_manifest.parent / "b.png", (420, 300))  # one photo changed: only its SKU goes out
+    third = run_render(small_manifest, cfg)
+    assert dispatched == ["B2"] and third.resumed == 2
