@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import io
 import json
@@ -22,16 +23,74 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     leaves a half-written file. The temporary file is created with mode 0666 filtered by the process
     umask (mkstemp would force 0600 on every output)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    with writing(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+
+
+# run faults: the output disk itself cannot take writes, so every SKU after this one would fail the same way
+_FAULTS = {
+    "ENOSPC": ("no space left on device", "free space"),
+    "EDQUOT": ("disk quota exceeded", "free space or raise the quota"),
+    "EROFS": ("read-only file system", "make the folder writable again"),
+    "EIO": ("input/output error", "check the disk (dmesg)"),
+}
+# errno → (what, remedy); a platform without one of these codes (EDQUOT on some) simply never sees it
+FAULTS = {getattr(errno, name): text for name, text in _FAULTS.items() if hasattr(errno, name)}
+
+
+@contextlib.contextmanager
+def writing(path: Path | str) -> Iterator[None]:
+    """Mark an OSError raised inside as a failed write of `path`: its run-fault line names the file, and
+    an EIO counts as a run fault only on a write (a read EIO is one bad input file: that SKU's error)."""
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
+        yield
+    except OSError as e:
+        if getattr(e, "ecomctl_writing", None) is None:
+            e.ecomctl_writing = str(path)
         raise
+
+
+def fault_error(exc: BaseException | None) -> OSError | None:
+    """The run-fault OSError in `exc` or what it wraps (`__cause__`, else `__context__` unless suppressed,
+    as a traceback shows them: PIL, numpy and our own errors may wrap the OSError), else None."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and exc.errno in FAULTS and (
+                exc.errno != errno.EIO or getattr(exc, "ecomctl_writing", None) is not None):
+            return exc
+        exc = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
+    return None
+
+
+def fault_of(exc: BaseException | None) -> str | None:
+    """One line naming the run fault in `exc`, e.g. "no space left on device (ENOSPC) writing OUT/a/a-v1.png";
+    None when `exc` is no run fault (then it is the SKU's own error, as before)."""
+    err = fault_error(exc)
+    if err is None:
+        return None
+    what = f"{FAULTS[err.errno][0]} ({errno.errorcode[err.errno]})"
+    target = getattr(err, "ecomctl_writing", None)
+    if target is not None:
+        return f"{what} writing {target}"
+    return f"{what} at {err.filename}" if err.filename else what
+
+
+def fault_remedy(fault: str) -> str:
+    """What to do about the fault line `fault_of` made, before running the same command again."""
+    for name, (_, remedy) in _FAULTS.items():
+        if f"({name})" in fault:
+            return remedy
+    return "fix the output folder"
 
 
 def atomic_write_text(path: Path, text: str) -> None:
