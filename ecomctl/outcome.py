@@ -10,5 +10,6 @@ FAILED = frozenset({"fail", "error"})
 
 
 def exit_code(statuses: Iterable[str]) -> int:
-    """0 when every item passed (warnings allowed), 1 when any failed QA or errored."""
+    """0 when every item passed (warnings allowed), 1 when any failed QA or errored. (2, a run that could not
+    start, and 3, a run stopped by a disk fault, are the exit codes of EcomctlError / RunFault.)"""
     return 1 if any(s in FAILED for s in statuses) else 0

@@ -118,9 +118,21 @@ def command_name(fn) -> str:
     return f"ecomctl {group}" if group == name else f"ecomctl {group} {name}"
 
 
+def run_fault(e: OSError) -> EcomctlError | None:
+    """A command's write that hit a run fault (`store.files.fault_of`) as RunFault (exit 3), else None."""
+    from ecomctl.errors import RunFault
+    from ecomctl.store.files import fault_of, fault_remedy
+
+    fault = fault_of(e)
+    if fault is None:
+        return None
+    return RunFault(f"stopped: {fault}; {fault_remedy(fault)} and run the same command again")
+
+
 def guard(fn):
     """Decorate a command so EcomctlError becomes one red line and its exit code (also under CliRunner);
-    a module from a missing extra (pyarrow, torch …) becomes the line naming the extra to install."""
+    a module from a missing extra (pyarrow, torch …) becomes the line naming the extra to install; a run
+    fault (a full, read-only or failing disk) that a command did not turn into RunFault itself, exit 3."""
     import functools
 
     from ecomctl.extras import missing_extra
@@ -136,5 +148,10 @@ def guard(fn):
             if known is None:
                 raise
             fail(known)
+        except OSError as e:  # the output disk full, over quota, read-only or failing: one line and exit 3
+            fault = run_fault(e)
+            if fault is None:
+                raise
+            fail(fault)
 
     return wrapper

@@ -1,4 +1,5 @@
-"""`ecomctl render MANIFEST`: posters + variants + QA report; exit 0 all passed, 1 some failed, 2 cannot run."""
+"""`ecomctl render MANIFEST`: posters + variants + QA report; exit 0 all passed, 1 some failed, 2 cannot run,
+3 stopped on a disk fault (full, read-only: see errors.RunFault)."""
 
 from __future__ import annotations
 

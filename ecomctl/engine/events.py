@@ -11,6 +11,7 @@ from typing import Any
 
 from ecomctl import __version__
 from ecomctl.errors import ConfigError
+from ecomctl.store.files import writing
 from ecomctl.types import ItemResult
 
 SCHEMA = "ecomctl.events/1"
@@ -32,7 +33,8 @@ class JsonLog:
     def write(self, event: str, **fields: Any) -> None:
         line = {"event": event, "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
                 "run": self.run, **fields}
-        os.write(self._fd, (json.dumps(line, ensure_ascii=False, default=str) + "\n").encode("utf-8"))
+        with writing(self.path):  # a full disk here stops the run like any other write (exit 3)
+            os.write(self._fd, (json.dumps(line, ensure_ascii=False, default=str) + "\n").encode("utf-8"))
 
     def start(self, **fields: Any) -> None:
         self.write("run_start", schema=SCHEMA, ecomctl=__version__, pid=os.getpid(), **fields)

@@ -21,7 +21,7 @@ from ecomctl.render.paste import paste_subject, place_subject, premultiplied_cut
 from ecomctl.render.prompt import NEGATIVE, build_prompt
 from ecomctl.render.styles import resolve_style
 from ecomctl.store import OutputStore, PosterFiles
-from ecomctl.store.files import cached_digest, stat_key
+from ecomctl.store.files import cached_digest, fault_of, stat_key
 from ecomctl.store.posters import poster_intact, rewrite_sidecar, write_poster, write_source_mask
 from ecomctl.store.sidecar import (
     SidecarError,
@@ -219,6 +219,10 @@ def render_sku(row: SkuRow, ctx: RunContext) -> list[ItemResult]:
         msg, exc = str(e), e
     except Exception as e:  # one SKU's bug must not stop the batch
         msg, exc = f"{type(e).__name__}: {e}", e
+    fault = fault_of(exc)
+    if fault is not None:  # the disk, not this SKU: no log (it would not fit either); the runner stops
+        return [ItemResult(sku=row.sku, variant=None, status="error", error=fault, fault=fault,
+                           where=row.where, seconds=time.perf_counter() - t_start)]
     log = _log_error(row, ctx, exc)
     return [ItemResult(sku=row.sku, variant=None, status="error", error=(msg.splitlines() or [""])[0],
                        where=row.where, seconds=time.perf_counter() - t_start, log=log)]

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,13 +17,14 @@ from ecomctl.config import Config
 from ecomctl.engine import campaigns, executors
 from ecomctl.engine.events import JsonLog, counts
 from ecomctl.engine.item import RunContext
-from ecomctl.errors import ConfigError, EcomctlError, Interrupted
+from ecomctl.errors import ConfigError, EcomctlError, Interrupted, RunFault
 from ecomctl.io import usable_dir
 from ecomctl.manifest import Manifest, load_run_manifest
 from ecomctl.outcome import exit_code
 from ecomctl.qa.style import CampaignScorer
 from ecomctl.render import get_backend
 from ecomctl.store import OutputStore, atomic_write_text
+from ecomctl.store.files import FAULTS, fault_error, fault_of, fault_remedy
 from ecomctl.types import ItemResult
 
 OnResult = Callable[[ItemResult], None]
@@ -65,21 +67,42 @@ def run_render(manifest_path: Path, cfg: Config, on_result: OnResult | None = No
     log = JsonLog(log_json) if log_json else None
     executors.prestart(cfg)
     try:
-        summary = _render(Path(manifest_path), cfg, on_result, force, on_start, log, verify)
+        with _run_faults():
+            summary = _render(Path(manifest_path), cfg, on_result, force, on_start, log, verify)
     except EcomctlError as e:
-        if log:
-            log.write("run_error", error=str(e).splitlines()[0] if str(e) else type(e).__name__,
-                      exit_code=e.exit_code)
+        _log_quietly(log, "run_error", error=str(e).splitlines()[0] if str(e) else type(e).__name__,
+                     exit_code=e.exit_code)
         raise
     except BaseException as e:  # Ctrl-C / SIGTERM / a bug: the cron log still says the run did not finish
-        if log:
-            log.write("run_error", error=f"{type(e).__name__}: {e}".rstrip(": "), exit_code=None)
+        _log_quietly(log, "run_error", error=f"{type(e).__name__}: {e}".rstrip(": "), exit_code=None)
         raise
     finally:
         executors.stop_fork_server()  # also when the run stopped before its pool (a bad manifest, ...)
         if log:
-            log.close()
+            with contextlib.suppress(OSError):
+                log.close()
     return summary
+
+
+@contextlib.contextmanager
+def _run_faults() -> Iterator[None]:
+    """A run fault in the main process's own writes (run.yaml, the lock file, a campaign reference or
+    score, --log-json) is RunFault too: one line and exit 3, never a traceback."""
+    try:
+        yield
+    except OSError as e:
+        fault = fault_of(e)
+        if fault is None:
+            raise
+        raise RunFault(f"run stopped: {fault}; {fault_remedy(fault)} and run the same command again "
+                       "to resume") from None
+
+
+def _log_quietly(log: JsonLog | None, event: str, **fields: object) -> None:
+    """The run's last --log-json line, when the log can still take it (it may be on the disk that is full)."""
+    if log:
+        with contextlib.suppress(OSError):
+            log.write(event, **fields)
 
 
 def _render(manifest_path: Path, cfg: Config, on_result: OnResult | None, force: bool,
@@ -119,6 +142,9 @@ def _render(manifest_path: Path, cfg: Config, on_result: OnResult | None, force:
         work = campaigns.run(kind, rows, ctx, given, CampaignScorer(out, cfg))
         try:
             for res in work:
+                if res.fault:  # the disk, not this SKU: dispatch nothing more; the next run redoes this SKU
+                    work.close()
+                    raise _stopped(res.fault, out, rows, results, cfg, posters)
                 results.append(res)
                 if log:
                     log.item(res)
@@ -128,7 +154,15 @@ def _render(manifest_path: Path, cfg: Config, on_result: OnResult | None, force:
             work.close()  # the executor kills and reaps its workers before the lock is released
             _write_reports(out, rows, results, cfg)
             raise _aborted(e, out, len(results), posters) from None
-        _write_reports(out, rows, results, cfg)
+        except OSError as e:  # a write of this process (a campaign's reference or score, --log-json)
+            fault = fault_of(e)
+            if fault is None:
+                raise
+            work.close()
+            raise _stopped(fault, out, rows, results, cfg, posters) from None
+        failed = _try_reports(out, rows, results, cfg)
+        if failed:  # every poster is done; only the reports did not fit
+            raise RunFault(_fault_line(failed[0], out, results, posters, failed[1]))
     summary = RunSummary(manifest.path, out, tuple(results), time.perf_counter() - t0)
     if log:
         log.write("run_end", exit_code=summary.exit_code, seconds=round(summary.seconds, 3),
@@ -142,6 +176,37 @@ def _write_reports(out: Path, rows: list, results: list[ItemResult], cfg: Config
     order = {row.sku: i for i, row in enumerate(rows)}
     results.sort(key=lambda r: (order.get(r.sku, 0), r.variant or 0))
     qa.write_reports(out, results, cfg)
+
+
+def _try_reports(out: Path, rows: list, results: list[ItemResult], cfg: Config) -> tuple[str, str] | None:
+    """Write the reports. On a run fault: (its line, what was not written, e.g. "report.html not written,
+    no space left on device"). Each report is a temp file renamed over the last one, so a report that did
+    not fit leaves the previous one whole (and no temp file); the reports after it are not attempted."""
+    try:
+        _write_reports(out, rows, results, cfg)
+    except OSError as e:
+        err = fault_error(e)
+        if err is None:
+            raise
+        name = Path(getattr(err, "ecomctl_writing", None) or "reports").name
+        return fault_of(err) or "", f"{name} not written, {FAULTS[err.errno][0]}"
+    return None
+
+
+def _stopped(fault: str, out: Path, rows: list, results: list[ItemResult], cfg: Config,
+             posters: int) -> RunFault:
+    """The run hit `fault` and dispatches nothing more: report what finished (if it fits) and say so."""
+    failed = _try_reports(out, rows, results, cfg)
+    return RunFault(_fault_line(fault, out, results, posters, failed[1] if failed else None))
+
+
+def _fault_line(fault: str, out: Path, results: list[ItemResult], posters: int,
+                not_written: str | None) -> str:
+    """One line: the cause, what finished and was kept, where it is reported, and how to resume."""
+    kept = sum(1 for r in results if r.image is not None)
+    where = f"reports incomplete: {not_written}" if not_written else f"report: {OutputStore(out).report_html}"
+    return (f"run stopped: {fault}; {kept} of {posters} posters finished and kept ({where}); "
+            f"{fault_remedy(fault)} and run the same command again to resume")
 
 
 def _aborted(e: BaseException, out: Path, done: int, posters: int) -> Interrupted:
