@@ -224,13 +224,15 @@ def test_qa_on_a_full_disk_is_one_line_and_exit_3(tmp_path: Path, monkeypatch):
 # --- a real full disk (tmpfs), through the CLI, pool and serial ---------------------------------------------
 
 @pytest.fixture
-def small_disk(tmp_path: Path):
-    """A 6 MiB tmpfs (about 9 of these SKUs fit); skipped where mounting is not allowed."""
+def small_disk(tmp_path: Path, request):
+    """A small tmpfs (6 MiB: about 9 of these SKUs fit; or `indirect` size); skipped where mounting is not
+    allowed, unmounted afterwards."""
     if not sys.platform.startswith("linux") or os.geteuid() != 0:
         pytest.skip("mounting a tmpfs needs root on Linux (CI runs as root)")
     disk = tmp_path / "disk"
     disk.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", str(disk)], check=False,
+    size = getattr(request, "param", "6m")
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(disk)], check=False,
                              capture_output=True, text=True)
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip() or mounted.returncode}")
@@ -286,3 +288,36 @@ def test_a_full_disk_stops_the_run_and_a_bigger_one_resumes_it(extra, small_disk
     assert {k: done[k] for k in finished} == finished  # the posters of the full disk resumed unchanged
     report = json.loads((bigger / "report.json").read_text())["items"]
     assert len(report) == n and sum(r["resumed"] for r in report) == len(finished), seconds
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("small_disk", ["400k"], indirect=True)
+def test_dataset_build_on_a_full_disk_stops_its_pool(small_disk: Path, tmp_path: Path):
+    """`ecomctl dataset build -j 2` into a disk that fills: one line, exit 3, and it stops at the first item
+    that hit the fault (before, every item became an error record and the corpus files failed at the end)."""
+    manifest, source = _manifest(tmp_path, 12), tmp_path / "rendered"
+    assert run_render(manifest, _cfg(source)).exit_code == 0
+    corpus = small_disk / "corpus"
+    run = subprocess.run([sys.executable, "-m", "ecomctl", "dataset", "build", str(source), "-o", str(corpus),
+                          "-j", "2"], check=False, capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert run.returncode == 3 and "Traceback" not in run.stdout + run.stderr, run.stderr
+    lines = run.stderr.splitlines()
+    assert len(lines) == 1 and re.fullmatch(r"error: stopped: no space left on device \(ENOSPC\) writing "
+                                            rf"{re.escape(str(corpus))}/\S+; free space and run the same "
+                                            r"command again", lines[0]), run.stderr
+    assert "samples.parquet" not in lines[0] and not (corpus / "stats.json").exists()  # stopped at the items
+    assert _temp_files(corpus) == [] and list(corpus.rglob("*.tmp")) == []
+
+
+def test_a_corpus_parquet_that_does_not_fit_leaves_no_temp_file(tmp_path: Path, monkeypatch):
+    from ecomctl.dataset import corpus
+
+    def full(table, where, **kw):
+        Path(where).write_bytes(b"PAR1 partial")
+        raise OSError(errno.ENOSPC, "Error writing bytes to file. Detail: [errno 28] No space left on device")
+
+    monkeypatch.setattr(corpus.pq, "write_table", full)
+    with pytest.raises(OSError) as e:
+        corpus.write_samples(tmp_path, [])
+    assert fault_of(e.value) == f"no space left on device (ENOSPC) writing {tmp_path / corpus.SAMPLES}"
+    assert list(tmp_path.iterdir()) == []

@@ -21,6 +21,7 @@ from ecomctl.dataset.settings import DatasetSettings
 from ecomctl.dataset.split import assign_split, pair_siblings
 from ecomctl.dataset.stats import compute_stats, write_datasheet, write_stats
 from ecomctl.errors import ConfigError
+from ecomctl.store.files import fault_of
 
 Progress = Callable[[int, int], None]
 
@@ -115,6 +116,9 @@ def _run(items: list[SourceItem], s: DatasetSettings, out: Path, progress: Progr
             try:
                 results[item.id] = fut.result()
             except Exception as e:  # noqa: BLE001 — a worker died (e.g. out of memory): record it, keep going
+                if fault_of(e) is not None:  # the disk is full or failing: every item after would fail too
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    raise
                 results[item.id] = {"id": item.id, "sku": item.sku, "group": item.group, "source": item.kind,
                                     "status": "error", "error": f"worker failed: {type(e).__name__}: {e}"}
             tick()

@@ -11,6 +11,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ecomctl.store.files import writing
+
 SAMPLES = "samples.parquet"
 PATH_COLUMNS = ("poster", "subject", "mask", "style", "glyph", "glyph_crops", "style_ref")
 
@@ -43,8 +45,13 @@ def write_samples(corpus: Path, rows: list[dict[str, Any]]) -> Path:
     table = pa.Table.from_pylist([{k: r.get(k) for k in SCHEMA.names} for r in rows], schema=SCHEMA)
     path = corpus / SAMPLES
     tmp = path.with_suffix(".parquet.tmp")
-    pq.write_table(table, tmp)
-    tmp.replace(path)
+    try:
+        with writing(path):  # a full disk names this file (exit 3), and leaves no partial temp file
+            pq.write_table(table, tmp)
+            tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return path
 
 
