@@ -112,7 +112,7 @@ def _render(manifest: Path, out: Path, config: Path, *extra: str):
 
 @pytest.mark.slow
 def test_given_reference_styles_every_sku_and_changes_re_render(small_manifest: Path, fast_config: Path,
-                                                                 tmp_path: Path):
+                                                                 tmp_path: Path, monkeypatch):
     warm, _ = _refs(tmp_path)
     out = tmp_path / "out"
     res = _render(small_manifest, out, fast_config, "--campaign", "summer", "--campaign-ref", str(warm))
@@ -125,7 +125,11 @@ def test_given_reference_styles_every_sku_and_changes_re_render(small_manifest: 
         assert any(c["name"] == "style.campaign" for c in data["qa"]["checks"])
     poster = np.asarray(Image.open(out / "B2" / "B2-v1.png").convert("RGB"), np.float32)
     assert poster[:20, :20].mean(axis=(0, 1))[0] > 200  # the warm reference's palette, not a preset's
-    again = _render(small_manifest, out, fast_config, "--campaign", "summer", "--campaign-ref", str(warm))
+    from ecomctl.qa import style
+
+    with monkeypatch.context() as m:  # an unchanged poster keeps its stored style score: no network run
+        m.setattr(style, "style_vector", lambda *a, **k: pytest.fail("an unchanged poster was scored again"))
+        again = _render(small_manifest, out, fast_config, "--campaign", "summer", "--campaign-ref", str(warm))
     assert again.exit_code == 0 and "(unchanged)" in again.stdout and "pass    A1-v1  " not in again.stdout
     Image.open(warm).rotate(180).save(warm)  # same path, new content: every poster renders again
     third = _render(small_manifest, out, fast_config, "--campaign", "summer", "--campaign-ref", str(warm))
@@ -188,6 +192,12 @@ def test_warn_threshold_recheck_and_log_lines(tmp_path: Path):
     summary = run_render(path, _cfg(out, **{"qa.style.campaign_warn": 0.9999}), log_json=log)
     b = next(r for r in summary.results if r.sku == "B")
     assert b.status == "warn" and any("vs campaign 'n' reference (warn below 0.9999)" in x for x in b.qa.reasons)
+    first = {r.sku: (r.status, r.qa.metrics) for r in summary.results}
+    regraded = run_render(path, _cfg(out))  # only the threshold changed: re-graded, the style figure made again
+    assert all(r.regraded and r.status == "pass" and r.qa.metrics["style.campaign"] > 0.8 for r in regraded.results)
+    summary = run_render(path, _cfg(out, **{"qa.style.campaign_warn": 0.9999}), log_json=log)
+    assert all(r.regraded for r in summary.results)
+    assert {r.sku: (r.status, r.qa.metrics) for r in summary.results} == first  # the render-time verdicts again
     items = [json.loads(x) for x in log.read_text(encoding="utf-8").splitlines() if '"item"' in x]
     assert all("style.campaign" in e["qa"] for e in items)
     from ecomctl.qa.recheck import recheck

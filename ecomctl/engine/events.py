@@ -69,10 +69,10 @@ def _timings(res: ItemResult) -> dict[str, float]:
     from ecomctl.store.sidecar import read_sidecar
 
     try:
-        timings = read_sidecar(res.sidecar).get("timings", {})
-    except EcomctlError:
+        timings = read_sidecar(res.sidecar, check=False).get("timings", {})
+        return {k: round(float(v), 4) for k, v in timings.items() if isinstance(v, (int, float))}
+    except (EcomctlError, AttributeError):
         return {}
-    return {k: round(float(v), 4) for k, v in timings.items() if isinstance(v, (int, float))}
 
 
 def counts(results: list[ItemResult] | tuple[ItemResult, ...]) -> dict[str, int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import time
@@ -56,6 +57,23 @@ class RunContext:
     def store(self) -> OutputStore:
         return OutputStore(self.out)
 
+    @functools.cached_property
+    def settings_digest(self) -> str:
+        """The run-wide part of every render key (code version, backend and its settings, run seed,
+        extraction and text settings), hashed once per process instead of once per SKU."""
+        cfg = self.cfg
+        material = {"v": __version__, "backend": self.backend, "backend_settings": self.backend_settings,
+                    "seed": cfg.run.seed, "subject": cfg.subject.model_dump(), "text": cfg.text.model_dump(mode="json")}
+        return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()
+
+    def style_json(self, style: Style) -> dict[str, Any]:
+        """style_json of a style, remembered per style (a preset is used by thousands of SKUs)."""
+        cache = self.__dict__.setdefault("_style_json", {})
+        found = cache.get(style)
+        if found is None:
+            found = cache[style] = style_json(style)
+        return found
+
 
 def derive_seed(run_seed: int, sku: str, variant: int) -> int:
     """Same run seed + SKU + variant → same seed, whatever order or process renders it."""
@@ -77,11 +95,8 @@ def item_key(row: SkuRow, ctx: RunContext, digest: str) -> str:
     extraction and text settings, and of the styles only the presets this SKU's variants use (editing a
     preset no SKU uses re-renders nothing). QA settings are not in it: they have their own key
     (`qa.grading_key`), and a change there re-grades the stored poster instead of rendering it again."""
-    cfg = ctx.cfg
-    used = [style_json(style_for(row, v, ctx)) for v in range(1, row.variants + 1)]
-    material = {"v": __version__, "row": row_json(row) | {"where": ""}, "image": digest,
-                "backend": ctx.backend, "backend_settings": ctx.backend_settings, "seed": cfg.run.seed,
-                "subject": cfg.subject.model_dump(), "text": cfg.text.model_dump(mode="json"),
+    used = [ctx.style_json(style_for(row, v, ctx)) for v in range(1, row.variants + 1)]
+    material = {"run": ctx.settings_digest, "row": row_json(row) | {"where": ""}, "image": digest,
                 "styles": used, "style_image": _style_digest(row)}
     return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -110,8 +125,9 @@ class Resume:
 def photo_digest(row: SkuRow, recorded: dict[str, Any] | None) -> str:
     """The source photo's sha256: the one a sidecar recorded while the photo's path and stat (size,
     mtime_ns) are what it recorded, else read and hashed (once per process per stat, see cached_digest)."""
-    inputs = (recorded or {}).get("inputs") or {}
-    if inputs.get("image") == str(row.image) and inputs.get("image_sha256"):
+    inputs = (recorded or {}).get("inputs")
+    inputs = inputs if isinstance(inputs, dict) else {}
+    if inputs.get("image") == str(row.image) and isinstance(inputs.get("image_sha256"), str):
         try:
             if inputs.get("image_stat") == stat_key(row.image):
                 return inputs["image_sha256"]
@@ -122,7 +138,8 @@ def photo_digest(row: SkuRow, recorded: dict[str, Any] | None) -> str:
 
 def resume_state(row: SkuRow, ctx: RunContext) -> Resume:
     """Read the SKU's sidecars once and decide: done, re-grade or render. A poster is trusted by its stat
-    (size, mtime_ns, inode as written), hashed only when that differs or with `run.verify`."""
+    (size, mtime_ns, inode as written), hashed only when that differs or with `ctx.verify`. Sidecars are
+    read on the fast path (fields not validated): anything missing or mistyped means "render again"."""
     if ctx.force or not ctx.cfg.run.skip_finished:
         digest = cached_digest(row.image)
         return Resume(item_key(row, ctx, digest), digest)
@@ -131,23 +148,26 @@ def resume_state(row: SkuRow, ctx: RunContext) -> Resume:
     sidecars: list[dict[str, Any] | None] = []
     for files in posters:
         try:
-            sidecars.append(read_sidecar(files.sidecar))
+            sidecars.append(read_sidecar(files.sidecar, check=False))
         except SidecarError:
             sidecars.append(None)
     digest = photo_digest(row, sidecars[0])
     key = item_key(row, ctx, digest)
     state = Resume(key, digest)
-    if any(d is None or d["key"] != key for d in sidecars):
+    if any(d is None or d.get("key") != key for d in sidecars):
         return state
-    if not all(poster_intact(f, d, ctx.verify) for f, d in zip(posters, sidecars)):
-        return state
-    _refresh_photo_stat(row, posters, sidecars, digest)
-    from ecomctl.qa import grading_key
+    try:
+        if not all(poster_intact(f, d, ctx.verify) for f, d in zip(posters, sidecars)):
+            return state
+        _refresh_photo_stat(row, posters, sidecars, digest)
+        from ecomctl.qa import grading_key
 
-    if any(d.get("qa_key") != grading_key(ctx.cfg) for d in sidecars):
-        state.regrade = [f.sidecar for f in posters]
-        return state
-    state.done = [_stored_result(row, f, d) for f, d in zip(posters, sidecars)]
+        if any(d.get("qa_key") != grading_key(ctx.cfg) for d in sidecars):
+            state.regrade = [f.sidecar for f in posters]
+            return state
+        state.done = [_stored_result(row, f, d) for f, d in zip(posters, sidecars)]
+    except (KeyError, TypeError, ValueError, AttributeError):  # a sidecar with a field gone or mistyped
+        state.regrade = state.done = None
     return state
 
 
@@ -173,7 +193,8 @@ def _stored_result(row: SkuRow, files: PosterFiles, data: dict[str, Any]) -> Ite
     subject = data.get("subject", {})
     return ItemResult(sku=row.sku, variant=files.variant, status=qa.status if qa else "pass", image=files.image,
                       sidecar=files.sidecar, qa=qa, where=row.where, resumed=True,
-                      subject_method=subject.get("method"), subject_note=subject.get("note"))
+                      subject_method=subject.get("method"), subject_note=subject.get("note"),
+                      campaign=data["inputs"].get("campaign") or None)
 
 
 def _extract(row: SkuRow, ctx: RunContext, digest: str) -> Subject:

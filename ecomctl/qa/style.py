@@ -74,6 +74,8 @@ def _score(out: Path, res: ItemResult, refs: dict[str, np.ndarray | None], warn:
 
     if res.sidecar is None or res.image is None or res.status == "error":
         return res
+    if res.resumed and (not res.campaign or (res.qa and any(c.name == CHECK for c in res.qa.checks))):
+        return res  # unchanged since it was scored (a new reference or threshold re-renders or re-grades it)
     try:
         data = read_sidecar(res.sidecar)
     except EcomctlError:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -92,7 +94,22 @@ def load_styles(path: Path | None, manifest_dir: Path | None = None) -> dict[str
 
 
 def style_from_reference(path: Path) -> Style:
-    """A style taken from a reference image: its palette gives background stops, accent and text colour."""
+    """A style taken from a reference image: its palette gives background stops, accent and text colour.
+    Remembered per (path, size, mtime_ns): a campaign's reference is decoded once per process, not once
+    per SKU and variant."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return _style_from_reference(Path(path))  # open_image names the problem
+    return _reference_style(str(path), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=64)
+def _reference_style(path: str, size: int, mtime_ns: int) -> Style:
+    return _style_from_reference(Path(path))
+
+
+def _style_from_reference(path: Path) -> Style:
     import numpy as np
 
     img = open_image(path).convert("RGB")

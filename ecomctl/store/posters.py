@@ -124,18 +124,15 @@ def stored_thumbnail(sidecar: Path, px: int, quality: int) -> bytes | None:
     """The JPEG thumbnail written with the poster, when it was made with these settings and the poster file
     is still the one the sidecar describes (size and sha256); None otherwise, and the caller makes one."""
     try:
-        data = read_sidecar(Path(sidecar))
-    except SidecarError:
-        return None
-    recorded = data["files"]
-    if not recorded.get("thumb") or (recorded.get("thumb_px"), recorded.get("thumb_quality")) != (px, quality):
-        return None
-    files = OutputStore(Path(sidecar).parent.parent).of_sidecar(Path(sidecar))
-    if not poster_intact(files, data):
-        return None
-    try:
+        data = read_sidecar(Path(sidecar), check=False)  # the fast path: any odd field → None, one is made
+        recorded = data["files"]
+        if not recorded.get("thumb") or (recorded.get("thumb_px"), recorded.get("thumb_quality")) != (px, quality):
+            return None
+        files = OutputStore(Path(sidecar).parent.parent).of_sidecar(Path(sidecar))
+        if Path(recorded["thumb"]).name != recorded["thumb"] or not poster_intact(files, data):
+            return None
         return files.layer(recorded["thumb"]).read_bytes()
-    except OSError:
+    except (SidecarError, OSError, KeyError, TypeError, AttributeError, ValueError):
         return None
 
 
