@@ -1,15 +1,33 @@
-"""Ray executor: SKUs render on long-lived Ray actors (one per GPU, or per CPU), each loading its pipeline once."""
+"""Ray executor: SKUs render on long-lived Ray actors (one per GPU, or per CPU), each loading its pipeline once.
+
+No SKU is lost to a lost actor: an actor whose process or node dies is replaced, and the SKU it was
+running is retried on a live actor (`run.max_attempts` tries in all); SKUs that were only queued on it
+go back to the queue without costing a try. Rendering is idempotent and every write is atomic, so a retry
+either resumes a finished poster or renders it again."""
 
 from __future__ import annotations
 
 import os
+import time
+from collections import deque
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from ecomctl.engine import item
 from ecomctl.engine.item import RunContext, render_sku
 from ecomctl.errors import BackendUnavailable
+from ecomctl.store import OutputStore
 from ecomctl.types import ItemResult, SkuRow
+
+# SKUs sent to one actor at a time. One: when an actor dies, the SKU it held is the one it was running, and
+# item_timeout runs from the moment it was sent. With a second SKU queued behind, an actor that finishes a
+# SKU and dies on the next can take the first one's reply with it, and the wrong SKU is charged a try. The
+# cost is one driver round trip (milliseconds) between SKUs that take seconds.
+IN_FLIGHT = 1
+NO_CAPACITY_WAIT = 60.0  # seconds to wait for a node to (re)join when the cluster has no CPU/GPU for an actor
+KILL_WAIT = 10.0  # seconds to wait, when the run ends or is closed, for killed actors to be confirmed dead
+POLL = 1.0  # seconds between checks of item_timeout and of a stalled cluster
 
 
 class RenderActor:
@@ -26,6 +44,11 @@ class RenderActor:
         self.ctx = ctx
         self.items = 0
         get_backend(ctx.backend, ctx.backend_settings, item.WORKER_DEVICE or ctx.cfg.render.device)
+
+    def ready(self) -> bool:
+        """Answered once `__init__` is done: the driver sends SKUs only to an actor that has started, so a
+        SKU is never queued on an actor that cannot be scheduled or fails to build its backend."""
+        return True
 
     def render(self, row: SkuRow) -> list[ItemResult]:
         self.items += 1
@@ -74,45 +97,312 @@ def connect(address: str | None) -> tuple[Any, bool]:
 
 
 def run(rows: list[SkuRow], ctx: RunContext, devices: list[str]) -> Iterator[ItemResult]:
-    """Feed SKUs to the actors, at most two in flight per actor; yield results as they finish.
+    """Feed SKUs to the actors, one at a time per actor; yield results as they finish.
 
-    A task that fails (the actor's process died, its node was lost) makes that SKU an error row; Ray
-    restarts the actor (`max_restarts`) and the remaining SKUs keep flowing."""
+    Closing the iterator (Ctrl-C, a full disk) stops dispatch and kills every actor of this run before it
+    returns, so nothing writes into the output folder once the driver lets go of it."""
     ray, started = connect(ctx.cfg.run.ray_address)
     try:
-        yield from _dispatch(ray, rows, ctx, wants_gpu(devices))
+        yield from _Dispatch(ray, ctx, wants_gpu(devices)).run(rows)
     finally:
         if started:
             ray.shutdown()
 
 
 def make_actors(ray: Any, ctx: RunContext, gpu: bool, count: int) -> list[Any]:
-    cls = ray.remote(num_gpus=1 if gpu else 0, num_cpus=0 if gpu else 1, max_restarts=2)(RenderActor)
-    return [cls.remote(ctx, gpu) for _ in range(count)]
+    return [_actor_class(ray, gpu).remote(ctx, gpu) for _ in range(count)]
 
 
-def _dispatch(ray: Any, rows: list[SkuRow], ctx: RunContext, gpu: bool) -> Iterator[ItemResult]:
-    if not rows:
-        return
-    actors = make_actors(ray, ctx, gpu, actor_count(ray, gpu, ctx.cfg.run.ray_actors, len(rows)))
-    queue = list(reversed(rows))
-    pending: dict[Any, tuple[SkuRow, Any]] = {}
+def _actor_class(ray: Any, gpu: bool) -> Any:
+    # max_restarts=0: a dead actor stays dead and the dispatcher starts a fresh one itself, so a SKU is
+    # never queued on a handle that Ray is still restarting (ActorUnavailableError) or cannot place
+    return ray.remote(num_gpus=1 if gpu else 0, num_cpus=0 if gpu else 1, max_restarts=0)(RenderActor)
 
-    def submit(actor: Any) -> None:
-        if queue:
-            row = queue.pop()
-            pending[actor.render.remote(row)] = (row, actor)
 
-    for actor in actors:
-        submit(actor)
-        submit(actor)
-    while pending:
-        (ref,), _ = ray.wait(list(pending), num_returns=1)
-        row, actor = pending.pop(ref)
+def lost_errors(ray: Any) -> tuple[type[BaseException], ...]:
+    """Ray's errors for work lost with its actor, worker process or node (not an error of the SKU):
+    RayActorError covers ActorDiedError and ActorUnavailableError, ObjectLostError covers OwnerDiedError."""
+    names = ("RayActorError", "WorkerCrashedError", "NodeDiedError", "ObjectLostError", "LocalRayletDiedError",
+             "TaskCancelledError")
+    return tuple(getattr(ray.exceptions, n) for n in names if hasattr(ray.exceptions, n))
+
+
+@dataclass(eq=False)
+class _Slot:
+    """One actor as the driver sees it: started or not, and its SKUs in the order they were sent."""
+
+    handle: Any
+    ping: Any  # ObjectRef of `ready()`
+    ready: bool = False
+    flight: list[tuple[Any, SkuRow]] = field(default_factory=list)  # (ref, row); flight[0] runs, others wait
+    since: float | None = None  # when flight[0] started, as seen from here: its item_timeout clock
+
+
+@dataclass
+class _Tries:
+    """What went wrong each time a SKU was on an actor that was lost or that it outran. A lost node is
+    counted apart: the SKU did not kill it, and it may only have been sent to an actor whose node was
+    already gone (the driver learns of a lost node seconds late), so it does not use up the SKU's tries."""
+
+    history: list[str] = field(default_factory=list)
+    charged: int = 0  # its worker process died, or it outran item_timeout: against run.max_attempts
+    timeouts: int = 0
+    nodes: int = 0  # its actor's node was lost
+
+
+class _Dispatch:
+    """Dispatch for one run: the actors, the queue, the refs in flight and each SKU's failed tries."""
+
+    def __init__(self, ray: Any, ctx: RunContext, gpu: bool):
+        self.ray, self.ctx, self.gpu = ray, ctx, gpu
+        self.cls = _actor_class(ray, gpu)
+        self.lost = lost_errors(ray)
+        self.max_attempts = ctx.cfg.run.max_attempts
+        self.timeout = ctx.cfg.run.item_timeout
+        self.slots: list[_Slot] = []
+        self.created: list[Any] = []  # every actor handle of this run, killed when the run ends
+        self.queue: deque[SkuRow] = deque()
+        self.tries: dict[str, _Tries] = {}
+        self.spares = 0  # replacements still allowed
+        self.last_loss = ""  # the latest reason an actor was lost, for the "no actor left" error
+
+    def run(self, rows: list[SkuRow]) -> Iterator[ItemResult]:
+        if not rows:
+            return
+        count = actor_count(self.ray, self.gpu, self.ctx.cfg.run.ray_actors, len(rows))
+        self.spares = count * self.max_attempts  # a bound, so actors that keep dying cannot loop forever
+        self.queue.extend(rows)
         try:
-            yield from ray.get(ref)
-        except Exception as e:  # RayActorError, a lost node, a crash in the actor: that SKU is an error row
-            first = str(e).strip().splitlines()[0] if str(e).strip() else ""
-            yield ItemResult(sku=row.sku, variant=None, status="error", where=row.where,
-                             error=f"ray task failed: {type(e).__name__}: {first}")
-        submit(actor)
+            for _ in range(count):
+                self._spawn()
+            yield from self._loop()
+        finally:  # also on close() (GeneratorExit at a yield) and Ctrl-C: stop at once, kill what we started
+            self.queue.clear()
+            self._kill_all()
+
+    # -- the loop -------------------------------------------------------------------------------------
+
+    def _loop(self) -> Iterator[ItemResult]:
+        stalled: float | None = None
+        while self.queue or any(s.flight for s in self.slots):
+            self._fill()
+            waiting = {s.ping: s for s in self.slots if not s.ready}
+            running = {ref: s for s in self.slots for ref, _ in s.flight}
+            if not running:  # nothing can finish: is an actor still coming?
+                if not waiting:
+                    yield from self._fail_rest(f"no Ray actor left to render on ({self.last_loss or 'none started'})")
+                    return
+                stalled = stalled or time.monotonic()
+                reason = self._stall_reason(time.monotonic() - stalled)
+                if reason:
+                    yield from self._fail_rest(reason)
+                    return
+            else:
+                stalled = None
+            done, _ = self.ray.wait([*waiting, *running], num_returns=1, timeout=POLL)
+            for ref in done:
+                if ref in waiting:
+                    self._started(waiting[ref])
+                elif ref in running:
+                    yield from self._finished(running[ref], ref)
+            yield from self._check_timeouts()
+
+    def _fill(self) -> None:
+        now = time.monotonic()
+        for slot in self.slots:
+            while slot.ready and self.queue and len(slot.flight) < IN_FLIGHT:
+                row = self.queue.popleft()
+                slot.flight.append((slot.handle.render.remote(row), row))
+                if len(slot.flight) == 1:
+                    slot.since = now
+
+    def _spawn(self) -> None:
+        handle = self.cls.remote(self.ctx, self.gpu)
+        self.created.append(handle)
+        self.slots.append(_Slot(handle, handle.ready.remote()))
+
+    def _started(self, slot: _Slot) -> None:
+        try:
+            self.ray.get(slot.ping)
+            slot.ready = True
+        except self.lost as e:  # died while starting (its node was lost): no SKU was on it
+            self._drop(slot, _describe(e), replace=not getattr(e, "actor_init_failed", False))
+        except Exception as e:  # its __init__ raised (the backend cannot load on that node): do not retry it
+            self._drop(slot, _describe(e), replace=False)
+
+    def _finished(self, slot: _Slot, ref: Any) -> Iterator[ItemResult]:
+        index = next(i for i, (r, _) in enumerate(slot.flight) if r == ref)
+        try:
+            results = self.ray.get(ref)
+        except self.lost as e:
+            yield from self._lose(slot, _describe(e), "node" if _node_lost(e) else "worker")
+            return
+        except Exception as e:  # not a lost actor (e.g. a result that cannot be shipped back): an error row
+            row = slot.flight.pop(index)[1]
+            yield self._error_row(row, f"ray task failed: {type(e).__name__}: {_first_line(e)}", str(e))
+        else:
+            slot.flight.pop(index)
+            yield from results
+        if index == 0:
+            slot.since = time.monotonic() if slot.flight else None
+
+    def _lose(self, slot: _Slot, reason: str, cause: str) -> Iterator[ItemResult]:
+        """The actor is gone. The first of its SKUs that did not come back was running: a try against it.
+        The ones behind it had not started (an actor runs one at a time): they are queued again for free.
+        Results that did come back (finished just before the loss) are kept."""
+        blamed = True
+        for ref, row in list(slot.flight):
+            if blamed:
+                ready, _ = self.ray.wait([ref], timeout=0)
+                if ready:
+                    try:
+                        results = self.ray.get(ref)
+                    except Exception:
+                        pass
+                    else:
+                        yield from results
+                        continue
+                blamed = False
+                yield from self._retry(row, reason, cause)
+            else:
+                self.queue.appendleft(row)
+        slot.flight.clear()
+        self._drop(slot, reason, replace=True)
+
+    def _retry(self, row: SkuRow, reason: str, cause: str) -> Iterator[ItemResult]:
+        """Queue a SKU whose try was lost (`cause`: worker, node or timeout), first in line, or make it an
+        error row: after `run.max_attempts` tries lost to its worker or to item_timeout, after a second
+        timeout (one more try, as on the process pool), or after `run.max_attempts` lost nodes."""
+        tries = self.tries.setdefault(row.sku, _Tries())
+        tries.history.append(f"{cause}: {reason}")
+        tries.charged += cause != "node"
+        tries.timeouts += cause == "timeout"
+        tries.nodes += cause == "node"
+        if cause == "timeout" and (tries.timeouts >= 2 or tries.charged >= self.max_attempts):
+            yield self._error_row(row, f"timed out after {self.timeout:g} s (run.item_timeout)", self._history(tries))
+        elif tries.charged >= self.max_attempts:
+            yield self._error_row(row, f"Ray actor lost {tries.charged} times on this SKU (last: "
+                                       f"{_summary(reason)})", self._history(tries))
+        elif tries.nodes >= self.max_attempts:
+            yield self._error_row(row, f"its Ray node was lost {tries.nodes} times while it held this SKU (last: "
+                                       f"{_summary(reason)})", self._history(tries))
+        else:
+            self.queue.appendleft(row)
+
+    def _check_timeouts(self) -> Iterator[ItemResult]:
+        if not self.timeout:
+            return
+        now = time.monotonic()
+        for slot in list(self.slots):
+            if slot.flight and slot.since is not None and now - slot.since > self.timeout:
+                self.ray.kill(slot.handle, no_restart=True)  # the only way to stop a SKU stuck in native code
+                row = slot.flight[0][1]
+                for _, queued in reversed(slot.flight[1:]):
+                    self.queue.appendleft(queued)
+                slot.flight.clear()
+                out = list(self._retry(row, f"ran longer than {self.timeout:g} s (run.item_timeout); its actor "
+                                            "was killed", "timeout"))
+                self._drop(slot, "an actor was killed for run.item_timeout", replace=True)  # after the re-queue
+                yield from out
+
+    def _drop(self, slot: _Slot, reason: str, replace: bool) -> None:
+        """Take a lost actor out of dispatch (and make sure it is dead); start a fresh one in its place
+        while the replacement budget lasts. Ray schedules it wherever the cluster has room."""
+        self.last_loss = _summary(reason) if reason else self.last_loss
+        self.slots.remove(slot)
+        try:
+            self.ray.kill(slot.handle, no_restart=True)
+        except Exception:  # already gone
+            pass
+        if replace and self.spares > 0 and self.queue:
+            self.spares -= 1
+            self._spawn()
+
+    def _stall_reason(self, stalled_s: float) -> str | None:
+        """Why the run must stop waiting for an actor to start, or None while a wait is still reasonable:
+        a cluster with no CPU/GPU at all for `NO_CAPACITY_WAIT` s (its nodes were lost and none came back),
+        or, with room, no actor started within `run.item_timeout`."""
+        resource = "GPU" if self.gpu else "CPU"
+        have = self.ray.cluster_resources().get(resource, 0)
+        if have < 1 and stalled_s > NO_CAPACITY_WAIT:
+            return (f"no Ray actor can start: the cluster has no {resource} left for {stalled_s:.0f} s "
+                    f"(nodes lost; ray status shows its resources)")
+        if self.timeout and stalled_s > self.timeout:
+            return f"no Ray actor started within {self.timeout:g} s (run.item_timeout)"
+        return None
+
+    def _fail_rest(self, reason: str) -> Iterator[ItemResult]:
+        while self.queue:
+            row = self.queue.popleft()
+            history = self._history(self.tries[row.sku]) if row.sku in self.tries else ""
+            yield self._error_row(row, reason, history)
+
+    # -- results and clean-up -------------------------------------------------------------------------
+
+    def _history(self, tries: _Tries) -> str:
+        lines = [f"tries lost: {tries.charged} of {self.max_attempts} (run.max_attempts) to its worker or "
+                 f"item_timeout, {tries.nodes} to a lost node"]
+        for i, reason in enumerate(tries.history, 1):
+            lines.append(f"  try {i}, {reason}".replace("\n", "\n    "))
+        return "\n".join(lines)
+
+    def _error_row(self, row: SkuRow, message: str, detail: str) -> ItemResult:
+        """One error row, with the whole story in OUT/logs/<sku>.log."""
+        text = f"{row.sku} ({row.where})\nexecutor: ray\n{message}\n{detail}".rstrip()
+        try:
+            log = OutputStore(self.ctx.out).write_log(row.sku, text)
+        except OSError:
+            log = None
+        return ItemResult(sku=row.sku, variant=None, status="error", error=message, where=row.where, log=log)
+
+    def _kill_all(self) -> None:
+        """Kill every actor this run started and wait (bounded) until Ray confirms: their refs fail once the
+        actor is dead, so no actor is still writing when the driver returns."""
+        refs = [ref for s in self.slots for ref, _ in s.flight] + [s.ping for s in self.slots if not s.ready]
+        for handle in self.created:
+            try:
+                self.ray.kill(handle, no_restart=True)
+            except Exception:  # already gone, or Ray is shutting down
+                pass
+        self.slots.clear()
+        if refs:
+            try:
+                self.ray.wait(refs, num_returns=len(refs), timeout=KILL_WAIT)
+            except Exception:  # Ray itself is gone (shut down under us): so are the actors
+                pass
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
+
+
+def _summary(text: str, limit: int = 160) -> str:
+    """One line of a Ray error for the error row. Ray's message for a lost actor is a header, the actor's
+    fields (class_name, actor_id, pid, ip…) and then the why ("The actor died because its node has died",
+    "... its worker process has died"): keep the error class and the why."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()] or [""]
+    why = next((line for line in lines[1:] if line.split(":", 1)[0] not in _FIELDS), None)
+    kind = lines[0].split(": ", 1)[0] if why and ": " in lines[0] else ""
+    line = f"{kind}: {why}" if kind else lines[0]
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+_FIELDS = {"class_name", "actor_id", "pid", "name", "namespace", "ip"}
+
+
+def _node_lost(e: BaseException) -> bool:
+    """Whether Ray says the actor went with its node (lost, preempted, unreachable), not with a crash of its
+    own process. Ray's ActorDiedError carries that only in its message ("The actor died because its node
+    has died", "the actor's node was terminated ...")."""
+    kind = type(e).__name__
+    if kind in ("NodeDiedError", "LocalRayletDiedError", "ActorUnavailableError") or getattr(e, "preempted", False):
+        return True
+    text = str(e)
+    return "its node has died" in text or "node was terminated" in text
+
+
+def _describe(e: BaseException) -> str:
+    """A lost actor's error for the log: its class and Ray's message (which names the actor, its pid and
+    node, and why it died)."""
+    return f"{type(e).__name__}: {str(e).strip()}"
