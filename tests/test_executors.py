@@ -87,6 +87,9 @@ def test_a_dying_worker_costs_only_its_own_sku(tmp_path: Path):
     assert results["BOOM"].status == "error"
     assert results["BOOM"].error == "worker process died on this SKU (out of memory or a native crash)"
     assert all(results[s].status == "pass" for s in ("A", "C", "D"))
+    assert results["BOOM"].log == tmp_path / "out" / "logs" / "BOOM.log"  # no traceback, but the story
+    log = results["BOOM"].log.read_text()
+    assert "worker process died" in log and "tries: 2" in log
 
 
 def _hang_on_slow(row, ctx):
@@ -105,6 +108,7 @@ def test_a_hung_sku_times_out_and_the_rest_finish(tmp_path: Path):
     results = _pool_results(tmp_path, ("A", "SLOW", "C"), _hang_on_slow, **{"run.item_timeout": 8})
     assert results["SLOW"].status == "error" and results["SLOW"].error == "timed out after 8 s (run.item_timeout)"
     assert results["A"].status == "pass" and results["C"].status == "pass"
+    assert "timed out after 8 s" in results["SLOW"].log.read_text()
 
 
 def test_ray_on_a_cluster_without_gpus_is_a_clear_error():

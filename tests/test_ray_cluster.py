@@ -21,10 +21,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import make_product, write_manifest
 from ecomctl.config import load_config
 from ecomctl.engine import ray_exec
 from ecomctl.engine.runner import run_render
+from tests.conftest import make_product, write_manifest
 
 ray = pytest.importorskip("ray")
 pytestmark = pytest.mark.slow
@@ -149,7 +149,7 @@ def _test_hooks():
 
 def test_a_node_lost_mid_run_costs_retries_not_skus(cluster, tmp_path: Path, tries, monkeypatch):
     c, worker = cluster
-    manifest = _manifest(tmp_path, ["ok"] * 16)
+    manifest = _manifest(tmp_path, ["ok"] * 24)
     serial = run_render(manifest, _cfg(tmp_path / "serial"))
     # kill the worker node while its actor renders its second SKU: found by spies on the dispatcher (which
     # ask each actor where it runs once it has started); Ray and the kill are real
@@ -169,6 +169,8 @@ def test_a_node_lost_mid_run_costs_retries_not_skus(cluster, tmp_path: Path, tri
         returned.add(id(slot))
 
     def fill(self):
+        if len(node_of) < 2 and time.monotonic() - t0 < 60:
+            return  # hold dispatch until both actors started (the second node's first worker is slow)
         real_fill(self)
         for slot in self.slots:
             if not killed and id(slot) in returned and node_of.get(id(slot)) == worker.node_id and slot.flight:
@@ -178,22 +180,22 @@ def test_a_node_lost_mid_run_costs_retries_not_skus(cluster, tmp_path: Path, tri
 
     monkeypatch.setattr(ray_exec._Dispatch, "_started", started)
     monkeypatch.setattr(ray_exec._Dispatch, "_finished", finished)
-    monkeypatch.setattr(ray_exec._Dispatch, "_fill", fill)
     t0 = time.monotonic()
+    monkeypatch.setattr(ray_exec._Dispatch, "_fill", fill)
     summary = run_render(manifest, _cfg(tmp_path / "ray", **{"run.executor": "ray", "run.ray_address": c.address}))
     seconds = time.monotonic() - t0
     assert killed, "the worker node's actor never returned a SKU"
     assert sorted(node_of.values())[:2] != [worker.node_id] * 2  # one actor per node
     assert [r for r in summary.results if r.status == "error"] == []
-    assert summary.exit_code == 0 and len(summary.results) == 16
+    assert summary.exit_code == 0 and len(summary.results) == 24
     # one SKU was on the node's actor when it went (the one sent just before the kill, or the next one if
     # that had already finished): it went back to the queue as a lost node's try, and no other SKU did
     assert len(tries) == 1 and tries[0][1] == "node" and tries[0][0] >= killed[0], tries
     a, b = _pixels(tmp_path / "serial"), _pixels(tmp_path / "ray")
-    assert serial.exit_code == 0 and a.keys() == b.keys() and len(a) == 16
+    assert serial.exit_code == 0 and a.keys() == b.keys() and len(a) == 24
     assert all(np.array_equal(a[k], b[k]) for k in a)
     assert not ray.is_initialized()  # ecomctl connected with run.ray_address, so it disconnected
-    print(f"node lost while running {killed[0]}: {len(tries)} try lost, 16/16 rendered in {seconds:.1f} s")
+    print(f"node lost while running {killed[0]}: {len(tries)} try lost, 24/24 rendered in {seconds:.1f} s")
 
 
 def test_a_sku_that_kills_its_actor_every_time_is_an_error_row_with_a_log(cluster, tmp_path: Path, tries):
@@ -253,3 +255,37 @@ def test_a_cluster_left_without_cpu_fails_the_rest_instead_of_hanging(cluster, t
     assert all(r.error.startswith("no Ray actor can start: the cluster has no CPU left") for r in errors), errors
     assert all(r.log is not None and r.log.exists() for r in errors)
     assert seconds < 60
+
+
+def test_closing_the_run_stops_dispatch_and_kills_its_actors(cluster, tmp_path: Path, monkeypatch):
+    """What the runner does on Ctrl-C or a full disk: close the executor's iterator. Nothing more is
+    dispatched, every actor of the run is dead when close() returns, and no poster appears afterwards."""
+    from ecomctl.engine.item import RunContext
+    from ecomctl.manifest import load_manifest
+    from ecomctl.render.styles import load_styles
+
+    c, _ = cluster
+    ray.init(address=c.address, log_to_driver=False)
+    runs: list = []
+    real_init = ray_exec._Dispatch.__init__
+
+    def init(self, *args):
+        real_init(self, *args)
+        runs.append(self)
+
+    monkeypatch.setattr(ray_exec._Dispatch, "__init__", init)
+    out = tmp_path / "out"
+    rows = list(load_manifest(_manifest(tmp_path, ["ok"] * 12)).rows)
+    work = ray_exec.run(rows, RunContext(_cfg(out), out, load_styles(None), "compose"), ["auto"])
+    assert next(work).status == "pass"
+    t0 = time.monotonic()
+    work.close()
+    closed_s = time.monotonic() - t0
+    handles = runs[0].created
+    assert len(handles) == 2 and closed_s < ray_exec.KILL_WAIT
+    for handle in handles:
+        with pytest.raises(ray.exceptions.RayActorError):
+            ray.get(handle.ready.remote(), timeout=30)
+    written = len(_pixels(out))
+    time.sleep(2)
+    assert len(_pixels(out)) == written < 12  # nothing written after close(), and the rest was never sent

@@ -195,9 +195,13 @@ def _rounds(rows: list[SkuRow], ctx: RunContext, workers: int, devices: list[str
                 yield from _pool_round([row], ctx, 1, devices[:1] if devices else None, task, started, alone,
                                        timeout, late)
                 if alone and late:
-                    yield _error(row, f"timed out after {timeout:g} s (run.item_timeout)")
+                    yield _error(row, f"timed out after {timeout:g} s (run.item_timeout)", ctx,
+                                 "tries: 2; it outran the limit in a pool round (its workers were killed), "
+                                 "then again alone in a fresh pool")
                 elif alone:
-                    yield _error(row, "worker process died on this SKU (out of memory or a native crash)")
+                    yield _error(row, "worker process died on this SKU (out of memory or a native crash)", ctx,
+                                 "tries: 2; its worker died in a pool round (every SKU then running was "
+                                 "retried), then again when it ran alone in a fresh pool")
 
 
 def _pool_round(rows: list[SkuRow], ctx: RunContext, workers: int, devices: list[str] | None, task: Task,
@@ -262,8 +266,17 @@ def _make_pool(workers: int, devices: list[str] | None) -> ProcessPoolExecutor:
                                initargs=(queue, os.getpid()))
 
 
-def _error(row: SkuRow, message: str) -> ItemResult:
-    return ItemResult(sku=row.sku, variant=None, status="error", error=message, where=row.where)
+def _error(row: SkuRow, message: str, ctx: RunContext | None = None, story: str = "") -> ItemResult:
+    """An error row; with `ctx`, the story (a worker died or timed out: there is no traceback to keep) goes
+    to OUT/logs/<sku>.log, as a rendering error's traceback does."""
+    log = None
+    if ctx is not None:
+        text = f"{row.sku} ({row.where})\nexecutor: process pool\n{message}\n{story}".rstrip()
+        try:
+            log = ctx.store.write_log(row.sku, text)
+        except OSError:  # a full disk: the row still says what happened
+            pass
+    return ItemResult(sku=row.sku, variant=None, status="error", error=message, where=row.where, log=log)
 
 
 def _ray(rows: list[SkuRow], ctx: RunContext, devices: list[str]) -> Iterator[ItemResult]:

@@ -7,6 +7,7 @@ either resumes a finished poster or renders it again."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections import deque
@@ -227,7 +228,7 @@ class _Dispatch:
             slot.ready = True
         except self.lost as e:  # died while starting (its node was lost): no SKU was on it
             self._drop(slot, _describe(e), replace=not getattr(e, "actor_init_failed", False))
-        except Exception as e:  # its __init__ raised (the backend cannot load on that node): do not retry it
+        except Exception as e:  # noqa: BLE001 - its __init__ raised (no backend on that node): no retry
             self._drop(slot, _describe(e), replace=False)
 
     def _finished(self, slot: _Slot, ref: Any) -> Iterator[ItemResult]:
@@ -237,7 +238,7 @@ class _Dispatch:
         except self.lost as e:
             yield from self._lose(slot, _describe(e), "node" if _node_lost(e) else "worker")
             return
-        except Exception as e:  # not a lost actor (e.g. a result that cannot be shipped back): an error row
+        except Exception as e:  # noqa: BLE001 - not a lost actor (a result that cannot come back): an error row
             row = slot.flight.pop(index)[1]
             yield self._error_row(row, f"ray task failed: {type(e).__name__}: {_first_line(e)}", str(e))
         else:
@@ -253,21 +254,24 @@ class _Dispatch:
         blamed = True
         for ref, row in list(slot.flight):
             if blamed:
-                ready, _ = self.ray.wait([ref], timeout=0)
-                if ready:
-                    try:
-                        results = self.ray.get(ref)
-                    except Exception:
-                        pass
-                    else:
-                        yield from results
-                        continue
+                results = self._came_back(ref)
+                if results is not None:
+                    yield from results
+                    continue
                 blamed = False
                 yield from self._retry(row, reason, cause)
             else:
                 self.queue.appendleft(row)
         slot.flight.clear()
         self._drop(slot, reason, replace=True)
+
+    def _came_back(self, ref: Any) -> list[ItemResult] | None:
+        """A SKU's results if they reached us before its actor was lost, else None."""
+        if not self.ray.wait([ref], timeout=0)[0]:
+            return None
+        with contextlib.suppress(Exception):  # it failed with the actor
+            return self.ray.get(ref)
+        return None
 
     def _retry(self, row: SkuRow, reason: str, cause: str) -> Iterator[ItemResult]:
         """Queue a SKU whose try was lost (`cause`: worker, node or timeout), first in line, or make it an
@@ -295,7 +299,7 @@ class _Dispatch:
         now = time.monotonic()
         for slot in list(self.slots):
             if slot.flight and slot.since is not None and now - slot.since > self.timeout:
-                self.ray.kill(slot.handle, no_restart=True)  # the only way to stop a SKU stuck in native code
+                self._kill(slot.handle)  # the only way to stop a SKU stuck in native code
                 row = slot.flight[0][1]
                 for _, queued in reversed(slot.flight[1:]):
                     self.queue.appendleft(queued)
@@ -310,10 +314,7 @@ class _Dispatch:
         while the replacement budget lasts. Ray schedules it wherever the cluster has room."""
         self.last_loss = _summary(reason) if reason else self.last_loss
         self.slots.remove(slot)
-        try:
-            self.ray.kill(slot.handle, no_restart=True)
-        except Exception:  # already gone
-            pass
+        self._kill(slot.handle)
         if replace and self.spares > 0 and self.queue:
             self.spares -= 1
             self._spawn()
@@ -340,8 +341,8 @@ class _Dispatch:
     # -- results and clean-up -------------------------------------------------------------------------
 
     def _history(self, tries: _Tries) -> str:
-        lines = [f"tries lost: {tries.charged} of {self.max_attempts} (run.max_attempts) to its worker or "
-                 f"item_timeout, {tries.nodes} to a lost node"]
+        lines = [(f"tries lost: {tries.charged} of {self.max_attempts} (run.max_attempts) to its worker or "
+                  f"item_timeout, {tries.nodes} to a lost node")]
         for i, reason in enumerate(tries.history, 1):
             lines.append(f"  try {i}, {reason}".replace("\n", "\n    "))
         return "\n".join(lines)
@@ -360,16 +361,15 @@ class _Dispatch:
         actor is dead, so no actor is still writing when the driver returns."""
         refs = [ref for s in self.slots for ref, _ in s.flight] + [s.ping for s in self.slots if not s.ready]
         for handle in self.created:
-            try:
-                self.ray.kill(handle, no_restart=True)
-            except Exception:  # already gone, or Ray is shutting down
-                pass
+            self._kill(handle)
         self.slots.clear()
         if refs:
-            try:
+            with contextlib.suppress(Exception):  # Ray itself is gone (shut down under us): so are the actors
                 self.ray.wait(refs, num_returns=len(refs), timeout=KILL_WAIT)
-            except Exception:  # Ray itself is gone (shut down under us): so are the actors
-                pass
+
+    def _kill(self, handle: Any) -> None:
+        with contextlib.suppress(Exception):  # already gone, or Ray is shutting down
+            self.ray.kill(handle, no_restart=True)
 
 
 def _first_line(e: BaseException) -> str:
