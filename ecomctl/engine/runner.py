@@ -21,6 +21,7 @@ from ecomctl.errors import ConfigError, EcomctlError, Interrupted, RunFault
 from ecomctl.io import usable_dir
 from ecomctl.manifest import Manifest, load_run_manifest
 from ecomctl.outcome import exit_code
+from ecomctl.qa.report import ReportSpool
 from ecomctl.qa.style import CampaignScorer
 from ecomctl.render import get_backend
 from ecomctl.store import OutputStore, atomic_write_text
@@ -34,8 +35,9 @@ OnResult = Callable[[ItemResult], None]
 class RunSummary:
     manifest: Path
     out: Path
-    results: tuple[ItemResult, ...]
+    results: tuple[ItemResult, ...]  # slim (qa/report.py `slim`): no QA details, only checks that did not pass
     seconds: float
+    qa_summary: dict | None = None  # counts and per-metric figures over every poster (the terminal's table)
 
     @property
     def exit_code(self) -> int:
@@ -138,7 +140,7 @@ def _render(manifest_path: Path, cfg: Config, on_result: OnResult | None, force:
                       executor=kind, skus=len(rows), posters=posters, force=force)
         if on_start:
             on_start(posters)
-        results: list[ItemResult] = []
+        results = ReportSpool(out)  # each result's report row spooled as it comes, a slim copy kept: flat memory
         work = campaigns.run(kind, rows, ctx, given, CampaignScorer(out, cfg))
         try:
             for res in work:
@@ -163,14 +165,16 @@ def _render(manifest_path: Path, cfg: Config, on_result: OnResult | None, force:
         failed = _try_reports(out, rows, results, cfg)
         if failed:  # every poster is done; only the reports did not fit
             raise RunFault(_fault_line(failed[0], out, results, posters, failed[1]))
-    summary = RunSummary(manifest.path, out, tuple(results), time.perf_counter() - t0)
+    summary = RunSummary(manifest.path, out, tuple(results), time.perf_counter() - t0,
+                         qa_summary=results.report_summary())
+    results.close()
     if log:
         log.write("run_end", exit_code=summary.exit_code, seconds=round(summary.seconds, 3),
                   items=len(results), counts=counts(results), report=str(store.report_html.resolve()))
     return summary
 
 
-def _write_reports(out: Path, rows: list, results: list[ItemResult], cfg: Config) -> None:
+def _write_reports(out: Path, rows: list, results: ReportSpool, cfg: Config) -> None:
     from ecomctl import qa
 
     order = {row.sku: i for i, row in enumerate(rows)}

@@ -142,23 +142,29 @@ def prepare_reports() -> None:
     template()
 
 
-def write_reports(out_dir: Path, results: list[ItemResult], cfg: Config) -> None:
-    """report.json (schema ecomctl.report/1), report.csv and a self-contained report.html in `out_dir`."""
-    from ecomctl.qa.report import report_rows, write_csv, write_json
+def write_reports(out_dir: Path, results: Sequence[ItemResult], cfg: Config) -> None:
+    """report.json (schema ecomctl.report/1), report.csv and report.html in `out_dir`. `results` is a run's
+    `ReportSpool` (its rows already spooled) or any sequence of results (spooled here)."""
+    from ecomctl.qa.report import ReportSpool, write_csv, write_json
     from ecomctl.qa.report_html import write_html
     from ecomctl.store import OutputStore
 
     store = OutputStore(out_dir)
-    out_dir = store.root
-    out_dir.mkdir(parents=True, exist_ok=True)
+    store.root.mkdir(parents=True, exist_ok=True)
     limits = thresholds(cfg)
-    rows = report_rows(results, out_dir)  # once, shared by the three writers
-    write_json(store.report_json, rows, out_dir, limits.model_dump(exclude={"report"}))
-    write_csv(store.report_csv, rows)
-    write_html(store.report_html, rows, results, out_dir, limits)
+    spool = results if isinstance(results, ReportSpool) else ReportSpool(store.root, results)
+    try:
+        write_json(store.report_json, spool, limits.model_dump(exclude={"report"}))
+        write_csv(store.report_csv, spool)
+        write_html(store.report_html, spool, limits)
+    finally:
+        if spool is not results:
+            spool.close()
 
 
-def summary_table(results: list[ItemResult]):  # -> rich.table.Table (rich is imported lazily)
+def summary_table(results: Sequence[ItemResult], summary: dict[str, Any] | None = None):  # -> rich Table
+    """The terminal's QA summary; `summary`: the run's (`ReportSpool.report_summary`), when `results` are
+    slim (their passing checks dropped)."""
     from ecomctl.qa.summary import summary_table as _table
 
-    return _table(results)
+    return _table(results, summary=summary)

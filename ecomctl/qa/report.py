@@ -1,23 +1,30 @@
-"""Run reports from the per-item results: rows and summary shared by every writer, report.json and report.csv."""
+"""Run reports from the per-item results: rows and summary shared by every writer (spooled as a run goes, so
+memory does not grow with the run), report.json and report.csv."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import math
 import os
-from collections.abc import Sequence
+import sys
+import tempfile
+from array import array
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from ecomctl import __version__
 from ecomctl.outcome import STATUS_ORDER
-from ecomctl.store.files import atomic_write_text
+from ecomctl.store.files import atomic_write_text, atomic_writer
 from ecomctl.textsafe import neutralise
-from ecomctl.types import ItemResult
+from ecomctl.types import ItemResult, QAResult
 
 SCHEMA = "ecomctl.report/1"
+SPOOL_MEMORY = 8 << 20  # report rows kept in memory before they go to a temporary file in OUT/.cache
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -65,42 +72,211 @@ def report_rows(results: Sequence[ItemResult], out_dir: Path) -> list[dict[str, 
     return sorted(rows, key=lambda d: (STATUS_ORDER.get(d["status"], 9), d["sku"], d["variant"] or 0))
 
 
-def summarize(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Counts per status and, per metric: n, mean, min, max and how many checks passed/warned/failed."""
-    counts = {s: 0 for s in STATUS_ORDER}
-    metrics: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        counts[row["status"]] = counts.get(row["status"], 0) + 1
+class Tally:
+    """Running totals over report rows, one row at a time: counts per status; per metric how many checks
+    passed/warned/failed and its values (8 bytes each); per campaign its posters and style scores."""
+
+    def __init__(self) -> None:
+        from ecomctl.qa.style import CHECK
+
+        self.style_check = CHECK
+        self.items = self.resumed = self.regraded = 0
+        self.status = {s: 0 for s in STATUS_ORDER}
+        self.metrics: dict[str, dict[str, Any]] = {}
+        self.metric_names: set[str] = set()
+        self.campaigns: dict[str, dict[str, Any]] = {}
+
+    def add(self, row: dict[str, Any]) -> None:
+        self.items += 1
+        self.status[row["status"]] = self.status.get(row["status"], 0) + 1
+        self.resumed += bool(row.get("resumed"))
+        self.regraded += bool(row.get("regraded"))
         for c in row["checks"]:
-            m = metrics.setdefault(c["name"], {"values": [], "pass": 0, "warn": 0, "fail": 0})
+            m = self.metrics.get(c["name"])
+            if m is None:
+                m = self.metrics[c["name"]] = {"values": array("d"), "pass": 0, "warn": 0, "fail": 0}
             m[c["status"]] += 1
             if c["value"] is not None:
                 m["values"].append(float(c["value"]))
-    for m in metrics.values():
-        vals = m.pop("values")
-        m.update(n=len(vals), mean=round(sum(vals) / len(vals), 4) if vals else None,
-                 min=min(vals, default=None), max=max(vals, default=None), values=vals)
-    kept = {"resumed": sum(bool(r.get("resumed")) for r in rows), "regraded": sum(bool(r.get("regraded")) for r in rows)}
-    return {"items": len(rows), "status": counts, **kept, "metrics": dict(sorted(metrics.items()))}
-
-
-def campaigns(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Per campaign: its reference, how many posters, and their style-consistency scores (qa/style.py)."""
-    from ecomctl.qa.style import CHECK, MODEL
-
-    out: dict[str, Any] = {}
-    for row in rows:
+        self.metric_names.update(row["metrics"])
         if row.get("campaign"):
-            c = out.setdefault(row["campaign"], {"reference": f"campaigns/{row['campaign']}.png", "posters": 0,
-                                                 "scores": []})
-            c["posters"] += 1
-            if row["metrics"].get(CHECK) is not None:
-                c["scores"].append(row["metrics"][CHECK])
-    for c in out.values():
-        vals = c.pop("scores")
-        c.update(style_mean=round(sum(vals) / len(vals), 4) if vals else None, style_min=min(vals, default=None),
-                 model=MODEL)
-    return dict(sorted(out.items()))
+            name = row["campaign"]
+            camp = self.campaigns.setdefault(name, {"reference": f"campaigns/{name}.png", "posters": 0,
+                                                    "scores": array("d")})
+            camp["posters"] += 1
+            if row["metrics"].get(self.style_check) is not None:
+                camp["scores"].append(row["metrics"][self.style_check])
+
+    def summary(self) -> dict[str, Any]:
+        """Counts per status, of verdicts kept (resumed) and re-made (regraded) and, per metric: n, mean,
+        min, max, how many checks passed/warned/failed, and its `values` (for the histograms; compact)."""
+        metrics = {}
+        for name, m in sorted(self.metrics.items()):
+            vals = m["values"]
+            metrics[name] = {"pass": m["pass"], "warn": m["warn"], "fail": m["fail"], "n": len(vals),
+                             "mean": round(sum(vals) / len(vals), 4) if vals else None,
+                             "min": min(vals, default=None), "max": max(vals, default=None), "values": vals}
+        return {"items": self.items, "status": dict(self.status), "resumed": self.resumed,
+                "regraded": self.regraded, "metrics": metrics}
+
+    def campaign_summary(self) -> dict[str, Any]:
+        from ecomctl.qa.style import MODEL
+
+        out = {}
+        for name, c in sorted(self.campaigns.items()):
+            vals = c["scores"]
+            out[name] = {"reference": c["reference"], "posters": c["posters"],
+                         "style_mean": round(sum(vals) / len(vals), 4) if vals else None,
+                         "style_min": min(vals, default=None), "model": MODEL}
+        return out
+
+
+def summarize(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """Counts per status and, per metric: n, mean, min, max and how many checks passed/warned/failed."""
+    tally = Tally()
+    for row in rows:
+        tally.add(row)
+    return tally.summary()
+
+
+def campaigns(rows: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """Per campaign: its reference, how many posters, and their style-consistency scores (qa/style.py)."""
+    tally = Tally()
+    for row in rows:
+        tally.add(row)
+    return tally.campaign_summary()
+
+
+def slim(res: ItemResult) -> ItemResult:
+    """What a run keeps of a poster once its report row is spooled: everything but the QA details and the
+    checks that passed (the failing ones keep their reasons for the terminal)."""
+    qa = res.qa
+    if qa is not None and (qa.details or any(c.status == "pass" for c in qa.checks)):
+        qa = QAResult(qa.status, tuple(c for c in qa.checks if c.status != "pass"))
+    return replace(res, qa=qa)
+
+
+class ReportSpool(list):
+    """A run's results, as the reports need them, without holding them. `append` turns each result into its
+    report row (`item_row`), encoded once as a JSON line and kept in memory up to `memory` bytes, then in
+    an unnamed temporary file in OUT/.cache (gone however the run ends); the list itself keeps a `slim`
+    copy of each result (what the exit code, the terminal summary and the run log's counts need), and a
+    `Tally` keeps the summary. The writers stream the rows back in report order, so a 100,000-poster night
+    never holds its rows, its QA details or its thumbnails at once. Results are added with `append` or
+    `extend` only. A disk that cannot take the spool leaves the rows in memory (the run goes on)."""
+
+    def __init__(self, out_dir: Path, results: Iterable[ItemResult] = (), memory: int = SPOOL_MEMORY):
+        super().__init__()
+        self.out_dir = Path(out_dir)
+        self.base = str(self.out_dir.resolve())
+        self.tally = Tally()
+        self._memory = memory
+        self._buf = io.BytesIO()  # bytes [self._file_size, self._size) of the spool
+        self._file: Any = None  # bytes [0, self._file_size), once spilled
+        self._file_size = self._size = 0
+        self._index: list[tuple[int, str, int, int, int]] = []  # (status rank, sku, variant, offset, length)
+        self._ordered = True
+        self.extend(results)
+
+    def append(self, res: ItemResult) -> None:  # type: ignore[override]
+        row = item_row(res, self.base)
+        try:
+            line = json.dumps(row, ensure_ascii=False, allow_nan=False).encode("utf-8")
+        except ValueError:  # a NaN or infinite figure: null in the report (JSON has no NaN)
+            line = json.dumps(_finite(row), ensure_ascii=False, allow_nan=False).encode("utf-8")
+        rank = STATUS_ORDER.get(row["status"], 9)
+        self._index.append((rank, res.sku, res.variant or 0, self._size, len(line)))
+        self._ordered = False
+        self._store(line)
+        self.tally.add(row)
+        super().append(slim(res))
+
+    def extend(self, results: Iterable[ItemResult]) -> None:  # type: ignore[override]
+        for res in results:
+            self.append(res)
+
+    def _store(self, line: bytes) -> None:
+        self._buf.write(line)
+        self._size += len(line)
+        if self._buf.tell() > self._memory:
+            self._spill()
+
+    def _spill(self) -> None:
+        from ecomctl.store import OutputStore
+
+        try:
+            if self._file is None:
+                folder = OutputStore(self.out_dir).report_spool
+                folder.mkdir(parents=True, exist_ok=True)
+                self._file = tempfile.TemporaryFile(dir=folder)  # noqa: SIM115 (open until close())
+            self._file.seek(self._file_size)
+            self._file.write(self._buf.getbuffer())
+            self._file.flush()
+        except OSError:  # disk full, read-only, gone: keep the rows in memory from here on
+            self._memory = sys.maxsize
+            return
+        self._file_size = self._size
+        self._buf = io.BytesIO()
+
+    def _read(self, offset: int, length: int) -> bytes:
+        if offset >= self._file_size:
+            start = offset - self._file_size
+            return bytes(self._buf.getbuffer()[start:start + length])
+        self._file.seek(offset)
+        return self._file.read(length)
+
+    def _entries(self, passed: bool | None = None) -> Iterator[tuple[int, str, int, int, int]]:
+        if not self._ordered:
+            self._index.sort()
+            self._ordered = True
+        pass_rank = STATUS_ORDER["pass"]
+        for entry in self._index:
+            if passed is None or (entry[0] == pass_rank) == passed:
+                yield entry
+
+    def lines(self) -> Iterator[bytes]:
+        """Each row's JSON (one line, no newline), in report order."""
+        for *_, offset, length in self._entries():
+            yield self._read(offset, length)
+
+    def rows(self, passed: bool | None = None) -> Iterator[dict[str, Any]]:
+        """The rows in report order: failures first (error, fail, warn, pass, skipped), then by SKU and
+        variant; `passed` True/False: only the passing rows / only the others."""
+        for *_, offset, length in self._entries(passed):
+            yield json.loads(self._read(offset, length))
+
+    def summary(self) -> dict[str, Any]:
+        return self.tally.summary()
+
+    def report_summary(self) -> dict[str, Any]:
+        """The summary as report.json has it (no metric values): for the terminal's summary table."""
+        summary = self.summary()
+        for m in summary["metrics"].values():
+            m.pop("values")
+        return summary
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        self._buf = io.BytesIO()
+        self._index.clear()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
 
 
 def header(out_dir: Path) -> dict[str, Any]:
@@ -119,11 +295,24 @@ def report_data(rows: Sequence[dict[str, Any]], out_dir: Path, limits: dict[str,
             "items": list(rows)}
 
 
-def write_json(path: Path, rows: Sequence[dict[str, Any]], out_dir: Path,
-               limits: dict[str, Any] | None = None) -> None:
-    data = report_data(rows, out_dir, limits)
-    indent = 2 if len(rows) <= 2000 else None  # large runs: compact (indentation adds ~40% to the file)
-    atomic_write_text(path, json.dumps(data, ensure_ascii=False, indent=indent, allow_nan=False) + "\n")
+INDENT_ROWS = 2000  # up to this many items report.json is indented; beyond, compact (indentation adds ~40%)
+
+
+def write_json(path: Path, spool: ReportSpool, limits: dict[str, Any] | None = None) -> None:
+    """report.json: the document `report_data` gives; a large run's is streamed from the spool row by row."""
+    summary = spool.report_summary()
+    head = {**header(spool.out_dir), "thresholds": limits or {}, "summary": summary,
+            "campaigns": spool.tally.campaign_summary()}
+    if len(spool) <= INDENT_ROWS:
+        data = {**head, "items": list(spool.rows())}
+        atomic_write_text(path, json.dumps(data, ensure_ascii=False, indent=2, allow_nan=False) + "\n")
+        return
+    opening = json.dumps(head, ensure_ascii=False, allow_nan=False)[:-1] + ', "items": ['
+    with atomic_writer(path) as f:
+        f.write(opening.encode("utf-8"))
+        for i, line in enumerate(spool.lines()):
+            f.write(b", " + line if i else line)
+        f.write(b"]}\n")
 
 
 def safe_cell(value: Any) -> Any:
@@ -134,17 +323,19 @@ def safe_cell(value: Any) -> Any:
     return neutralise(value) if isinstance(value, str) else value
 
 
-def write_csv(path: Path, rows: Sequence[dict[str, Any]]) -> None:
-    metric_names = sorted({name for row in rows for name in row["metrics"]})
+def write_csv(path: Path, spool: ReportSpool) -> None:
+    metric_names = sorted(spool.tally.metric_names)
     head = ["sku", "variant", "status", "image", "sidecar", "where", "seconds", "reasons", "subject_method",
             "subject_fallback", "campaign"]
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(head + metric_names)
-    for row in rows:
-        cells = [row["sku"], row["variant"], row["status"], row["image"], row["sidecar"], row["where"],
-                 row["seconds"], "; ".join(row["reasons"]), row["subject"]["method"], row["subject"]["note"],
-                 row["campaign"]]
-        cells += [row["metrics"].get(name) for name in metric_names]
-        w.writerow(["" if c is None else safe_cell(c) for c in cells])
-    atomic_write_text(path, buf.getvalue())
+    with atomic_writer(path) as f:
+        text = io.TextIOWrapper(f, encoding="utf-8", newline="", write_through=False)
+        w = csv.writer(text, lineterminator="\n")
+        w.writerow(head + metric_names)
+        for row in spool.rows():
+            cells = [row["sku"], row["variant"], row["status"], row["image"], row["sidecar"], row["where"],
+                     row["seconds"], "; ".join(row["reasons"]), row["subject"]["method"],
+                     row["subject"]["note"], row["campaign"]]
+            cells += [row["metrics"].get(name) for name in metric_names]
+            w.writerow(["" if c is None else safe_cell(c) for c in cells])
+        text.flush()
+        text.detach()  # the atomic writer closes the file

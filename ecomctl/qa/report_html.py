@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+import io
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import chain, islice
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -12,9 +14,9 @@ import yaml
 from jinja2 import Environment, PackageLoader, select_autoescape
 from PIL import Image
 
-from ecomctl.qa.report import header, summarize
+from ecomctl.qa.report import ReportSpool, campaigns, header, summarize
 from ecomctl.qa.thresholds import QAThresholds
-from ecomctl.store.files import atomic_write_text, thumbnail_jpeg
+from ecomctl.store.files import atomic_writer, thumbnail_jpeg
 from ecomctl.store.posters import stored_thumbnail
 from ecomctl.textsafe import neutralise
 from ecomctl.types import ItemResult
@@ -91,31 +93,56 @@ def fmt(value: Any) -> str:
 
 def page_context(all_rows: Sequence[dict[str, Any]], results: Sequence[ItemResult], out_dir: Path,
                  limits: QAThresholds) -> dict[str, Any]:
-    """Template data. The summary covers every item; the table lists every item that is not a plain pass
-    and passing items up to `max_rows` in all, so a 100k-poster night still opens in a browser."""
-    settings = limits.report
-    summary = summarize(all_rows)
+    """Template data from report rows in memory (`report_rows`), with the page's rows as a list. The rows
+    carry what the page needs (thumbnails come from their sidecars); `results` is accepted for callers
+    of the earlier signature. A run's report streams instead (`stream_context`)."""
     problems = [r for r in all_rows if r["status"] != "pass"]
-    passes = [r for r in all_rows if r["status"] == "pass"][: max(0, settings.max_rows - len(problems))]
-    rows = [dict(r) for r in problems + passes]
-    by_name = {(r.sku, r.variant): r for r in results}
-    for i, row in enumerate(rows):
-        src = by_name.get((row["sku"], row["variant"]))
-        wanted = src is not None and i < settings.max_thumbs  # failures come first, so they keep theirs
-        row["thumb"] = poster_thumbnail(src, settings.thumb_px, settings.thumb_quality) if wanted else None
-        row["check_status"] = {c["name"]: c["status"] for c in row["checks"]}
+    ctx = stream_context(summarize(all_rows), campaigns(all_rows), problems,
+                         (r for r in all_rows if r["status"] == "pass"), out_dir, limits)
+    ctx["rows"] = list(ctx["rows"])
+    return ctx
+
+
+def stream_context(summary: dict[str, Any], found: dict[str, Any], problems: Sequence[dict[str, Any]] | Any,
+                   passes: Iterable[dict[str, Any]], out_dir: Path, limits: QAThresholds) -> dict[str, Any]:
+    """Template data. The summary covers every item; the table lists every item that is not a plain pass
+    (`problems`, in report order) and passing items up to `max_rows` in all, so a 100k-poster night still
+    opens in a browser. `rows` is a generator: each row gets its thumbnail (the first `max_thumbs` rows)
+    as the template reaches it, so the page is written without holding its rows or thumbnails at once."""
+    settings = limits.report
+    n_problems = summary["items"] - summary["status"].get("pass", 0)
+    n_passes = min(summary["status"].get("pass", 0), max(0, settings.max_rows - n_problems))
+    rows = _page_rows(chain(problems, islice(passes, n_passes)), out_dir, settings)
     present = [m for m in KEY_METRICS if m in summary["metrics"]]
     for m in summary["metrics"].values():
         m["hist"] = histogram(m.pop("values"))
     shown = yaml.safe_dump({"qa": limits.model_dump(exclude={"report"})}, sort_keys=False, allow_unicode=True)
-    return {"rows": rows, "hidden": len(all_rows) - len(rows), "summary": summary, "columns": present,
-            "thresholds": shown, "campaigns": _campaigns(all_rows, out_dir, settings), **header(out_dir)}
+    return {"rows": rows, "shown": n_problems + n_passes, "hidden": summary["items"] - n_problems - n_passes,
+            "summary": summary, "columns": present, "thresholds": shown,
+            "campaigns": _campaign_thumbs(found, out_dir, settings), **header(out_dir)}
 
 
-def _campaigns(rows: Sequence[dict[str, Any]], out_dir: Path, settings: Any) -> dict[str, Any]:
-    from ecomctl.qa.report import campaigns
+def _page_rows(rows: Iterable[dict[str, Any]], out_dir: Path, settings: Any) -> Iterator[dict[str, Any]]:
+    for i, row in enumerate(rows):
+        row = dict(row)
+        wanted = i < settings.max_thumbs  # failures come first, so they keep theirs
+        px, quality = settings.thumb_px, settings.thumb_quality
+        row["thumb"] = row_thumbnail(row, out_dir, px, quality) if wanted else None
+        row["check_status"] = {c["name"]: c["status"] for c in row["checks"]}
+        yield row
 
-    found = campaigns(rows)
+
+def row_thumbnail(row: dict[str, Any], out_dir: Path, px: int, quality: int) -> str | None:
+    """A report row's thumbnail: the one stored with its poster (see `poster_thumbnail`), else made from the
+    poster file; its paths are relative to `out_dir`."""
+    sidecar = Path(out_dir) / row["sidecar"] if row.get("sidecar") else None
+    stored = stored_thumbnail(sidecar, px, quality) if sidecar is not None else None
+    if stored is not None:
+        return _data_uri(stored)
+    return thumbnail(Path(out_dir) / row["image"] if row.get("image") else None, px, quality)
+
+
+def _campaign_thumbs(found: dict[str, Any], out_dir: Path, settings: Any) -> dict[str, Any]:
     for c in found.values():
         c["thumb"] = thumbnail(Path(out_dir) / c["reference"], settings.thumb_px, settings.thumb_quality)
     return found
@@ -133,6 +160,13 @@ def template() -> Any:
     return compiled
 
 
-def write_html(path: Path, rows: Sequence[dict[str, Any]], results: Sequence[ItemResult], out_dir: Path,
-               limits: QAThresholds) -> None:
-    atomic_write_text(path, render_html(rows, results, out_dir, limits))
+def write_html(path: Path, spool: ReportSpool, limits: QAThresholds) -> None:
+    """report.html from a run's spooled rows, streamed: the template's output goes to the file as made."""
+    ctx = stream_context(spool.summary(), spool.tally.campaign_summary(), spool.rows(passed=False),
+                         spool.rows(passed=True), spool.out_dir, limits)
+    with atomic_writer(path) as f:
+        text = io.TextIOWrapper(f, encoding="utf-8", newline="", write_through=False)
+        for chunk in template().generate(**ctx):
+            text.write(chunk)
+        text.flush()
+        text.detach()  # the atomic writer closes the file

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from rich.markup import escape
 from rich.table import Table
@@ -13,10 +14,14 @@ from ecomctl.qa.report import report_rows, summarize
 from ecomctl.types import ItemResult
 
 
-def summary_table(results: Sequence[ItemResult], max_rows: int = 20) -> Table:
-    """Status counts, per-metric mean/min and the first `max_rows` items that did not pass, with reasons."""
-    rows = report_rows(results, Path("."))
-    summary = summarize(rows)
+def summary_table(results: Sequence[ItemResult], max_rows: int = 20,
+                  summary: dict[str, Any] | None = None) -> Table:
+    """Status counts, per-metric mean/min and the first `max_rows` items that did not pass, with reasons.
+    `summary` (as `summarize` gives it) stands in for one computed from `results`: a run passes its own,
+    its results being slim (qa/report.py `slim`)."""
+    if summary is None:
+        summary = summarize(report_rows(results, Path(".")))
+    rows = report_rows([r for r in results if r.status not in ("pass", "skipped")], Path("."))
     counts = " ".join(f"[{_STYLE[s]}]{n} {s}[/]" for s, n in summary["status"].items() if n)
     table = Table(title=f"QA: {summary['items']} items — {counts or 'nothing'}", title_justify="left")
     table.add_column("item / metric", overflow="fold")
@@ -27,7 +32,7 @@ def summary_table(results: Sequence[ItemResult], max_rows: int = 20) -> Table:
         mean = "–" if m["mean"] is None else f"mean {m['mean']:.3g} · min {m['min']:.3g}"
         tally = f"[green]{m['pass']}[/] / [yellow]{m['warn']}[/] / [red]{m['fail']}[/]"
         table.add_row(name, tally, mean, "")
-    bad = [r for r in rows if r["status"] not in ("pass", "skipped")]
+    bad = rows
     if bad:
         table.add_section()
     for r in bad[:max_rows]:

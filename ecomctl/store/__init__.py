@@ -10,6 +10,7 @@ Layout (names are built here and nowhere else):
     OUT/<sku>/<sku>-v<k>.thumb.jpg      report.html's thumbnail, made from the poster in memory at write time
     OUT/logs/<sku>.log                  full traceback of a SKU that failed
     OUT/.cache/subjects/<key>.npz       extraction results by photo digest + settings (subject/cache.py)
+    OUT/.cache/ (unnamed temp files)    a large run's report rows until the reports are written (qa/report.py)
     OUT/campaigns/<name>.png            a campaign's reference style (engine/campaigns.py)
     OUT/report.html|json|csv, OUT/run.yaml, OUT/.ecomctl.lock
 """
@@ -106,6 +107,12 @@ class OutputStore:
     @property
     def subject_cache(self) -> Path:
         return self.root / CACHE / "subjects"
+
+    @property
+    def report_spool(self) -> Path:
+        """Where a large run's report rows wait for the report writers (unnamed temporary files: nothing
+        is left behind, whatever ends the run; qa/report.py ReportSpool)."""
+        return self.root / CACHE
 
     def source_mask(self, sku: str) -> Path:
         return self.sku_folder(sku) / f"{sku}.mask.png"

@@ -22,6 +22,14 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write `data` to a hidden temporary file beside `path`, then rename it over `path`: a crash never
     leaves a half-written file. The temporary file is created with mode 0666 filtered by the process
     umask (mkstemp would force 0600 on every output)."""
+    with atomic_writer(path) as f:
+        f.write(data)
+
+
+@contextlib.contextmanager
+def atomic_writer(path: Path) -> Iterator[Any]:
+    """`atomic_write_bytes` for a file written in pieces (a report of 100,000 rows is streamed, never held
+    whole): a binary file to write into; renamed over `path` when the block ends, removed if it raises."""
     path = Path(path)
     with writing(path):
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -29,7 +37,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
         try:
             with os.fdopen(fd, "wb") as f:
-                f.write(data)
+                yield f
             os.replace(tmp, path)
         except BaseException:
             tmp.unlink(missing_ok=True)
