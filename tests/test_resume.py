@@ -201,3 +201,15 @@ def test_a_noop_night_dispatches_nothing(small_manifest: Path, tmp_path: Path, m
     make_product(small_manifest.parent / "b.png", (420, 300))  # one photo changed: only its SKU goes out
     third = run_render(small_manifest, cfg)
     assert dispatched == ["B2"] and third.resumed == 2
+
+
+def test_the_grading_key_follows_grading_settings_and_code_not_report_or_thread_settings(monkeypatch):
+    from ecomctl.qa import grade
+
+    base = grade.grading_key(load_config(None, {}))
+    assert grade.grading_key(load_config(None, {"qa.report.thumb_px": 99, "ocr.threads": 3})) == base
+    assert grade.grading_key(load_config(None, {"qa.layout.contrast_warn": 4.0})) != base
+    assert grade.grading_key(load_config(None, {"ocr.min_score": 0.6})) != base
+    assert "qa/grade.py" in grade._GRADING_CODE and "qa/__init__.py" not in grade._GRADING_CODE  # report code
+    monkeypatch.setattr(grade, "_CODE_DIGEST", "another version of the checks")
+    assert grade.grading_key(load_config(None, {})) != base

@@ -3,133 +3,26 @@ and write the run's reports. Thresholds come from the `qa:` config section (see 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from ecomctl.config import Config
-from ecomctl.qa.checks import check_image, check_layout, check_mask_confidence, check_subject, poster_rgb
-from ecomctl.qa.thresholds import thresholds, worst
-from ecomctl.qa.variants import variant_checks
-from ecomctl.types import Check, ItemResult, Poster, QAResult
+from ecomctl.qa.grade import (  # the grading half of the stage (its code is in the grading key)
+    check_poster,
+    check_variants,
+    grading_key,
+    merge_checks,
+    ocr_section,
+    ocr_settings,
+    preflight,
+    process_ocr,
+)
+from ecomctl.qa.thresholds import thresholds
+from ecomctl.types import ItemResult
 
-__all__ = ["check_poster", "check_variants", "grading_key", "merge_checks", "preflight", "summary_table",
-           "write_reports"]
-
-# the code whose change can change a verdict: the checks and their thresholds, and the OCR engines (the
-# report writers are not here: a new report layout re-grades nothing)
-_GRADING_CODE = ("qa/__init__.py", "qa/checks.py", "qa/metrics.py", "qa/text.py", "qa/thresholds.py",
-                 "qa/variants.py", "qa/style.py", "text/ocr/__init__.py", "text/ocr/rapidocr.py",
-                 "text/ocr/paddleocr.py")
-_CODE_DIGEST: str | None = None
-
-
-def _code_digest() -> str:
-    """sha256 over the grading code's sources and the OCR runtime versions, once per process."""
-    global _CODE_DIGEST
-    if _CODE_DIGEST is None:
-        import hashlib
-        from importlib import metadata
-
-        h = hashlib.sha256()
-        root = Path(__file__).resolve().parent.parent
-        for name in _GRADING_CODE:
-            path = root / name
-            h.update(name.encode() + b"\0" + (path.read_bytes() if path.is_file() else b"") + b"\0")
-        for dist in ("rapidocr", "onnxruntime", "paddleocr"):
-            try:
-                h.update(f"{dist}={metadata.version(dist)};".encode())
-            except metadata.PackageNotFoundError:
-                h.update(f"{dist}=-;".encode())
-        _CODE_DIGEST = h.hexdigest()
-    return _CODE_DIGEST
-
-
-def grading_key(cfg: Config) -> str:
-    """What a stored verdict depends on besides the poster's pixels: the `qa:` thresholds (not the report's
-    own settings), the `ocr:` settings (not its thread count) and the grading code. A sidecar records it as
-    `qa_key`; a poster whose render key still matches but whose qa_key does not is re-graded from its stored
-    layers (as `ecomctl qa` does), never rendered again."""
-    import hashlib
-    import json
-
-    ocr = {k: v for k, v in cfg.section("ocr").items() if k != "threads"}
-    material = {"qa": thresholds(cfg).model_dump(mode="json", exclude={"report"}), "ocr": ocr,
-                "code": _code_digest()}
-    return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def ocr_section(cfg: Config) -> dict[str, Any]:
-    """The `ocr:` section; with several worker processes and no explicit `ocr.threads`, each worker's
-    onnxruntime gets its share of the cores instead of all of them (no oversubscription)."""
-    section = cfg.section("ocr")
-    if not section.get("threads") and cfg.run.thread_share():
-        section["threads"] = cfg.run.thread_share()
-    return section
-
-
-def ocr_settings(cfg: Config):  # -> OcrSettings (the OCR package is imported lazily)
-    """The typed `ocr:` settings of this Config, validated once (see Config.typed)."""
-    from ecomctl.text.ocr import OcrSettings
-
-    return cfg.typed("ocr", OcrSettings, ocr_section(cfg))
-
-
-def process_ocr(cfg: Config) -> None:
-    """Configure this process's OCR engine from the run's settings (lazy: models load on first use), so
-    that every stage that reads text (QA, the saliency extractor's copy filter) shares it."""
-    if thresholds(cfg).text.enabled:
-        from ecomctl.text.ocr import get_ocr
-
-        get_ocr(ocr_settings(cfg))
-
-
-def preflight(cfg: Config) -> None:
-    """Validate the qa:/ocr: sections and load the OCR engine once, before any poster is made, so a bad
-    threshold or a missing OCR engine stops the command (exit 2) instead of failing every item."""
-    t = thresholds(cfg)
-    if t.text.enabled:
-        from ecomctl.text.ocr import get_ocr
-
-        get_ocr(ocr_settings(cfg))
-
-
-def check_poster(poster: Poster, cfg: Config) -> QAResult:
-    """Every per-poster measurement, each turned into pass / warn / fail with a reason naming the fault."""
-    t = thresholds(cfg)
-    seconds: dict[str, float] = {}
-    t0 = time.perf_counter()
-    rgb = poster_rgb(poster)  # the image as an array once, shared by the checks
-    checks: list[Check] = list(check_image(poster, t.image, rgb))
-    details: dict[str, Any] = {}
-    subject_checks, details["subject"] = check_subject(poster, t.subject)
-    layout_checks, details["layout"] = check_layout(poster, t.layout, rgb)
-    checks += subject_checks + check_mask_confidence(poster, t.subject) + layout_checks
-    seconds["pixels"] = time.perf_counter() - t0
-    if t.text.enabled:
-        from ecomctl.qa.text import check_text
-        from ecomctl.text.ocr import get_ocr
-
-        t0 = time.perf_counter()
-        text_checks, details["text"] = check_text(poster, t.text, get_ocr(ocr_settings(cfg)), rgb)
-        checks = text_checks + checks
-        seconds["text"] = time.perf_counter() - t0
-    details["seconds"] = {k: round(v, 3) for k, v in seconds.items()}
-    return QAResult(worst([c.status for c in checks]), tuple(checks), details)
-
-
-def merge_checks(result: QAResult, extra: Sequence[Check]) -> QAResult:
-    """The result with `extra` checks added (replacing same-named ones) and its status recomputed."""
-    names = {c.name for c in extra}
-    checks = tuple(c for c in result.checks if c.name not in names) + tuple(extra)
-    return QAResult(worst([c.status for c in checks]), checks, result.details)
-
-
-def check_variants(posters: Sequence[Poster], results: Sequence[QAResult], cfg: Config) -> list[QAResult]:
-    """Compare the variants of one SKU (same order as `results`); returns the results with variant checks."""
-    per_poster = variant_checks(posters, thresholds(cfg).variants)
-    return [merge_checks(r, extra) for r, extra in zip(results, per_poster)]
+__all__ = ["check_poster", "check_variants", "grading_key", "merge_checks", "ocr_section", "ocr_settings",
+           "preflight", "process_ocr", "summary_table", "write_reports"]
 
 
 def prepare_reports() -> None:
