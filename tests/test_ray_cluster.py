@@ -289,3 +289,18 @@ def test_closing_the_run_stops_dispatch_and_kills_its_actors(cluster, tmp_path: 
     written = len(_pixels(out))
     time.sleep(2)
     assert len(_pixels(out)) == written < 12  # nothing written after close(), and the rest was never sent
+
+
+def test_a_driver_without_the_cluster_token_gets_one_line(cluster, tmp_path: Path, monkeypatch):
+    """Token authentication is really on in this cluster: a driver with a wrong token is refused (Ray
+    retries for ~20 s), and the refusal is one line naming the fix, not "cannot reach"."""
+    from ecomctl.errors import BackendUnavailable
+
+    c, _ = cluster
+    monkeypatch.setenv("RAY_AUTH_TOKEN", "0" * 64)  # outranks RAY_AUTH_TOKEN_PATH
+    _reload_ray_auth()
+    with pytest.raises(BackendUnavailable, match=r"uses token authentication and refused this machine: set "
+                                                 r"RAY_AUTH_MODE=token") as e:
+        run_render(_manifest(tmp_path, ["ok"]), _cfg(tmp_path / "out", **{"run.executor": "ray",
+                                                                         "run.ray_address": c.address}))
+    assert "\n" not in str(e.value)

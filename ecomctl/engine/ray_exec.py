@@ -92,7 +92,13 @@ def connect(address: str | None) -> tuple[Any, bool]:
         return ray, False
     try:
         ray.init(address=address or None, include_dashboard=False, log_to_driver=False)
-    except ConnectionError as e:
+    except (ConnectionError, ray.exceptions.AuthenticationError) as e:
+        # Ray reports a refused token as "Failed to connect", with the InvalidAuthToken in the cause
+        if "InvalidAuthToken" in f"{e} {e.__cause__}" or isinstance(e, ray.exceptions.AuthenticationError):
+            raise BackendUnavailable(f"executor 'ray': the cluster at {address!r} uses token authentication and "
+                                     "refused this machine: set RAY_AUTH_MODE=token and give it the cluster's "
+                                     "token (~/.ray/auth_token, RAY_AUTH_TOKEN_PATH or RAY_AUTH_TOKEN; "
+                                     "docs/cluster.md)") from None
         raise BackendUnavailable(f"executor 'ray': cannot reach the cluster at {address!r}: {e}") from None
     return ray, True
 
