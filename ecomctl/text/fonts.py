@@ -21,7 +21,14 @@ def default_font_path() -> Path:
     return Path(manimgx_fonts_cjk.__file__).with_name("NotoSansCJK-VF.otf.ttc")
 
 
-@functools.lru_cache(maxsize=512)
+# faces kept open per process: each open face of the CJK font holds ~4 MB of FreeType tables (+ ~1 MB of
+# glyphs once used), so 512 of them (the old bound) let a worker grow by up to ~2.7 GB as a catalog's copy
+# brought new sizes; a catalog's layouts use a few dozen (73 over 300 packshot posters), and a miss costs
+# ~0.1 ms to reopen
+FONT_CACHE = 64
+
+
+@functools.lru_cache(maxsize=FONT_CACHE)
 def load_font(size: int, weight: int = 400, path: str | None = None, face: str = "sc") -> ImageFont.FreeTypeFont:
     """A font face at `size` px and `weight` (100..900, variable fonts; static fonts ignore weight); `face`
     picks the packaged Noto Sans CJK's regional face (jp, kr, sc, tc, hk) when no `path` is given."""
