@@ -213,3 +213,32 @@ def test_the_grading_key_follows_grading_settings_and_code_not_report_or_thread_
     assert "qa/grade.py" in grade._GRADING_CODE and "qa/__init__.py" not in grade._GRADING_CODE  # report code
     monkeypatch.setattr(grade, "_CODE_DIGEST", "another version of the checks")
     assert grade.grading_key(load_config(None, {})) != base
+
+
+def test_a_noop_night_after_a_noop_night_keeps_its_reports(small_manifest: Path, fast_config: Path,
+                                                             tmp_path: Path):
+    """The reports are rewritten when their content changes (a render, the first night that finds every
+    poster unchanged, a new threshold, a file gone), and kept as they are when it does not."""
+    out = tmp_path / "out"
+    reports = [out / "report.json", out / "report.csv", out / "report.html"]
+
+    def stamps():
+        return [(p.stat().st_ino, p.stat().st_mtime_ns) for p in reports]
+
+    assert _render(small_manifest, out, fast_config).exit_code == 0
+    first = stamps()
+    assert _render(small_manifest, out, fast_config).stdout.count("(unchanged)") == 3
+    second = stamps()  # now every row says "unchanged": new reports
+    assert all(a != b for a, b in zip(first, second))
+    data = json.loads(reports[0].read_text(encoding="utf-8"))
+    assert data["summary"]["resumed"] == 3
+    assert _render(small_manifest, out, fast_config).stdout.count("(unchanged)") == 3
+    assert stamps() == second  # nothing changed: not one report written
+    reports[2].unlink()
+    assert _render(small_manifest, out, fast_config).exit_code == 0 and reports[2].is_file()
+    third = stamps()
+    lenient = _with(fast_config, "  layout:\n    contrast_fail: 1.5\n")  # same verdicts, other thresholds
+    res = _render(small_manifest, out, lenient)
+    assert res.stdout.count("(re-graded)") == 3
+    assert all(a != b for a, b in zip(third, stamps()))
+    assert json.loads(reports[0].read_text(encoding="utf-8"))["thresholds"]["layout"]["contrast_fail"] == 1.5

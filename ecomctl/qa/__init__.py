@@ -35,24 +35,44 @@ def prepare_reports() -> None:
     template()
 
 
-def write_reports(out_dir: Path, results: Sequence[ItemResult], cfg: Config) -> None:
+def write_reports(out_dir: Path, results: Sequence[ItemResult], cfg: Config) -> bool:
     """report.json (schema ecomctl.report/1), report.csv and report.html in `out_dir`. `results` is a run's
-    `ReportSpool` (its rows already spooled) or any sequence of results (spooled here)."""
+    `ReportSpool` (its rows already spooled) or any sequence of results (spooled here).
+
+    Cost follows change: when the three reports of this content (rows, settings, report code: the spool's
+    content key) were already written whole, they are kept as they are and False is returned — a no-op
+    night after a no-op night rewrites no report. The key file is removed before writing and written after
+    the three files, so a night that could not write them all never counts as written."""
     from ecomctl.qa.report import ReportSpool, write_csv, write_json
     from ecomctl.qa.report_html import write_html
-    from ecomctl.store import OutputStore
+    from ecomctl.store import OutputStore, atomic_write_text
 
     store = OutputStore(out_dir)
     store.root.mkdir(parents=True, exist_ok=True)
     limits = thresholds(cfg)
     spool = results if isinstance(results, ReportSpool) else ReportSpool(store.root, results)
     try:
+        key = spool.content_key(limits.model_dump(mode="json"))
+        if _written(store, key):
+            return False
+        store.report_key.unlink(missing_ok=True)
         write_json(store.report_json, spool, limits.model_dump(exclude={"report"}))
         write_csv(store.report_csv, spool)
         write_html(store.report_html, spool, limits)
+        atomic_write_text(store.report_key, key + "\n")
+        return True
     finally:
         if spool is not results:
             spool.close()
+
+
+def _written(store: Any, key: str) -> bool:
+    """True when the reports in OUT were written whole from content with this key (and are still there)."""
+    try:
+        recorded = store.report_key.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return False
+    return recorded == key and all(p.is_file() for p in (store.report_json, store.report_csv, store.report_html))
 
 
 def summary_table(results: Sequence[ItemResult], summary: dict[str, Any] | None = None):  # -> rich Table

@@ -4,6 +4,7 @@ memory does not grow with the run), report.json and report.csv."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import math
@@ -176,6 +177,7 @@ class ReportSpool(list):
         self._file_size = self._size = 0
         self._index: list[tuple[int, str, int, int, int]] = []  # (status rank, sku, variant, offset, length)
         self._ordered = True
+        self._content = 0  # sum of the rows' hashes: the same rows in any order give the same sum
         self.extend(results)
 
     def append(self, res: ItemResult) -> None:  # type: ignore[override]
@@ -185,6 +187,7 @@ class ReportSpool(list):
         except ValueError:  # a NaN or infinite figure: null in the report (JSON has no NaN)
             line = json.dumps(_finite(row), ensure_ascii=False, allow_nan=False).encode("utf-8")
         rank = STATUS_ORDER.get(row["status"], 9)
+        self._content = (self._content + int.from_bytes(hashlib.blake2b(line, digest_size=16).digest())) % _MOD
         self._index.append((rank, res.sku, res.variant or 0, self._size, len(line)))
         self._ordered = False
         self._store(line)
@@ -194,6 +197,15 @@ class ReportSpool(list):
     def extend(self, results: Iterable[ItemResult]) -> None:  # type: ignore[override]
         for res in results:
             self.append(res)
+
+    def content_key(self, settings: dict[str, Any]) -> str:
+        """What the three reports are made of: every row (its status, figures, reasons, paths, whether it
+        was unchanged or re-graded), the `settings` they are written with, the report code and the folder.
+        Equal keys → the reports would be the same, bar their `created` time (`write_reports` then keeps
+        them)."""
+        material = {"rows": f"{self._content:032x}", "n": len(self._index), "settings": settings,
+                    "code": _report_code_digest(), "out": self.base}
+        return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()
 
     def _store(self, line: bytes) -> None:
         self._buf.write(line)
@@ -267,6 +279,22 @@ class ReportSpool(list):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+_MOD = 1 << 128
+_REPORT_CODE = ("report.py", "report_html.py", "templates/report.html.j2")
+
+
+def _report_code_digest() -> str:
+    """The report writers' own code and the ecomctl version: a new report layout rewrites the reports."""
+    h = hashlib.sha256(__version__.encode())
+    here = Path(__file__).resolve().parent
+    for name in _REPORT_CODE:
+        try:
+            h.update((here / name).read_bytes())
+        except OSError:
+            h.update(name.encode())
+    return h.hexdigest()
 
 
 def _finite(value: Any) -> Any:

@@ -114,6 +114,12 @@ class OutputStore:
         is left behind, whatever ends the run; qa/report.py ReportSpool)."""
         return self.root / CACHE
 
+    @property
+    def report_key(self) -> Path:
+        """The content key of the reports last written whole (qa/__init__.py write_reports): a night whose
+        reports would be the same keeps them instead of rewriting them."""
+        return self.root / CACHE / "report.key"
+
     def source_mask(self, sku: str) -> Path:
         return self.sku_folder(sku) / f"{sku}.mask.png"
 
