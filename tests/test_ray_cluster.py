@@ -67,6 +67,9 @@ def cluster(request, tmp_path_factory, monkeypatch):
     # host; the env var reaches every process the nodes start, the attribute this one (read at import)
     monkeypatch.setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     monkeypatch.setattr(ray_constants, "ENABLE_RAY_CLUSTER", False)
+    # Cluster() would record its address in /tmp/ray/ray_current_cluster, where `address: auto` of anyone
+    # on this machine looks; the tests give their address explicitly
+    monkeypatch.setattr(ray._private.utils, "write_ray_address", lambda *a, **k: None)
     _reload_ray_auth()
     c = Cluster(initialize_head=True, head_node_args={
         "node_ip_address": "127.0.0.1", "num_cpus": getattr(request, "param", 1), "include_dashboard": False,
