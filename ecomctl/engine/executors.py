@@ -143,10 +143,21 @@ def stop_fork_server() -> None:
     its imports (~1.5 CPU-s) once. Private API, hence the guard."""
     from multiprocessing import forkserver
 
+    global _FORKED
     server = getattr(forkserver, "_forkserver", None)
     stop = getattr(server, "_stop", None)
-    if stop is not None and getattr(server, "_forkserver_pid", None) is not None:
+    pid = getattr(server, "_forkserver_pid", None)
+    if stop is not None and pid is not None:
+        if not _FORKED:  # started early but never forked from (a no-op night): do not wait for its imports
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
         stop()
+    _FORKED = False
+
+
+_FORKED = False  # whether a pool of this run forked from the fork server (else stopping it need not wait)
 
 
 def _manager() -> SyncManager:
@@ -180,6 +191,8 @@ def _pool(rows: list[SkuRow], ctx: RunContext, workers: int, devices: list[str] 
 
 def _rounds(rows: list[SkuRow], ctx: RunContext, workers: int, devices: list[str] | None,
             task: Task) -> Iterator[ItemResult]:
+    global _FORKED
+    _FORKED = True
     pending = list(rows)
     timeout = ctx.cfg.run.item_timeout
     with _manager() as manager:

@@ -66,6 +66,13 @@ class RunContext:
                     "seed": cfg.run.seed, "subject": cfg.subject.model_dump(), "text": cfg.text.model_dump(mode="json")}
         return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()
 
+    @functools.cached_property
+    def grading_key(self) -> str:
+        """qa.grading_key of the run's settings, once per process."""
+        from ecomctl.qa import grading_key
+
+        return grading_key(self.cfg)
+
     def style_json(self, style: Style) -> dict[str, Any]:
         """style_json of a style, remembered per style (a preset is used by thousands of SKUs)."""
         cache = self.__dict__.setdefault("_style_json", {})
@@ -160,9 +167,7 @@ def resume_state(row: SkuRow, ctx: RunContext) -> Resume:
         if not all(poster_intact(f, d, ctx.verify) for f, d in zip(posters, sidecars)):
             return state
         _refresh_photo_stat(row, posters, sidecars, digest)
-        from ecomctl.qa import grading_key
-
-        if any(d.get("qa_key") != grading_key(ctx.cfg) for d in sidecars):
+        if any(d.get("qa_key") != ctx.grading_key for d in sidecars):
             state.regrade = [f.sidecar for f in posters]
             return state
         state.done = [_stored_result(row, f, d) for f, d in zip(posters, sidecars)]
@@ -265,7 +270,7 @@ def _regrade(row: SkuRow, ctx: RunContext, sidecars: list[Path]) -> list[ItemRes
     from ecomctl.qa.recheck import regrade_sku
 
     qa.process_ocr(ctx.cfg)
-    results = regrade_sku(ctx.store, sidecars, ctx.cfg, qa.grading_key(ctx.cfg))
+    results = regrade_sku(ctx.store, sidecars, ctx.cfg, ctx.grading_key)
     if any(r.status == "error" for r in results):  # a layer that cannot be read back: make the poster again
         digest = cached_digest(row.image)
         return _render(row, ctx, item_key(row, ctx, digest), digest)
@@ -344,8 +349,6 @@ def _finish(req: SceneRequest, scene: Image.Image, subject: Subject, backend_met
 
 def _write(poster: Poster, verdict: Any, subject: Subject, key: str, digest: str,
            ctx: RunContext) -> ItemResult:
-    from ecomctl.qa import grading_key
-
     row, v = poster.row, poster.variant
     timings = dict(poster.meta["timings"])
     qa_seconds = verdict.details.get("seconds", {}) if verdict else {}
@@ -358,7 +361,7 @@ def _write(poster: Poster, verdict: Any, subject: Subject, key: str, digest: str
         "subject": dict(poster.meta["subject"], box=poster.layout.subject_box.as_list()),
         "style": style_json(poster.style), "template": poster.layout.template,
         "layout": layout_json(poster.layout), "timings": timings, "qa": qa_json(verdict),
-        "qa_key": grading_key(ctx.cfg),
+        "qa_key": ctx.grading_key,
     }
     from ecomctl.qa.thresholds import thresholds
 
