@@ -1,8 +1,9 @@
 """Ray executor: SKUs render on long-lived Ray actors (one per GPU, or per CPU), each loading its pipeline once.
 
-No SKU is lost to a lost actor: an actor whose process or node dies is replaced, and the SKU it was
-running is retried on a live actor (`run.max_attempts` tries in all); SKUs that were only queued on it
-go back to the queue without costing a try. Rendering is idempotent and every write is atomic, so a retry
+No SKU is lost to a lost actor: an actor whose process or node dies, or whose SKU outruns
+`run.item_timeout`, is replaced, and the SKU it held is retried on a live actor. A SKU whose worker process
+keeps dying (or that keeps timing out) becomes an error row after `run.max_attempts` tries; a lost node is
+not charged to the SKU (it has its own bound). Rendering is idempotent and every write is atomic, so a retry
 either resumes a finished poster or renders it again."""
 
 from __future__ import annotations
