@@ -487,10 +487,10 @@ def projection(doc: dict[str, Any], target: int) -> dict[str, Any]:
     s, n = doc["soak"], doc["nights"]
     startup = n["noop"]["startup_s"]
     render_s = (s["wall_s"] - startup) / s["posters"]
-    noop_s = n["noop"]["ms_per_poster_beyond_startup"] / 1000
+    noop_s = max(0.0, n["noop"]["ms_per_poster_beyond_startup"] / 1000)  # below 0: the noise of the start-up
     changed_s = n["changed"]["s_per_changed_poster"]
     return {
-        "posters": target,
+        "posters": target, "noop_ms_per_poster_used": round(noop_s * 1000, 3), "startup_s": startup,
         "assumptions": ("linear in the poster count: the per-poster costs measured here hold at this size (the soak "
                         "shows no drift in memory or speed), same machine and worker count, same kind of catalog "
                         "(transparent packshots, 2 variants per SKU, 1024², QA on), start-up once per run, the "
@@ -499,7 +499,16 @@ def projection(doc: dict[str, Any], target: int) -> dict[str, Any]:
         "first_night_cpu_h": round(s["cpu_s_per_poster"] * target / 3600, 2),
         "noop_night_s": round(startup + noop_s * target, 1),
         "one_percent_night_s": round(startup + noop_s * target + changed_s * target * n["changed"]["share"], 1),
+        # every night ends with the reports of all its posters (measured for --report-items, scaled linearly)
+        "report_write_s": _report_write(doc, target),
     }
+
+
+def _report_write(doc: dict[str, Any], target: int) -> float | None:
+    ours = (doc.get("report") or {}).get("ours") or {}
+    if not ours.get("items") or "write_s" not in ours:
+        return None
+    return round(ours["write_s"] * target / ours["items"], 1)
 
 
 def main() -> int:
@@ -538,7 +547,6 @@ def main() -> int:
         result = soak(args, work, code)
         out = result.pop("out")
         doc.update(result)
-        doc["projection"] = projection(doc, args.project)
         if args.report_items:
             rep: dict[str, Any] = {"ours": report_bench(code, out, args.report_items, work / "report-ours")}
             if args.baseline:
@@ -551,6 +559,7 @@ def main() -> int:
                         "total_s": round(b["total_s"] / max(o["total_s"], 1e-9), 2),
                         "peak_above_start_mb": round(b["peak_above_start_mb"] / max(o["peak_above_start_mb"], 1), 2)}
             doc["report"] = rep
+        doc["projection"] = projection(doc, args.project)
         doc["environment"]["load_avg_at_end"] = [round(x, 2) for x in os.getloadavg()]
         doc["bench_wall_s"] = round(time.perf_counter() - t0, 1)
         doc["ok"] = bool(doc["soak"]["memory"]["ok"] and doc["soak"]["throughput"]["ok"]
