@@ -91,15 +91,17 @@ def connect(address: str | None) -> tuple[Any, bool]:
         raise BackendUnavailable("executor 'ray' needs Ray: pip install 'ecomctl[ray]'") from None
     if ray.is_initialized():
         return ray, False
+    refused = getattr(ray.exceptions, "AuthenticationError", ConnectionError)  # token auth: Ray >= 2.52
     try:
         ray.init(address=address or None, include_dashboard=False, log_to_driver=False)
-    except (ConnectionError, ray.exceptions.AuthenticationError) as e:
+    except (ConnectionError, refused) as e:
         # Ray reports a refused token as "Failed to connect", with the InvalidAuthToken in the cause
-        if "InvalidAuthToken" in f"{e} {e.__cause__}" or isinstance(e, ray.exceptions.AuthenticationError):
-            raise BackendUnavailable(f"executor 'ray': the cluster at {address!r} uses token authentication and "
-                                     "refused this machine: set RAY_AUTH_MODE=token and give it the cluster's "
-                                     "token (~/.ray/auth_token, RAY_AUTH_TOKEN_PATH or RAY_AUTH_TOKEN; "
-                                     "docs/cluster.md)") from None
+        token = refused is not ConnectionError and isinstance(e, refused)
+        if token or "InvalidAuthToken" in f"{e} {e.__cause__}":
+            raise BackendUnavailable(
+                f"executor 'ray': the cluster at {address!r} uses token authentication and refused this "
+                "machine: set RAY_AUTH_MODE=token and give it the cluster's token (~/.ray/auth_token, "
+                "RAY_AUTH_TOKEN_PATH or RAY_AUTH_TOKEN; docs/cluster.md)") from None
         raise BackendUnavailable(f"executor 'ray': cannot reach the cluster at {address!r}: {e}") from None
     return ray, True
 
@@ -130,8 +132,8 @@ def _actor_class(ray: Any, gpu: bool) -> Any:
 def lost_errors(ray: Any) -> tuple[type[BaseException], ...]:
     """Ray's errors for work lost with its actor, worker process or node (not an error of the SKU):
     RayActorError covers ActorDiedError and ActorUnavailableError, ObjectLostError covers OwnerDiedError."""
-    names = ("RayActorError", "WorkerCrashedError", "NodeDiedError", "ObjectLostError", "LocalRayletDiedError",
-             "TaskCancelledError")
+    names = ("RayActorError", "WorkerCrashedError", "NodeDiedError", "ObjectLostError",
+             "LocalRayletDiedError", "TaskCancelledError")
     return tuple(getattr(ray.exceptions, n) for n in names if hasattr(ray.exceptions, n))
 
 
@@ -198,7 +200,8 @@ class _Dispatch:
             running = {ref: s for s in self.slots for ref, _ in s.flight}
             if not running:  # nothing can finish: is an actor still coming?
                 if not waiting:
-                    yield from self._fail_rest(f"no Ray actor left to render on ({self.last_loss or 'none started'})")
+                    why = self.last_loss or "none started"
+                    yield from self._fail_rest(f"no Ray actor left to render on ({why})")
                     return
                 stalled = stalled or time.monotonic()
                 reason = self._stall_reason(time.monotonic() - stalled)
@@ -245,7 +248,7 @@ class _Dispatch:
         except self.lost as e:
             yield from self._lose(slot, _describe(e), "node" if _node_lost(e) else "worker")
             return
-        except Exception as e:  # noqa: BLE001 - not a lost actor (a result that cannot come back): an error row
+        except Exception as e:  # noqa: BLE001 - not a lost actor (a result that cannot come back): error row
             row = slot.flight.pop(index)[1]
             yield self._error_row(row, f"ray task failed: {type(e).__name__}: {_first_line(e)}", str(e))
         else:
@@ -290,13 +293,14 @@ class _Dispatch:
         tries.timeouts += cause == "timeout"
         tries.nodes += cause == "node"
         if cause == "timeout" and (tries.timeouts >= 2 or tries.charged >= self.max_attempts):
-            yield self._error_row(row, f"timed out after {self.timeout:g} s (run.item_timeout)", self._history(tries))
+            yield self._error_row(row, f"timed out after {self.timeout:g} s (run.item_timeout)",
+                                  self._history(tries))
         elif tries.charged >= self.max_attempts:
             yield self._error_row(row, f"Ray actor lost {tries.charged} times on this SKU (last: "
                                        f"{_summary(reason)})", self._history(tries))
         elif tries.nodes >= self.max_attempts:
-            yield self._error_row(row, f"its Ray node was lost {tries.nodes} times while it held this SKU (last: "
-                                       f"{_summary(reason)})", self._history(tries))
+            yield self._error_row(row, f"its Ray node was lost {tries.nodes} times while it held this SKU "
+                                       f"(last: {_summary(reason)})", self._history(tries))
         else:
             self.queue.appendleft(row)
 
@@ -311,9 +315,9 @@ class _Dispatch:
                 for _, queued in reversed(slot.flight[1:]):
                     self.queue.appendleft(queued)
                 slot.flight.clear()
-                out = list(self._retry(row, f"ran longer than {self.timeout:g} s (run.item_timeout); its actor "
-                                            "was killed", "timeout"))
-                self._drop(slot, "an actor was killed for run.item_timeout", replace=True)  # after the re-queue
+                why = f"ran longer than {self.timeout:g} s (run.item_timeout); its actor was killed"
+                out = list(self._retry(row, why, "timeout"))
+                self._drop(slot, "an actor was killed for run.item_timeout", replace=True)  # after the requeue
                 yield from out
 
     def _drop(self, slot: _Slot, reason: str, replace: bool) -> None:
@@ -403,7 +407,9 @@ def _node_lost(e: BaseException) -> bool:
     own process. Ray's ActorDiedError carries that only in its message ("The actor died because its node
     has died", "the actor's node was terminated ...")."""
     kind = type(e).__name__
-    if kind in ("NodeDiedError", "LocalRayletDiedError", "ActorUnavailableError") or getattr(e, "preempted", False):
+    if getattr(e, "preempted", False):
+        return True
+    if kind in ("NodeDiedError", "LocalRayletDiedError", "ActorUnavailableError"):
         return True
     text = str(e)
     return "its node has died" in text or "node was terminated" in text
