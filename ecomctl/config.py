@@ -31,7 +31,7 @@ class RunConfig(_Section):
     ray_address: str | None  # Ray cluster address ("auto" joins a running cluster); None = local
     ray_actors: int | None  # Ray actors; None = one per GPU (cuda devices) or per CPU of the cluster
     item_timeout: float | None = Field(gt=0)  # seconds one SKU may run in a worker; None = no limit
-    max_attempts: int = Field(ge=1)  # tries of a SKU whose Ray actor or node is lost (executor ray)
+    max_attempts: int = Field(ge=1)  # tries of a SKU whose worker, Ray actor or node is lost (pools and Ray)
 
     def thread_share(self) -> int:
         """Intra-op threads for each worker's onnxruntime sessions (OCR, saliency): the cores split between

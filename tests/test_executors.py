@@ -89,7 +89,33 @@ def test_a_dying_worker_costs_only_its_own_sku(tmp_path: Path):
     assert all(results[s].status == "pass" for s in ("A", "C", "D"))
     assert results["BOOM"].log == tmp_path / "out" / "logs" / "BOOM.log"  # no traceback, but the story
     log = results["BOOM"].log.read_text()
-    assert "worker process died" in log and "tries: 2" in log
+    assert "worker process died" in log and "tries: 3" in log and "run.max_attempts: 3" in log
+
+
+def _crash_twice_on_flaky(row, ctx):
+    """Task for the retry test: SKU FLAKY kills its worker on its first two tries, then renders (a counter
+    file in OUT, as worker processes share nothing else)."""
+    import os
+
+    from ecomctl.engine.item import render_sku
+
+    if row.sku == "FLAKY":
+        counter = ctx.out / "flaky-tries"
+        counter.parent.mkdir(parents=True, exist_ok=True)
+        tries = int(counter.read_text()) if counter.exists() else 0
+        counter.write_text(str(tries + 1))
+        if tries < 2:
+            os._exit(9)
+    return render_sku(row, ctx)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("attempts", "status"), [(3, "pass"), (2, "error")])
+def test_a_sku_whose_worker_dies_is_retried_up_to_max_attempts(tmp_path: Path, attempts: int, status: str):
+    results = _pool_results(tmp_path, ("A", "FLAKY", "C"), _crash_twice_on_flaky,
+                            **{"run.max_attempts": attempts})
+    assert results["FLAKY"].status == status and (tmp_path / "out" / "flaky-tries").read_text() == str(attempts)
+    assert all(results[s].status == "pass" for s in ("A", "C"))
 
 
 def _hang_on_slow(row, ctx):

@@ -203,18 +203,34 @@ def _rounds(rows: list[SkuRow], ctx: RunContext, workers: int, devices: list[str
             suspects = [r for r in broken if r.sku in started]
             pending = [r for r in broken if r.sku not in started]
             for row in suspects:
-                alone: list[SkuRow] = []
-                late: set[str] = set()
-                yield from _pool_round([row], ctx, 1, devices[:1] if devices else None, task, started, alone,
-                                       timeout, late)
-                if alone and late:
-                    yield _error(row, f"timed out after {timeout:g} s (run.item_timeout)", ctx,
-                                 "tries: 2; it outran the limit in a pool round (its workers were killed), "
-                                 "then again alone in a fresh pool")
-                elif alone:
-                    yield _error(row, "worker process died on this SKU (out of memory or a native crash)", ctx,
-                                 "tries: 2; its worker died in a pool round (every SKU then running was "
-                                 "retried), then again when it ran alone in a fresh pool")
+                yield from _alone(row, ctx, devices, task, started, timeout)
+
+
+def _alone(row: SkuRow, ctx: RunContext, devices: list[str] | None, task: Task, started: Any,
+           timeout: float | None) -> Iterator[ItemResult]:
+    """A SKU that was running when its pool broke (it may have killed the worker, or been a bystander):
+    tried again alone in a fresh one-worker pool until it finishes, up to `run.max_attempts` tries in all
+    (at least one alone: a pool's bystanders cannot be told from the SKU that broke it). A SKU that outran
+    `run.item_timeout` gets one more try, alone, as on Ray."""
+    tries = 1
+    alone_tries = max(1, ctx.cfg.run.max_attempts - 1)
+    for _ in range(alone_tries):
+        broken: list[SkuRow] = []
+        late: set[str] = set()
+        tries += 1
+        yield from _pool_round([row], ctx, 1, devices[:1] if devices else None, task, started, broken, timeout,
+                               late)
+        if not broken:
+            return
+        if late:
+            yield _error(row, f"timed out after {timeout:g} s (run.item_timeout)", ctx,
+                         f"tries: {tries}; it outran the limit in a pool round (its workers were killed), "
+                         "then again alone in a fresh pool")
+            return
+    yield _error(row, "worker process died on this SKU (out of memory or a native crash)", ctx,
+                 f"tries: {tries}; its worker died in a pool round (every SKU then running was retried), then "
+                 f"{'every time' if tries > 2 else 'again'} when it ran alone in a fresh pool (run.max_attempts: "
+                 f"{ctx.cfg.run.max_attempts})")
 
 
 def _pool_round(rows: list[SkuRow], ctx: RunContext, workers: int, devices: list[str] | None, task: Task,
