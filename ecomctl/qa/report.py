@@ -25,7 +25,7 @@ from ecomctl.textsafe import neutralise
 from ecomctl.types import ItemResult, QAResult
 
 SCHEMA = "ecomctl.report/1"
-SPOOL_MEMORY = 8 << 20  # report rows kept in memory before they go to a temporary file in OUT/.cache
+SPOOL_MEMORY = 2 << 20  # report rows kept in memory before they go to a temporary file in OUT/.cache
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
