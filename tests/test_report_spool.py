@@ -132,3 +132,44 @@ def test_memory_does_not_grow_with_the_posters_of_a_run(tmp_path: Path, monkeypa
     assert per_poster < 2048, per_poster  # holding the results themselves: > 10 kB each
     small, large = _peak_while_writing(tmp_path, 600), _peak_while_writing(tmp_path, 3000)
     assert large < 1.5 * small + (2 << 20), (small, large)  # rows in a list: 5× the rows, 5× the memory
+
+
+def test_a_disk_that_cannot_take_the_spool_keeps_the_rows_in_memory(tmp_path: Path, monkeypatch):
+    """The spool is the main process's own write: a full disk there must not stop the run (the workers'
+    writes are what the run's fault handling watches); the rows stay in memory and the reports are whole."""
+    import errno
+    import tempfile
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    results = [synthetic(i) for i in range(200)]
+    monkeypatch.setattr(tempfile, "TemporaryFile", full)
+    with ReportSpool(tmp_path, results, memory=4096) as spool:
+        assert spool._file is None and len(spool) == 200
+        assert list(spool.rows()) == report_rows(results, tmp_path)
+        write_reports(tmp_path, spool, load_config(environ={}))
+    assert len(json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))["items"]) == 200
+
+
+def test_a_disk_that_fills_while_spooling_keeps_the_rest_in_memory(tmp_path: Path):
+    results = [synthetic(i) for i in range(200)]
+    with ReportSpool(tmp_path, results[:60], memory=4096) as spool:
+        spilled = spool._file_size
+        assert spilled > 0
+
+        class Full:  # the spool file from here on: reads work, writes fail (the disk is full)
+            def __init__(self, f):
+                self.f = f
+
+            def write(self, data):
+                self.f.write(bytes(data)[: len(data) // 2])  # a partial write, then the error
+                raise OSError(28, "No space left on device")
+
+            def __getattr__(self, name):
+                return getattr(self.f, name)
+
+        spool._file = Full(spool._file)
+        spool.extend(results[60:])
+        assert spool._file_size == spilled  # nothing counted from the failed write
+        assert list(spool.rows()) == report_rows(results, tmp_path)
