@@ -13,7 +13,7 @@ def test_open_font_faces_are_bounded():
         for size in range(12, 12 + 3 * FONT_CACHE):
             load_font(size, 800)
         info = load_font.cache_info()
-        assert info.currsize <= FONT_CACHE <= 96, info
+        assert info.currsize <= FONT_CACHE <= 64, info
         assert load_font(12 + 3 * FONT_CACHE - 1, 800) is load_font(12 + 3 * FONT_CACHE - 1, 800)  # still cached
     finally:
         load_font.cache_clear()

@@ -22,10 +22,10 @@ def default_font_path() -> Path:
 
 
 # faces kept open per process: each open face of the CJK font holds ~4 MB of FreeType tables (+ ~1 MB of
-# glyphs once used), so 512 of them (the old bound) let a worker grow by up to ~2.7 GB as a catalog's copy
-# brought new sizes; a catalog's layouts use a few dozen (73 over 300 packshot posters), and a miss costs
-# ~0.1 ms to reopen
-FONT_CACHE = 64
+# glyphs once used), and with faces coming and going a slot costs up to ~11 MB of a worker's RSS; 512 (the old
+# bound) let a worker grow by gigabytes as a catalog's copy brought new sizes. A catalog's layouts use a few
+# dozen sizes (73 over 300 packshot posters); at 32 a poster misses ~5 times, ~0.2 ms each
+FONT_CACHE = 32
 
 
 @functools.lru_cache(maxsize=FONT_CACHE)
