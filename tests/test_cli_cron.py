@@ -48,6 +48,8 @@ def test_log_json_appends_and_marks_resumed_posters(small_manifest: Path, fast_c
     assert len(events) == 10 and len({e["run"] for e in events}) == 2
     second = [e for e in events[5:] if e["event"] == "item"]
     assert all(e["resumed"] for e in second) and events[-1]["counts"]["resumed"] == 3
+    assert all(e["timings"] == {} for e in second)  # nothing ran for them tonight
+    assert all(e["timings"]["total"] > 0 for e in events[:5] if e["event"] == "item")
 
 
 def test_log_json_records_item_errors_and_run_errors(tmp_path: Path, fast_config: Path):

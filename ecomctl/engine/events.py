@@ -62,8 +62,10 @@ def item_fields(res: ItemResult) -> dict[str, Any]:
 
 
 def _timings(res: ItemResult) -> dict[str, float]:
-    """Seconds per stage as the sidecar recorded them (a resumed poster: the run that rendered it)."""
-    if res.sidecar is None:
+    """Seconds per stage as the sidecar recorded them; {} for a poster resumed unchanged (nothing ran for it
+    tonight; its sidecar keeps the render's timings), so summing a night's lines gives that night's work and
+    an unchanged night reads no sidecar twice."""
+    if res.sidecar is None or res.resumed:
         return {}
     from ecomctl.errors import EcomctlError
     from ecomctl.store.sidecar import read_sidecar
