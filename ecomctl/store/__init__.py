@@ -11,6 +11,7 @@ Layout (names are built here and nowhere else):
     OUT/logs/<sku>.log                  full traceback of a SKU that failed
     OUT/.cache/subjects/<key>.npz       extraction results by photo digest + settings (subject/cache.py)
     OUT/.cache/ (unnamed temp files)    a large run's report rows until the reports are written (qa/report.py)
+    OUT/.cache/report.key               content key of the last reports written whole (qa/__init__.py)
     OUT/campaigns/<name>.png            a campaign's reference style (engine/campaigns.py)
     OUT/report.html|json|csv, OUT/run.yaml, OUT/.ecomctl.lock
 """
