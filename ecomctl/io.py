@@ -4,7 +4,10 @@ OUT)."""
 
 from __future__ import annotations
 
+import errno
+import os
 import re
+import stat
 import tempfile
 import warnings
 from pathlib import Path
@@ -13,25 +16,54 @@ from PIL import Image, ImageOps
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"})  # images we read
 
-__all__ = ["IMAGE_SUFFIXES", "open_image", "usable_dir", "usable_file"]
+__all__ = ["IMAGE_SUFFIXES", "file_kind", "open_image", "usable_dir", "usable_file"]
+
+
+def file_kind(path: Path | str) -> str:
+    """What `path` is, by stat alone: "file" (a regular file, or a link to one), "missing", else in words "a
+    symlink loop", "a folder", "a named pipe (FIFO)", "a device", "a socket". Never opens it: opening a FIFO
+    blocks until something writes to it, and a device may never end. Other OS refusals (permission, name
+    too long) raise."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return "a symlink loop"
+        if e.errno in (errno.ENOENT, errno.ENOTDIR):
+            return "missing"
+        raise
+    if stat.S_ISREG(mode):
+        return "file"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "a socket" if stat.S_ISSOCK(mode) else "not a regular file"
 
 
 def open_image(path: Path | str) -> Image.Image:
     """A product photo or style image, fully decoded and turned upright by its EXIF orientation (phones
     store portrait shots sideways plus a flag). Raises InputImageError with one line for a file that is
-    not an image, is truncated or corrupt, or holds more pixels than Pillow's decompression-bomb limit."""
+    not an image, is truncated or corrupt, or holds more pixels than Pillow's decompression-bomb limit, or
+    for a path that is not a regular file (checked by stat first: a FIFO is never opened). 16-bit, 32-bit
+    and float images come back as 8-bit, scaled."""
     from ecomctl.errors import InputImageError
     from ecomctl.textsafe import neutralise
 
     path = Path(path)
     try:
+        kind = file_kind(path)  # the manifest checked it, but a file can change before its SKU's turn
+        if kind != "file":
+            raise FileNotFoundError if kind == "missing" else _OddFile(kind)
         with warnings.catch_warnings():
             # past MAX_IMAGE_PIXELS Pillow only warns (an error at twice that): refuse both, a 90 MP+
             # "photo" is a bomb or a mistake, and decoding it would take gigabytes in every worker
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as im:
                 im.load()
-                return ImageOps.exif_transpose(im)
+                return _eight_bit(ImageOps.exif_transpose(im))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
         found = re.search(r"\((\d+) pixels\)", str(e))
         size = f"{int(found.group(1)) / 1e6:.0f} megapixels" if found else "too many pixels"
@@ -40,11 +72,39 @@ def open_image(path: Path | str) -> Image.Image:
         why = "not an image file Pillow can read, or its header is corrupt"
     except FileNotFoundError:
         why = "file not found"
+    except _OddFile as e:
+        why = f"{e}, not a file"
     except OSError as e:
         why = f"truncated or corrupt ({e.strerror or e})"
     except Exception as e:  # noqa: BLE001 — Pillow's decoders raise anything on mangled data
         why = f"corrupt ({type(e).__name__}: {e})"
     raise InputImageError(neutralise(f"cannot read image {path.name}: {why}"))
+
+
+class _OddFile(Exception):
+    """The path is a folder, FIFO, device, socket or symlink loop (str: which)."""
+
+
+def _eight_bit(im: Image.Image) -> Image.Image:
+    """16-bit, 32-bit and float greyscale as 8-bit "L", scaled: Pillow's own convert clips instead (a 16-bit
+    PNG turns white, a 0..1 float image black) and every extractor then fails. 16-bit RGB(A) PNGs already
+    decode to 8 bits per channel in Pillow. Integers: 0..255 kept, up to 65535 scaled as 16-bit, wider (or
+    negative) stretched from their own range; floats: 0..1 as fractions, else as integers."""
+    if im.mode not in ("I", "F") and not im.mode.startswith("I;16"):
+        return im
+    import numpy as np
+
+    a = np.nan_to_num(np.asarray(im, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    lo, hi = (float(a.min()), float(a.max())) if a.size else (0.0, 0.0)
+    if im.mode == "F" and lo >= 0 and hi <= 1:
+        a = a * 255
+    elif im.mode.startswith("I;16") or (lo >= 0 and 255 < hi <= 65535):
+        a = a / 257
+    elif lo < 0 or hi > 255:
+        a = (a - lo) * (255 / (hi - lo))
+    out = Image.fromarray(np.clip(np.rint(a), 0, 255).astype(np.uint8), "L")
+    out.info = dict(im.info)
+    return out
 
 
 def usable_dir(path: Path, what: str) -> Path:

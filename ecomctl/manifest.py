@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import difflib
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ecomctl.errors import ConfigError, ManifestError
-from ecomctl.io import IMAGE_SUFFIXES
+from ecomctl.io import IMAGE_SUFFIXES, file_kind
 from ecomctl.manifest_files import FIELDS, REQUIRED, Problems, RawRow, read_csv, read_yaml
 from ecomctl.store import RESERVED_NAMES
 from ecomctl.textsafe import describe, first_control, neutralise, normalise_breaks
@@ -156,10 +157,12 @@ def _check_files(raw: RawRow, data: dict[str, Any], bad: set[str], base: Path, p
                  known: _Known) -> None:
     image = str(data.get("image") or "").strip()
     if image and "image" not in bad:
-        path = (base / image).resolve()
-        if not path.is_file():
+        kind = file_kind(base / image)  # stat only: opening a FIFO would wait for a writer forever
+        if kind == "missing":
             problems.add(*raw.at("image"), f"image: file not found: {image}")
-        elif path.suffix.lower() not in IMAGE_SUFFIXES:
+        elif kind != "file":
+            problems.add(*raw.at("image"), f"image: {kind}, not a file: {image}")
+        elif _resolved(base / image).suffix.lower() not in IMAGE_SUFFIXES:  # a link's target names the type
             problems.add(*raw.at("image"), f"image: not an image file: {image}")
     style, template = (str(data.get(k) or "").strip() for k in ("style", "template"))
     if style and "style" not in bad and not known.style_ok(style, base):
@@ -256,12 +259,21 @@ def load_manifest(path: Path | str, default_size: str = "1024x1024", default_var
     return Manifest(path, tuple(rows))
 
 
+def _resolved(path: Path) -> Path:
+    """`path` made absolute with its links followed; a symlink loop (RuntimeError on Python 3.11) or a path
+    the OS refuses stays as given, absolute: it is already a problem on its row, reported before any use."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):
+        return Path(os.path.abspath(path))
+
+
 def _to_row(m: RowModel, base: Path, line: int, path: Path, default_size: str, default_variants: int) -> SkuRow:
     style = m.style
     if style and Path(style).suffix.lower() in IMAGE_SUFFIXES:
-        style = str((base / style).resolve())
+        style = str(_resolved(base / style))
     return SkuRow(
-        sku=m.sku, image=(base / m.image).resolve(), title=m.title, size=m.size or parse_size(default_size),
+        sku=m.sku, image=_resolved(base / m.image), title=m.title, size=m.size or parse_size(default_size),
         subtitle=m.subtitle, price=m.price, badge=m.badge, subject=m.subject, style=style, prompt=m.prompt,
         template=m.template, variants=m.variants or default_variants, seed=m.seed, lang=m.lang,
         campaign=m.campaign, where=f"{path}:{line}",
