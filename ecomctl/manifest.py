@@ -1,4 +1,4 @@
-"""Load & validate stage: CSV/YAML manifest → SkuRow values; every problem as `file:row:column: message`."""
+"""Load & validate stage: CSV/TSV/Excel/YAML manifest → SkuRow values; every problem as `file:row:column: message`."""
 
 from __future__ import annotations
 
@@ -99,6 +99,7 @@ class RowModel(BaseModel):
 class Manifest:
     path: Path
     rows: tuple[SkuRow, ...]
+    source: str = ""  # what the file was read as, e.g. "GB18030 text, semicolon-separated" (validate says it)
 
 
 def _clean_text(raw: RawRow, problems: Problems) -> tuple[dict[str, Any], set[str]]:
@@ -219,9 +220,35 @@ def _did_you_mean(kind: str, value: str, known: list[str]) -> str:
     return f"unknown {kind} {value!r}{hint} (known: {', '.join(known)})"
 
 
+def _read(path: Path, problems: Problems, sheet: str | None) -> tuple[list[RawRow], str]:
+    """The reader by file type: .xlsx/.xlsm (first sheet or `sheet`), .yaml/.yml, else delimited text."""
+    from ecomctl.manifest_excel import XLSX_SUFFIXES, read_xlsx
+
+    suffix = path.suffix.lower()
+    if suffix in XLSX_SUFFIXES:
+        return read_xlsx(path, problems, sheet)
+    shown = neutralise(str(path))
+    if suffix == ".xls":
+        raise ManifestError([f"{shown}: an Excel 97-2003 workbook (.xls) is not read; save it as .xlsx or CSV"])
+    if sheet is not None:
+        raise ManifestError([(f"{shown}: a sheet ({neutralise(sheet)!r}) can only be picked in an Excel workbook "
+                             "(.xlsx); this manifest is text")])
+    return (read_yaml if suffix in (".yaml", ".yml") else read_csv)(path, problems)
+
+
+def _decode_message(shown: str, e: UnicodeDecodeError) -> str:
+    where = f"byte 0x{e.object[e.start]:02x} at offset {e.start}"
+    if e.encoding.startswith("utf-16"):
+        return (f"{shown}: starts with a UTF-16 byte-order mark but is not UTF-16 text ({where}); "
+                "save the manifest as UTF-8")
+    return f"{shown}: not UTF-8 text ({where}), nor UTF-16 or GB18030; save the manifest as UTF-8"
+
+
 def load_manifest(path: Path | str, default_size: str = "1024x1024", default_variants: int = 1,
-                  styles: Iterable[str] | None = None, templates: Iterable[str] | None = None) -> Manifest:
-    """Read and validate the whole manifest; raise ManifestError listing every problem found."""
+                  styles: Iterable[str] | None = None, templates: Iterable[str] | None = None,
+                  sheet: str | None = None) -> Manifest:
+    """Read and validate the whole manifest; raise ManifestError listing every problem found. `sheet`:
+    the sheet of an Excel workbook to read (default: its first)."""
     from ecomctl.render.styles import load_styles
     from ecomctl.text.layout import TEMPLATES
 
@@ -234,12 +261,10 @@ def load_manifest(path: Path | str, default_size: str = "1024x1024", default_var
     shown = neutralise(str(path))
     if not path.is_file():
         raise ManifestError([f"{shown}: manifest not found"])
-    reader = read_yaml if path.suffix.lower() in (".yaml", ".yml") else read_csv
     try:
-        raws = reader(path, problems)
+        raws, source = _read(path, problems, sheet)
     except UnicodeDecodeError as e:
-        where = f"byte 0x{e.object[e.start]:02x} at offset {e.start}"
-        raise ManifestError([f"{shown}: not UTF-8 text ({where}); save the manifest as UTF-8"]) from None
+        raise ManifestError([_decode_message(shown, e)]) from None
     except (OSError, csv.Error) as e:
         why = neutralise(str(getattr(e, "strerror", None) or e))
         raise ManifestError([f"{shown}: cannot read manifest: {why}"]) from None
@@ -256,7 +281,7 @@ def load_manifest(path: Path | str, default_size: str = "1024x1024", default_var
         if model is not None:
             rows.append(_to_row(model, base, raw.line, path, default_size, default_variants))
     problems.raise_if_any()
-    return Manifest(path, tuple(rows))
+    return Manifest(path, tuple(rows), source)
 
 
 def _resolved(path: Path) -> Path:
@@ -280,10 +305,10 @@ def _to_row(m: RowModel, base: Path, line: int, path: Path, default_size: str, d
     )
 
 
-def load_run_manifest(path: Path, cfg: Any) -> tuple[Manifest, dict]:
+def load_run_manifest(path: Path, cfg: Any, sheet: str | None = None) -> tuple[Manifest, dict]:
     """The manifest as `render` and `validate` read it: with the run's style presets, size and variants
     (`cfg`: a Config). Used by `validate` without importing the render engine."""
     from ecomctl.render.styles import load_styles
 
     styles = load_styles(cfg.render.styles, Path(path).parent)
-    return load_manifest(path, cfg.render.size, cfg.render.variants, styles=styles), styles
+    return load_manifest(path, cfg.render.size, cfg.render.variants, styles=styles, sheet=sheet), styles

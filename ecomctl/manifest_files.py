@@ -1,10 +1,13 @@
-"""Load stage, reading: CSV/YAML manifest text → RawRow values that remember where each field came from."""
+"""Load stage, reading: CSV/TSV/YAML manifest text (Excel: manifest_excel.py) → RawRow values that remember
+where each field came from."""
 
 from __future__ import annotations
 
+import codecs
 import csv
 import difflib
 import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,23 +41,80 @@ class RawRow:
 class Problems:
     def __init__(self, path: Path):
         self.path, self.items = path, set()
+        self.letters = False  # columns named as a spreadsheet heads them (A, B, … AA): Excel manifests
 
     def add(self, line: int, col: int, msg: str) -> None:
         # the file name may be anything the user typed; messages never carry raw control characters
-        self.items.add((line, col, neutralise(f"{self.path}:{line}:{col}: {msg}")))
+        where = column_letter(col) if self.letters else col
+        self.items.add((line, col, neutralise(f"{self.path}:{line}:{where}: {msg}")))
 
     def raise_if_any(self) -> None:
         if self.items:
             raise ManifestError([m for _, _, m in sorted(self.items)])
 
 
-def read_csv(path: Path, problems: Problems) -> list[RawRow]:
+def column_letter(col: int) -> str:
+    """1 → A, 26 → Z, 27 → AA: the column heading a spreadsheet shows."""
+    name = ""
+    while col > 0:
+        col, rem = divmod(col - 1, 26)
+        name = chr(ord("A") + rem) + name
+    return name
+
+
+def decode_text(data: bytes) -> tuple[str, str]:
+    """A text manifest's bytes as text, and the encoding's name. UTF-8 (with or without BOM) first; UTF-16
+    with a BOM (Excel's "Unicode text"); else GB18030, a superset of GBK (what Excel's "CSV" writes on
+    Chinese Windows), when every byte decodes. Raises the UTF-8 (or UTF-16) UnicodeDecodeError when none
+    fits, so the message points at the first byte that is not UTF-8."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16"), "UTF-16"
+    try:
+        return data.decode("utf-8-sig"), "UTF-8 (BOM)" if data.startswith(codecs.BOM_UTF8) else "UTF-8"
+    except UnicodeDecodeError as utf8:
+        try:
+            return data.decode("gb18030"), "GB18030"
+        except UnicodeDecodeError:
+            raise utf8 from None
+
+
+DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab"}
+
+
+def sniff_delimiter(text: str, tsv: bool = False) -> str:
+    """The delimiter the header line uses most (outside quotes): comma, semicolon (European Excel) or tab
+    (Excel "Unicode text", .tsv). Counting on the header is enough: its cells are our field names, which
+    hold none of these; a tie (one column) is a comma, or a tab for .tsv."""
+    header = re.sub(r'"[^"]*"', "", re.split(r"[\r\n]", text, maxsplit=1)[0])
+    counts = {d: header.count(d) for d in DELIMITERS}
+    order = ("\t", ",", ";") if tsv else (",", ";", "\t")
+    return max(order, key=lambda d: counts[d])  # max keeps the first of equals: the preferred one
+
+
+def read_csv(path: Path, problems: Problems) -> tuple[list[RawRow], str]:
+    """Rows of a CSV/TSV manifest, and what it was read as (encoding, delimiter) for `validate` to say."""
+    data = path.read_bytes()
+    if data.startswith(b"PK\x03\x04"):
+        raise ManifestError([neutralise(f"{path}: this is an Excel workbook (or another zip file), not text; "
+                                        "name it .xlsx to read it as a workbook")])
+    text, encoding = decode_text(data)
+    if "\x00" in text[:200].split("\n", 1)[0]:  # "s\0k\0u\0": every other byte NUL in the header
+        raise ManifestError([neutralise(f"{path}: looks like UTF-16 text without a byte-order mark; save the "
+                                        "manifest as UTF-8 (or as Excel \"Unicode text\", which writes the mark)")])
+    delimiter = sniff_delimiter(text, tsv=path.suffix.lower() == ".tsv")
     # csv sees the text as written (newline=""), so a quoted newline stays in its cell, and only \r / \n
     # end a record (str.splitlines would also split on U+2028, form feed, … inside a quoted field)
     # strict: an unbalanced quote is an error, not a cell that silently swallows every row after it
-    reader = csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"), newline=""), strict=True)
-    records = _records(reader, problems)
-    header = [h.strip().lower() for h in next(records, (1, []))[1]]
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    rows = table_rows(_records(reader, problems), problems)
+    return rows, f"{encoding} text, {DELIMITERS[delimiter]}-separated"
+
+
+def table_rows(records: Iterator[tuple[int, list[str]]], problems: Problems) -> list[RawRow]:
+    """A header record, then one record per SKU (blank ones skipped): every reader of tables (CSV, TSV,
+    Excel) goes through here, so the column rules are the same for all of them."""
+    head_line, head = next(records, (1, []))
+    header = [h.strip().lower() for h in head]
     if not header:
         if not problems.items:  # not when bad quoting already ended the reading
             problems.add(1, 1, "manifest is empty (expected a header row)")
@@ -62,15 +122,15 @@ def read_csv(path: Path, problems: Problems) -> list[RawRow]:
     cols: dict[str, int] = {}
     for i, name in enumerate(header, start=1):
         if name in cols:
-            problems.add(1, i, f"duplicate column {name!r} (first in column {cols[name]})")
+            problems.add(head_line, i, f"duplicate column {name!r} (first in column {_col(problems, cols[name])})")
         else:
             cols[name] = i
     for name in REQUIRED:
         if name not in cols:
-            problems.add(1, len(header) + 1, f"missing required column {name!r}")
+            problems.add(head_line, len(header) + 1, f"missing required column {name!r}")
     for name, i in cols.items():
         if name not in FIELDS:
-            problems.add(1, i, unknown_column(name))
+            problems.add(head_line, i, unknown_column(name))
     rows = []
     for line, values in records:
         if not any(v.strip() for v in values):
@@ -80,6 +140,10 @@ def read_csv(path: Path, problems: Problems) -> list[RawRow]:
         data = {h: values[i - 1] for h, i in cols.items() if h in FIELDS and i <= len(values)}
         rows.append(RawRow(data, line, {k: v for k, v in cols.items() if k in FIELDS}))
     return rows
+
+
+def _col(problems: Problems, col: int) -> str:
+    return column_letter(col) if problems.letters else str(col)
 
 
 def _records(reader: Any, problems: Problems) -> Iterator[tuple[int, list[str]]]:
@@ -155,9 +219,15 @@ def _yaml_fields(loader: yamlio.BoundedLoader, node: yaml.MappingNode, problems:
     return data, where, bad
 
 
-def read_yaml(path: Path, problems: Problems) -> list[RawRow]:
+def read_yaml(path: Path, problems: Problems) -> tuple[list[RawRow], str]:
+    """Rows of a YAML manifest, and what it was read as (its encoding)."""
+    text, encoding = decode_text(path.read_bytes())
+    return _yaml_rows(text, problems), f"{encoding} YAML"
+
+
+def _yaml_rows(text: str, problems: Problems) -> list[RawRow]:
     try:
-        root, loader = yamlio.compose(path.read_text(encoding="utf-8"))
+        root, loader = yamlio.compose(text)
     except yamlio.YamlProblem as e:
         problems.add(e.line, e.column, e.message)
         return []

@@ -15,7 +15,8 @@ runner = CliRunner()
 def test_validate_ok(small_manifest: Path) -> None:
     res = runner.invoke(app, ["validate", str(small_manifest)])
     assert res.exit_code == 0, res.output
-    assert res.stdout.strip() == f"{small_manifest}: ok — 2 SKUs, 3 posters"
+    assert res.stdout.splitlines() == [f"{small_manifest}: ok — 2 SKUs, 3 posters",
+                                       "read as UTF-8 text, comma-separated"]
 
 
 def test_validate_lists_all_problems_and_exits_2(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ def register(app: typer.Typer) -> None:
     @app.command()
     @guard
     def extract(
-        manifest: Path = typer.Argument(..., help="CSV or YAML manifest of SKUs."),
+        manifest: Path = typer.Argument(..., help="Manifest of SKUs: CSV/TSV, Excel (.xlsx, first sheet) or YAML."),
         out: Path = typer.Option(..., "--out", "-o", help="Output folder for cutouts, masks and previews."),
         method: str = typer.Option(None, "--method", "-m",
                                    help="auto | alpha | grounded-sam | saliency | classical (default: config subject.method)."),

@@ -32,7 +32,8 @@ def register(app: typer.Typer) -> None:
     @app.command()
     @guard
     def render(
-        manifest: Path = typer.Argument(..., help="CSV or YAML manifest of SKUs."),
+        manifest: Path = typer.Argument(..., help="Manifest of SKUs: CSV/TSV, Excel (.xlsx) or YAML."),
+        sheet: str = typer.Option(None, "--sheet", help="Sheet of an Excel workbook to read [default: the first]."),
         out: str = typer.Option(None, "--out", "-o", help="Output folder [default: run.out = out].", metavar="<path>"),
         backend: str = typer.Option(None, "--backend", "-b", help="Render backend (compose, sdxl-inpaint, …)."),
         config: Path = typer.Option(None, "--config", "-c", help="YAML config file (layered over defaults)."),
@@ -60,10 +61,10 @@ def register(app: typer.Typer) -> None:
                                     "render.campaign": campaign})
         cfg = _with_campaign_ref(cfg, campaign_ref)
         if quiet:
-            summary = run_render(manifest, cfg, force=force, log_json=log_json, verify=verify)
+            summary = run_render(manifest, cfg, force=force, log_json=log_json, verify=verify, sheet=sheet)
             _print_quiet(summary)
         else:
-            summary = _run(run_render, manifest, cfg, force, log_json, verify)
+            summary = _run(run_render, manifest, cfg, force, log_json, verify, sheet)
             _print_summary(summary)
         raise typer.Exit(summary.exit_code)
 
@@ -79,7 +80,7 @@ def _with_campaign_ref(cfg, ref: Path | None):
     return cfg.model_copy(update={"render": cfg.render.model_copy(update={"campaigns": refs})})
 
 
-def _run(run_render, manifest, cfg, force, log_json, verify):
+def _run(run_render, manifest, cfg, force, log_json, verify, sheet):
     with Bar("render") as bar:  # one row per poster (a SKU that failed before its posters: one row)
 
         def on_result(res: ItemResult) -> None:
@@ -88,7 +89,7 @@ def _run(run_render, manifest, cfg, force, log_json, verify):
             print_traceback(res.log)
 
         return run_render(manifest, cfg, on_result=on_result, force=force, log_json=log_json, verify=verify,
-                          on_start=lambda n: bar.update(total=n))
+                          on_start=lambda n: bar.update(total=n), sheet=sheet)
 
 
 def _print_quiet(summary) -> None:

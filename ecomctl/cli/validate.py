@@ -13,14 +13,18 @@ def register(app: typer.Typer) -> None:
     @app.command()
     @guard
     def validate(
-        manifest: Path = typer.Argument(..., help="CSV or YAML manifest of SKUs."),
+        manifest: Path = typer.Argument(..., help="Manifest of SKUs: CSV/TSV (UTF-8, UTF-16 with BOM or GBK/GB18030; "
+                                        "comma, semicolon or tab), an Excel workbook (.xlsx) or YAML."),
         config: Path = typer.Option(None, "--config", "-c", help="YAML config file."),
+        sheet: str = typer.Option(None, "--sheet", help="Sheet of an Excel workbook to read [default: the first]."),
     ) -> None:
-        """Check a manifest without rendering: every problem as file:row:column: message."""
+        """Check a manifest without rendering: every problem as file:row:column: message (in an Excel
+        workbook: sheet row and column letter, e.g. catalog.xlsx:3:D). Says what the file was read as."""
         from ecomctl.manifest import load_run_manifest
 
         cfg = build_config(config, {})
-        manifest_, _ = load_run_manifest(manifest, cfg)
+        manifest_, _ = load_run_manifest(manifest, cfg, sheet=sheet)
         posters = sum(r.variants for r in manifest_.rows)
         console.print(f"{manifest}: ok — {len(manifest_.rows)} SKUs, {posters} posters", highlight=False,
                       soft_wrap=True)
+        console.print(f"read as {manifest_.source}", highlight=False, soft_wrap=True)

@@ -1,0 +1,208 @@
+"""Manifests as catalog teams have them, made the way their tools write them: an Excel workbook (openpyxl),
+a GBK CSV (Excel on Chinese Windows), Excel's "Unicode text" (UTF-16 LE + BOM, tabs), a semicolon CSV
+(European Excel), a UTF-8 CSV with BOM, a .tsv; every rule of the CSV reader holds for each."""
+
+from __future__ import annotations
+
+import codecs
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ecomctl.cli import app
+from ecomctl.errors import ManifestError
+from ecomctl.manifest import load_manifest
+from tests.conftest import make_product
+
+openpyxl = pytest.importorskip("openpyxl")  # a default dependency; the skip only names it when it is missing
+
+runner = CliRunner()
+FAST = "qa:\n  text:\n    enabled: false\nrender:\n  variants: 1\n  size: 256x256\n"
+TITLE = "保湿面霜 长效锁水"
+
+
+def _config(tmp: Path) -> Path:
+    (tmp / "fast.yaml").write_text(FAST, encoding="utf-8")
+    return tmp / "fast.yaml"
+
+
+def _workbook(path: Path) -> Path:
+    """What a catalog team's workbook looks like: a header row, a text SKU with leading zeros, a numeric
+    price, a number formatted 00000, a formatted but empty trailing row, and a second sheet."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Catalog"
+    ws.append(["SKU", "Image", "Title", "Price"])
+    ws.append(["00123", "p.png", TITLE, 99])
+    ws.append([77, "p.png", "Travel Mug", 19.9])
+    ws["A3"].number_format = "00000"
+    ws["A5"].number_format = "0.00"  # a formatted empty cell: the row exists in the file, with no value
+    spring = wb.create_sheet("Spring")
+    spring.append(["sku", "image", "title", "price", "badge"])
+    spring.append(["S-01", "p.png", "Spring Serum", 29, "新品"])
+    wb.save(path)
+    return path
+
+
+def _texts() -> dict[str, tuple[bytes, str]]:
+    """file name → (bytes as the tool writes them, what validate says it read)."""
+    rows = [["sku", "image", "title", "price"], ["A1", "p.png", TITLE, "99"]]
+    return {
+        "gbk.csv": ("\r\n".join(",".join(r) for r in rows).encode("gbk") + b"\r\n", "GB18030 text, comma-separated"),
+        "unicode.txt": (codecs.BOM_UTF16_LE + "\r\n".join("\t".join(r) for r in rows).encode("utf-16-le"),
+                        "UTF-16 text, tab-separated"),
+        "semicolon.csv": (("sku;image;title;price;size\r\nA1;p.png;Serum, 50 ml;29,90 €;512x512\r\n").encode("utf-8"),
+                          "UTF-8 text, semicolon-separated"),
+        "bom.csv": (codecs.BOM_UTF8 + ("\n".join(",".join(r) for r in rows) + "\n").encode("utf-8"),
+                    "UTF-8 (BOM) text, comma-separated"),
+        "tabs.tsv": (("\n".join("\t".join(r) for r in rows) + "\n").encode("utf-8"), "UTF-8 text, tab-separated"),
+    }
+
+
+# ------------------------------------------------------------------------------------------------- Excel
+
+def test_xlsx_cells_as_the_sheet_shows_them(tmp_path: Path) -> None:
+    make_product(tmp_path / "p.png")
+    m = load_manifest(_workbook(tmp_path / "catalog.xlsx"))
+    assert [(r.sku, r.title, r.price) for r in m.rows] == [("00123", TITLE, "99"), ("00077", "Travel Mug", "19.9")]
+    assert m.rows[1].where == f"{tmp_path / 'catalog.xlsx'}:3"  # the sheet's row number
+    assert m.source == "Excel workbook, sheet 'Catalog'"
+    spring = load_manifest(tmp_path / "catalog.xlsx", sheet="spring")  # the name ignoring case, when unique
+    assert [(r.sku, r.price, r.badge) for r in spring.rows] == [("S-01", "29", "新品")]
+
+
+def test_xlsx_second_sheet_renders(tmp_path: Path) -> None:
+    make_product(tmp_path / "p.png")
+    book = _workbook(tmp_path / "catalog.xlsx")
+    res = runner.invoke(app, ["render", str(book), "--sheet", "Spring", "--out", str(tmp_path / "out"),
+                              "--config", str(_config(tmp_path))])
+    assert res.exit_code == 0, res.output
+    assert "pass    S-01-v1" in res.stdout.splitlines()
+    assert (tmp_path / "out" / "S-01" / "S-01-v1.png").is_file()
+
+
+def test_xlsx_validate_says_what_it_read(tmp_path: Path) -> None:
+    make_product(tmp_path / "p.png")
+    book = _workbook(tmp_path / "catalog.xlsx")
+    res = runner.invoke(app, ["validate", str(book), "--sheet", "Spring", "--config", str(_config(tmp_path))])
+    assert res.exit_code == 0, res.output
+    assert res.stdout.splitlines() == [f"{book}: ok — 1 SKUs, 1 posters", "read as Excel workbook, sheet 'Spring'"]
+
+
+def test_xlsx_problems_name_sheet_row_and_column_letter(tmp_path: Path) -> None:
+    make_product(tmp_path / "p.png")
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["sku", "image", "title", "size", "title"])
+    ws.append(["A", "p.png", "Good", "1024x1024"])
+    ws.append([])  # an empty row between: skipped, the next keeps its sheet row number
+    ws.append(["B", "gone.png", "a\tb", "huge"])
+    ws.append(["C", "p.png", "#N/A"])  # openpyxl stores this as an error cell, as Excel does for a failed formula
+    path = tmp_path / "bad.xlsx"
+    wb.save(path)
+    res = runner.invoke(app, ["validate", str(path)])
+    assert res.exit_code == 2
+    assert res.stderr.splitlines() == [
+        f"error: {path}:1:E: duplicate column 'title' (first in column C)",
+        f"error: {path}:4:B: image: file not found: gone.png",
+        f"error: {path}:4:C: title: control character U+0009 (tab) at character 2; remove it",
+        f"error: {path}:4:D: size: bad size 'huge': use WxH (e.g. 1024x1024) or a preset",
+        f"error: {path}:5:C: the cell shows the error #N/A; fix the formula in the workbook",
+        f"error: {path}:5:C: title: required, but empty",
+    ]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--sheet", "Autumn"], "{book}: no sheet 'Autumn' (sheets: 'Catalog', 'Spring')"),
+    (["--sheet", "Sprung"], "{book}: no sheet 'Sprung'; did you mean 'Spring'? (sheets: 'Catalog', 'Spring')"),
+])
+def test_xlsx_unknown_sheet(tmp_path: Path, args: list[str], message: str) -> None:
+    book = _workbook(tmp_path / "catalog.xlsx")
+    res = runner.invoke(app, ["validate", str(book), *args])
+    assert res.exit_code == 2
+    assert res.stderr.splitlines() == ["error: " + message.format(book=book)]
+
+
+def test_sheet_of_a_csv_and_files_that_are_not_workbooks(tmp_path: Path) -> None:
+    (tmp_path / "m.csv").write_text("sku,image,title\n", encoding="utf-8")
+    (tmp_path / "old.xls").write_bytes(b"\xd0\xcf\x11\xe0")  # an OLE2 file, as Excel 97-2003 writes
+    (tmp_path / "fake.xlsx").write_text("sku,image,title\n", encoding="utf-8")
+    _workbook(tmp_path / "zipped.csv")  # a workbook under a text name
+    cases = {
+        ("m.csv", "--sheet", "A"): "m.csv: a sheet ('A') can only be picked in an Excel workbook (.xlsx); "
+                                   "this manifest is text",
+        ("old.xls",): "old.xls: an Excel 97-2003 workbook (.xls) is not read; save it as .xlsx or CSV",
+        ("fake.xlsx",): "fake.xlsx: not an .xlsx workbook (no zip inside: an old .xls renamed, or a "
+                        "password-protected workbook?); save it as .xlsx or CSV",
+        ("zipped.csv",): "zipped.csv: this is an Excel workbook (or another zip file), not text; name it .xlsx "
+                         "to read it as a workbook",
+    }
+    for (name, *extra), message in cases.items():
+        res = runner.invoke(app, ["validate", str(tmp_path / name), *extra])
+        assert (res.exit_code, res.stderr.splitlines()) == (2, [f"error: {tmp_path}/{message}"]), name
+
+
+# ---------------------------------------------------------------------------------- encodings, delimiters
+
+@pytest.mark.parametrize("name", list(_texts()))
+def test_text_manifest_validates_and_says_how_it_was_read(tmp_path: Path, name: str) -> None:
+    make_product(tmp_path / "p.png")
+    data, read_as = _texts()[name]
+    (tmp_path / name).write_bytes(data)
+    res = runner.invoke(app, ["validate", str(tmp_path / name), "--config", str(_config(tmp_path))])
+    assert res.exit_code == 0, res.output
+    assert res.stdout.splitlines() == [f"{tmp_path / name}: ok — 1 SKUs, 1 posters", f"read as {read_as}"]
+    row = load_manifest(tmp_path / name).rows[0]
+    if name == "semicolon.csv":  # commas inside cells are text, not a delimiter
+        assert (row.title, row.price) == ("Serum, 50 ml", "29,90 €")
+    else:
+        assert (row.sku, row.title, row.price) == ("A1", TITLE, "99")
+
+
+@pytest.mark.parametrize("name", ["gbk.csv", "unicode.txt", "semicolon.csv", "bom.csv"])
+def test_text_manifest_renders(tmp_path: Path, name: str) -> None:
+    make_product(tmp_path / "p.png")
+    (tmp_path / name).write_bytes(_texts()[name][0])
+    res = runner.invoke(app, ["render", str(tmp_path / name), "--out", str(tmp_path / "out"),
+                              "--config", str(_config(tmp_path))])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "out" / "A1" / "A1-v1.png").is_file()
+
+
+def test_every_rule_holds_for_a_semicolon_gbk_file(tmp_path: Path) -> None:
+    make_product(tmp_path / "p.png")
+    path = tmp_path / "m.csv"
+    path.write_bytes('sku;image;title;title\r\nA;p.png;"坏\x1b";x\r\nA;p.png;"未闭合\r\n'.encode("gbk"))
+    with pytest.raises(ManifestError) as e:
+        load_manifest(path)
+    assert e.value.problems == [
+        f"{path}:1:4: duplicate column 'title' (first in column 3)",
+        f"{path}:2:3: title: control character U+001B (ESC) at character 2; remove it",
+        f'{path}:3:1: cannot read this row: a quoted cell opened on this row is never closed (unbalanced ")',
+    ]
+
+
+def test_bytes_no_encoding_fits(tmp_path: Path) -> None:
+    path = tmp_path / "m.csv"
+    path.write_bytes(codecs.BOM_UTF16_LE + b"s\x00k")  # odd length: not UTF-16 after all
+    with pytest.raises(ManifestError) as e:
+        load_manifest(path)
+    assert e.value.problems == [(f"{path}: starts with a UTF-16 byte-order mark but is not UTF-16 text (byte 0x6b "
+                                "at offset 4); save the manifest as UTF-8")]
+
+
+def test_utf16_without_bom_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "m.csv"
+    path.write_bytes("sku,image,title\r\nA,p.png,t\r\n".encode("utf-16-le"))
+    with pytest.raises(ManifestError) as e:
+        load_manifest(path)
+    assert e.value.problems == [(f'{path}: looks like UTF-16 text without a byte-order mark; save the manifest as '
+                                'UTF-8 (or as Excel "Unicode text", which writes the mark)')]
+
+
+
+def test_validate_help_names_the_readers() -> None:
+    res = runner.invoke(app, ["validate", "--help"])
+    assert res.exit_code == 0
+    assert "Excel workbook (.xlsx)" in res.stdout and "--sheet" in res.stdout and "GB18030" in res.stdout
