@@ -109,7 +109,7 @@ def test_qwen_presets_turbo_default_lightning_option_config_wins():
     turbo = QwenImageSettings()
     assert (turbo.preset, turbo.model, turbo.lora, turbo.lora_weight, turbo.steps, turbo.scheduler,
             turbo.guidance) == ("turbo", "Qwen/Qwen-Image-2512", "Wuli-art/Qwen-Image-2512-Turbo-LoRA-2-Steps",
-                                None, 2, "keep", 1.0)
+                                "Wuli-Qwen-Image-2512-Turbo-LoRA-2steps-V1.0-bf16.safetensors", 2, "turbo", 1.0)
     light = QwenImageSettings(preset="lightning")
     assert (light.model, light.lora, light.lora_weight, light.steps, light.scheduler) == (
         "Qwen/Qwen-Image", "lightx2v/Qwen-Image-Lightning", "Qwen-Image-Lightning-8steps-V1.1.safetensors", 8,
@@ -127,3 +127,4 @@ def test_pick_lora_file_follows_diffusers_choice():
     assert pick_lora_file(["b.safetensors", "a.safetensors", "README.md"]) == "a.safetensors"
     assert pick_lora_file(["x.safetensors", "pytorch_lora_weights.safetensors"]) == "pytorch_lora_weights.safetensors"
     assert pick_lora_file(["scheduler.safetensors", "sub/w.safetensors", "w.bin"]) is None
+

@@ -94,8 +94,9 @@ def test_qwen_lightning_preset_scheduler_settings():
 
 
 def test_qwen_turbo_preset_loads_a_lora_folder_and_renders_two_steps(tmp_path: Path):
-    """The default preset: base model + the turbo LoRA folder (its one weight file picked as diffusers would),
-    fused, 2 steps, the base repo's own scheduler, no true-CFG pass."""
+    """The default preset: base model + the turbo LoRA folder (the pinned Wuli weight file), fused, 2 steps, the
+    base repo's scheduler config with the turbo overrides (tests/test_backend_schedules.py: its sigmas), no
+    true-CFG pass."""
     import shutil
 
     from diffusers import FlowMatchEulerDiscreteScheduler
@@ -116,7 +117,10 @@ def test_qwen_turbo_preset_loads_a_lora_folder_and_renders_two_steps(tmp_path: P
     scene = turbo.render([request()])[0]
     assert scene.image.size == (96, 64) and len(forwards) == 2  # 2 steps, one pass each (guidance 1)
     shipped = FlowMatchEulerDiscreteScheduler.from_pretrained(tiny["model"], subfolder="scheduler").config
-    assert dict(pipe.scheduler.config) == dict(shipped)  # sampler kept as the base repo ships it
+    from ecomctl.render.diffusion.qwen_image import TURBO_SCHEDULER
+
+    expected = {k: v for k, v in {**dict(shipped), **TURBO_SCHEDULER}.items() if not k.startswith("_")}
+    assert {k: pipe.scheduler.config[k] for k in expected} == expected  # the base config + the turbo overrides
     described = turbo.describe()
     assert (described["preset"], described["steps"], described["lora_file"]) == ("turbo", 2, wuli)
     assert not pipe.get_list_adapters()  # fused then unloaded

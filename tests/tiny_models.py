@@ -10,6 +10,7 @@ from typing import Any
 
 from ecomctl.bench import arch
 
+FIXTURES = Path(__file__).parent / "fixtures"  # published config files (see fixtures/README.md)
 _ROOT: Path | None = None
 _BUILT: dict[str, dict[str, Any]] = {}
 COMMON = {"dtype": "fp32", "steps": 2, "batch": 2, "max_side": None}
@@ -33,6 +34,13 @@ def _lora(net: Any, targets: list[str]) -> dict[str, Any]:
     state = get_peft_model_state_dict(net)
     net.delete_adapters(net.active_adapters())
     return state
+
+
+def published_scheduler(cls_name: str, fixture: str) -> Any:
+    """A diffusers scheduler built from a published scheduler_config.json kept in tests/fixtures."""
+    import diffusers
+
+    return getattr(diffusers, cls_name).from_config(json.loads((FIXTURES / fixture).read_text()))
 
 
 def _sdxl(root: Path) -> dict[str, Any]:
@@ -69,6 +77,7 @@ def _qwen(root: Path) -> dict[str, Any]:
     from diffusers import QwenImagePipeline
 
     c = arch.qwen_image("tiny")
+    c["scheduler"] = published_scheduler("FlowMatchEulerDiscreteScheduler", "qwen_image_scheduler_config.json")
     QwenImagePipeline(**c).save_pretrained(root / "qwen-image")
     return {"model": root / "qwen-image", "lora": _qwen_lora(root, c["transformer"]),
             "lora_weight": "pytorch_lora_weights.safetensors"}

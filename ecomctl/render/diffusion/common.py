@@ -136,6 +136,18 @@ def free_gpu_cache() -> None:
         torch.cuda.empty_cache()
 
 
+def schedule_of(pipe: Any) -> dict[str, Any]:
+    """The schedule the last pipeline call ran, for the sidecar: scheduler class, timesteps and (where the
+    scheduler keeps them) sigmas, the final 0 included."""
+    sched = getattr(pipe, "scheduler", None)
+    out: dict[str, Any] = {"scheduler": type(sched).__name__}
+    for key, digits in (("timesteps", 3), ("sigmas", 4)):
+        values = getattr(sched, key, None)
+        if values is not None:
+            out[key] = [round(float(v), digits) for v in values]
+    return out
+
+
 def generators(requests: Sequence[SceneRequest]) -> list:
     """One CPU generator per request, seeded by request.seed: the same seed gives the same pixels on any
     device and in any batch position."""
@@ -331,6 +343,7 @@ class DiffusionBackend:
                     self._call_kwargs = ip_style.prepare(pipe, self._ip, batch, work, self.true_cfg(pipe))
                 images = self.generate(pipe, run, work, generators(run))
                 images = images[1::2] if self._ip is not None else images
+                ran = schedule_of(pipe)
         except (RuntimeError, ValueError) as e:
             why = f"{type(e).__name__}: {str(e).strip().splitlines()[0][:200]}" if str(e).strip() else type(e).__name__
             if is_oom(e):
@@ -340,8 +353,9 @@ class DiffusionBackend:
         out = []
         for req, img in zip(batch, images):
             scene = canvas.harmonize(canvas.to_canvas(img, req.size), req, self.settings.harmonize)
-            out.append(Scene(scene, {"seed": req.seed, "work_size": str(work), "batch": len(batch),
-                                     "seconds": round(seconds, 4), "load_seconds": round(self.load_seconds or 0, 3)}))
+            out.append(Scene(scene, {"seed": req.seed, "prompt": req.prompt, "work_size": str(work), "batch": len(batch),
+                                     "seconds": round(seconds, 4), "load_seconds": round(self.load_seconds or 0, 3),
+                                     **ran}))
         return out
 
     def true_cfg(self, pipe: Any) -> bool:

