@@ -58,6 +58,11 @@ def test_render_backend_end_to_end(tmp_path: Path, name: str):
     assert "error" not in res.stdout.split("posters in")[0], res.stdout
     side = yaml.safe_load((out / "A1" / "A1-v1.json").read_text())  # JSON is YAML
     assert side["backend"]["name"] == name and side["backend"]["models"]
+    assert side["backend"]["timesteps"] and side["backend"]["scheduler"]  # the schedule the call ran
+    if name == "sdxs":  # prompt-only: an empty setting, never the product (it would draw a second one)
+        assert "product" not in side["backend"]["prompt"] and "empty display scene" in side["backend"]["prompt"]
+    else:
+        assert "a product standing in the scene" in side["backend"]["prompt"]
     assert runner.invoke(app, ["render", str(manifest), "--out", str(again), "--config", str(config),
                                "--backend", name]).exit_code == res.exit_code
     for k in (1, 2):

@@ -128,3 +128,25 @@ def test_pick_lora_file_follows_diffusers_choice():
     assert pick_lora_file(["x.safetensors", "pytorch_lora_weights.safetensors"]) == "pytorch_lora_weights.safetensors"
     assert pick_lora_file(["scheduler.safetensors", "sub/w.safetensors", "w.bin"]) is None
 
+
+def test_scene_prompt_of_a_prompt_only_backend_describes_an_empty_setting():
+    """sdxs draws the whole scene from the prompt and the product is pasted over it: asking for "a mug standing
+    in the scene" made it draw a second mug (guidance 0 ignores the negative prompt)."""
+    from ecomctl.render.prompt import build_prompt
+    from ecomctl.types import SkuRow, Style
+
+    row = SkuRow(sku="S", image=Path("p.png"), title="t", size=Size(64, 64), subject="ceramic mug",
+                 prompt="marble kitchen counter")
+    style = Style("s", ((255, 255, 255),), prompt="soft morning light, minimal product photography")
+    outpaint = build_prompt(row, style, "product")
+    empty = build_prompt(row, style, "product", empty_scene=True)
+    assert "a ceramic mug standing in the scene" in outpaint
+    assert "mug" not in empty and "product" not in empty and "standing" not in empty
+    assert empty.startswith("marble kitchen counter, empty display scene") and "soft morning light" in empty
+    mug_prompt = SkuRow(sku="S", image=Path("p.png"), title="t", size=Size(64, 64), subject="ceramic mug",
+                        prompt="a mug on a marble counter, warm tones")
+    assert build_prompt(mug_prompt, style, empty_scene=True).startswith("warm tones, empty display scene")
+    from ecomctl.render.diffusion.sdxl_inpaint import SdxlInpaintBackend
+
+    assert SdxsBackend.EMPTY_SCENE and not getattr(SdxlInpaintBackend, "EMPTY_SCENE", False)
+

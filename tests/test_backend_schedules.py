@@ -98,3 +98,36 @@ def test_qwen_turbo_schedule_does_not_depend_on_the_image_size(tmp_path: Path):
     large = b.render([big_req])[0].meta["sigmas"]
     assert small == large and small[0] == 1.0 and small[3] == 0.7155 and small[-1] == 0.0
 
+
+@pytest.mark.parametrize("scheduler", ["keep", "euler", "euler_a", "ddim", "dpm", "lcm"])
+def test_sdxs_one_step_from_t999_with_the_shipped_and_common_schedulers(monkeypatch, scheduler: str):
+    """The card: num_inference_steps=1, guidance_scale=0 (no `timesteps=[999]`, which most schedulers refuse);
+    the repo's EulerDiscrete (trailing spacing) and each swap-in start the one step at t = 999."""
+    b = backend("sdxs", scheduler=scheduler)
+    pipe = b.pipeline()
+    seen = _denoiser_timesteps(pipe.unet)
+    calls = _recorded_call(monkeypatch, pipe)
+    scene = b.render([request()])[0]
+    (call,) = calls
+    assert call["num_inference_steps"] == 1 and call["guidance_scale"] == 0.0 and "timesteps" not in call
+    assert call["negative_prompt"] is None  # guidance 0: a negative prompt would be ignored anyway
+    assert call["prompt"] == [request().prompt]
+    assert seen == [999.0] and scene.meta["timesteps"] == [999.0]
+    if scheduler == "keep":
+        assert scene.meta["scheduler"] == "EulerDiscreteScheduler"  # what IDKiro/sdxs-512-0.9 ships
+    assert np.asarray(scene.image).std() > 0
+
+
+def test_sdxs_runs_in_float32_by_default():
+    """The card: TAESD 'may produce low-quality images when weight_type is float16'."""
+    import torch
+
+    from ecomctl.render import BACKENDS, load_builtins
+
+    load_builtins()
+    settings = {k: v for k, v in tiny_settings("sdxs").items() if k != "dtype"}
+    b = BACKENDS.get("sdxs")(settings, "cpu")
+    assert b.settings.dtype == "fp32" and b.describe()["dtype"] == "fp32"
+    pipe = b.pipeline()
+    assert pipe.unet.dtype == torch.float32 and pipe.vae.dtype == torch.float32
+

@@ -59,7 +59,9 @@ def _sdxl(root: Path) -> dict[str, Any]:
 def _sdxs(root: Path) -> dict[str, Any]:
     from diffusers import StableDiffusionPipeline
 
-    pipe = StableDiffusionPipeline(**arch.sdxs("tiny"), requires_safety_checker=False)
+    parts = {**arch.sdxs("tiny"),  # with the scheduler IDKiro/sdxs-512-0.9 ships (EulerDiscrete, trailing)
+             "scheduler": published_scheduler("EulerDiscreteScheduler", "sdxs_512_0.9_scheduler_config.json")}
+    pipe = StableDiffusionPipeline(**parts, requires_safety_checker=False)
     pipe.save_pretrained(root / "sdxs")
     pipe.save_pretrained(root / "sdxs", variant="fp16")  # a second weight variant, as SD repos ship
     return {"model": root / "sdxs", "steps": 1}

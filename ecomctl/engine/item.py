@@ -301,7 +301,8 @@ def _render(row: SkuRow, ctx: RunContext, key: str, digest: str) -> list[ItemRes
         seed = derive_seed(row.seed if row.seed is not None else cfg.run.seed, row.sku, v)
         requests.append(SceneRequest(row=row, variant=v, seed=seed, style=style, layout=layout,
                                      subject_layer=layer, negative_prompt=NEGATIVE,
-                                     prompt=build_prompt(row, style, cfg.subject.default_prompt)))
+                                     prompt=build_prompt(row, style, cfg.subject.default_prompt,
+                                                         empty_scene=getattr(backend, "EMPTY_SCENE", False))))
         layout_s.append(time.perf_counter() - t)
     t = time.perf_counter()
     scenes = backend.render(requests)
