@@ -131,3 +131,42 @@ def test_sdxs_runs_in_float32_by_default():
     pipe = b.pipeline()
     assert pipe.unet.dtype == torch.float32 and pipe.vae.dtype == torch.float32
 
+
+def test_sdxl_in_fp16_loads_the_fp16_files_and_the_fp16_fix_vae(monkeypatch):
+    import diffusers
+    import torch
+
+    loads: list[tuple[str, str, object]] = []
+    for cls in (diffusers.StableDiffusionXLControlNetPipeline, diffusers.AutoencoderKL):
+        original = cls.from_pretrained.__func__
+
+        def spy(klass, src, *a, _original=original, **kw):
+            loads.append((klass.__name__, str(src), kw.get("variant")))
+            return _original(klass, src, *a, **kw)
+
+        monkeypatch.setattr(cls, "from_pretrained", classmethod(spy))
+    b = backend("sdxl-inpaint", dtype="fp16")
+    pipe = b.pipeline()
+    tiny = tiny_settings("sdxl-inpaint")
+    base_vae = str(Path(tiny["base"]) / "vae")
+    assert ("StableDiffusionXLControlNetPipeline", tiny["base"], "fp16") in loads
+    assert ("AutoencoderKL", tiny["fp16_vae"], None) in loads and not any(src == base_vae for _, src, _ in loads)
+    assert pipe.unet.dtype == torch.float16 and pipe.vae.dtype == torch.float16
+    assert b.describe()["models"]["fp16_vae"] == tiny["fp16_vae"] and b.describe()["variant"] == "fp16"
+    loads.clear()
+    backend("sdxl-inpaint").pipeline()  # fp32: the full-precision files, the base repo's own VAE
+    assert ("StableDiffusionXLControlNetPipeline", tiny["base"], None) in loads
+    assert not any(src == tiny["fp16_vae"] for _, src, _ in loads)
+
+
+def test_flux_fill_calls_with_the_card_settings(monkeypatch):
+    from ecomctl.render import BACKENDS, load_builtins
+
+    load_builtins()
+    settings = {k: v for k, v in tiny_settings("flux-fill").items() if k not in ("steps", "guidance")}
+    b = BACKENDS.get("flux-fill")(settings, "cpu")  # steps and guidance from the default preset
+    calls = _recorded_call(monkeypatch, b.pipeline(), run=False)
+    scene = b.render([request()])[0]
+    (call,) = calls
+    assert (call["num_inference_steps"], call["guidance_scale"], call["max_sequence_length"]) == (50, 30.0, 512)
+    assert scene.meta["prompt"] == request().prompt and b.describe()["preset"] == "card"

@@ -4,6 +4,7 @@ hands the plan, endpoint and revision to huggingface_hub; HF_HUB_OFFLINE refuses
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -66,6 +67,8 @@ class FakeHub:
         for f in files:
             (root / "snapshots" / revision / f).parent.mkdir(parents=True, exist_ok=True)
             (root / "snapshots" / revision / f).write_bytes(b"\0" * 8)
+        if "model_index.json" in files:  # `models check` reads it
+            (root / "snapshots" / revision / "model_index.json").write_text(json.dumps(self.index[repo]))
         (root / "refs").mkdir(parents=True, exist_ok=True)
         (root / "refs" / "main").write_text(revision)
         return root / "snapshots" / revision
@@ -103,17 +106,24 @@ def test_sdxl_inpaint_base_controlnet_lora_and_ip_adapter_only_when_on():
                                 "sdxl_models/ip-adapter-plus_sdxl_vit-h.safetensors", "models/ip-adapter_sd15.safetensors",
                                 "sdxl_models/image_encoder/config.json", "sdxl_models/image_encoder/model.safetensors",
                                 "sdxl_models/image_encoder/pytorch_model.bin", "models/image_encoder/model.safetensors"]}
+    repos["madebyollin/sdxl-vae-fp16-fix"] = ["README.md", "config.json", "diffusion_pytorch_model.bin",
+                                              "diffusion_pytorch_model.safetensors", "sdxl_vae.safetensors",
+                                              "sdxl.vae.safetensors"]
     repos["alimama-creative/EcomXL_controlnet_inpaint"] = [f.lstrip("/") for f in repos[
         "alimama-creative/EcomXL_controlnet_inpaint"]]
     index = {"stabilityai/stable-diffusion-xl-base-1.0": base_index}
     off = planned("sdxl-inpaint", {"variant": "fp16"}, repos, index)
-    assert set(off) == {"base", "controlnet", "lora"}  # IP-Adapter files only with style_ip
+    # IP-Adapter files only with style_ip; dtype auto may be fp16 on the GPU that runs it: the fp16-fix VAE too
+    assert set(off) == {"base", "controlnet", "lora", "fp16_vae"}
+    assert off["fp16_vae"] == ["config.json", "diffusion_pytorch_model.safetensors"]  # not its single-file copies
+    assert set(planned("sdxl-inpaint", {"dtype": "bf16"}, repos, index)) == {"base", "controlnet", "lora"}
     assert off["controlnet"] == ["config.json", "diffusion_pytorch_model.safetensors"]
     assert off["lora"] == ["pytorch_lora_weights.safetensors"]
     assert "sd_xl_base_1.0.safetensors" not in off["base"] and not any("vae_1_0" in f for f in off["base"])
     assert all(f.endswith(".fp16.safetensors") for f in off["base"] if f.endswith(".safetensors"))
     assert any(f.startswith("tokenizer_2/") for f in off["base"])
     on = planned("sdxl-inpaint", {"style_ip": True}, repos, index)
+    assert on["base"] == off["base"]  # variant auto: the fp16 files SDXL runs from in half precision
     assert on["ip_adapter"] == ["sdxl_models/ip-adapter_sdxl.safetensors", "sdxl_models/image_encoder/config.json",
                                 "sdxl_models/image_encoder/model.safetensors"]
 

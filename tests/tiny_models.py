@@ -48,12 +48,17 @@ def _sdxl(root: Path) -> dict[str, Any]:
 
     c = arch.sdxl("tiny")
     controlnet = c.pop("controlnet")
-    StableDiffusionXLPipeline(**c).save_pretrained(root / "sdxl-base")
+    pipe = StableDiffusionXLPipeline(**c)
+    pipe.save_pretrained(root / "sdxl-base")
+    pipe.save_pretrained(root / "sdxl-base", variant="fp16")  # the half-precision files SDXL's repo ships
+    c["vae"].save_pretrained(root / "sdxl-vae-fp16-fix")  # stands in for madebyollin/sdxl-vae-fp16-fix
     controlnet.save_pretrained(root / "ecomxl-inpaint")
     controlnet.save_pretrained(root / "ecomxl-softedge")
     lora = _lora(c["unet"], ["to_q", "to_k", "to_v", "to_out.0"])
     StableDiffusionXLPipeline.save_lora_weights(root / "slam-lora", unet_lora_layers=lora)
-    return {"base": root / "sdxl-base", "controlnet": root / "ecomxl-inpaint", "lora": root / "slam-lora"}
+    # sizing "fit": the tiny tests run at their small canvases, not at SDXL's ~1 MP buckets
+    return {"base": root / "sdxl-base", "controlnet": root / "ecomxl-inpaint", "lora": root / "slam-lora",
+            "fp16_vae": root / "sdxl-vae-fp16-fix", "sizing": "fit"}
 
 
 def _sdxs(root: Path) -> dict[str, Any]:

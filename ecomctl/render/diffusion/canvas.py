@@ -19,6 +19,25 @@ def work_size(canvas: Size, align: int, max_side: int | None = None) -> Size:
     return Size(w, h)
 
 
+# SDXL's multi-aspect training buckets (width, height), ~1 MP each, multiples of 64: the list of the SDXL report
+# (Podell et al. 2023, appendix "Multi-Aspect Training"), as SDXL front ends and trainers reproduce it.
+_SDXL_HALF = ((512, 2048), (512, 1984), (512, 1920), (512, 1856), (576, 1792), (576, 1728), (576, 1664),
+              (640, 1600), (640, 1536), (704, 1472), (704, 1408), (704, 1344), (768, 1344), (768, 1280),
+              (832, 1216), (832, 1152), (896, 1152), (896, 1088), (960, 1088), (960, 1024))
+SDXL_BUCKETS = tuple(Size(w, h) for w, h in _SDXL_HALF) + (Size(1024, 1024),) + tuple(
+    Size(h, w) for w, h in reversed(_SDXL_HALF))
+
+
+def bucket_size(canvas: Size, buckets: tuple[Size, ...]) -> Size:
+    """The bucket whose aspect ratio is nearest the canvas's (in log ratio; ties: the larger area): the model
+    runs at a size it was trained at and the scene is resized to the canvas after, with at most a few % of
+    stretch instead of a run at an untrained size."""
+    import math
+
+    want = math.log(canvas.w / canvas.h)
+    return min(buckets, key=lambda b: (round(abs(math.log(b.w / b.h) - want), 9), -b.w * b.h))
+
+
 def subject_at(request: SceneRequest, size: Size) -> Image.Image:
     """The request's RGBA subject layer at the working size."""
     layer = request.subject_layer.convert("RGBA")
@@ -51,7 +70,9 @@ def ecomxl_control(init: Image.Image, mask: Image.Image) -> np.ndarray:
 
 
 def softedge_control(init: Image.Image, mask: Image.Image) -> Image.Image:
-    """Soft edge map of the product silhouette and its inner detail (a cheap stand-in for HED/PiDiNet)."""
+    """Soft edge map of the product silhouette and its inner detail: a blurred Canny map, standing in for the
+    HED/PiDiNet soft edges EcomXL's softedge ControlNet was trained on (their weights are pickled .pth files,
+    which the safetensors-only loading does not open). Thinner and harder than HED: keep softedge_scale low."""
     import cv2
 
     grey = np.asarray(init.convert("L"))

@@ -22,7 +22,7 @@ class DiffusionSettings(BaseModel):
     """Knobs shared by every diffusion backend (config `backends.<name>.*`); backends add their repo ids."""
 
     model_config = ConfigDict(extra="forbid")
-    dtype: Literal["auto", "bf16", "fp16", "fp32"] = "auto"  # auto: bf16 (or fp16) on CUDA, fp32 on CPU
+    dtype: Literal["auto", "bf16", "fp16", "fp32"] = "auto"  # auto: bf16 on Ampere+, fp16 before, fp32 on CPU
     steps: int = 4
     guidance: float = 1.0
     batch: int = 4  # most requests per pipeline call (one SKU's variants share a size)
@@ -65,14 +65,24 @@ def pick_device(device: str) -> str:
         return "cpu"
 
 
+def dtype_name(dtype: str, device: str) -> str:
+    """The precision a run uses: the configured one, or for `auto` fp32 off CUDA, bf16 on GPUs with native bf16
+    (compute capability >= 8.0: Ampere and later) and fp16 before them. torch.cuda.is_bf16_supported() also
+    counts bf16 that is emulated, which runs several times slower on a Turing or Volta card."""
+    if dtype != "auto":
+        return dtype
+    if not device.startswith("cuda"):
+        return "fp32"
+    import torch
+
+    major, _minor = torch.cuda.get_device_capability(device)
+    return "bf16" if major >= 8 else "fp16"
+
+
 def pick_dtype(dtype: str, device: str):
     import torch
 
-    if dtype == "auto":
-        if not device.startswith("cuda"):
-            return torch.float32
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[dtype]
+    return {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}[dtype_name(dtype, device)]
 
 
 def denoiser_of(pipe: Any):
@@ -177,6 +187,7 @@ class DiffusionBackend:
         self._call_kwargs: dict[str, Any] = {}  # extra pipeline arguments for the current call (IP embeds)
         self.applied: dict[str, Any] = {}
         self.load_seconds: float | None = None
+        self._dtype: str | None = None  # the resolved precision, once run_dtype() was asked
 
     # --- what it needs -------------------------------------------------------------------------
     @property
@@ -186,17 +197,17 @@ class DiffusionBackend:
     def where(self, key: str) -> str:
         return f"backends.{self.name}.{key}"
 
-    def needs(self, unused: bool = False) -> list[tuple[Need, str]]:
-        """(need, repo id or folder) for every model this configuration uses (and, with `unused`, the ones
-        configured for a feature that is off, for `models list`)."""
+    def needs(self, unused: bool = False, pulling: bool = False) -> list[tuple[Need, str]]:
+        """(need, repo id or folder) for every model this configuration uses (with `unused`, also the ones
+        configured for a feature that is off, for `models list`; with `pulling`, the ones a GPU may use)."""
         out = []
         for need in self.NEEDS:
             repo = getattr(self.settings, need.key)
-            if repo and (unused or self.uses(need)):
+            if repo and (unused or self.uses(need, pulling)):
                 out.append((need, str(repo)))
         return out
 
-    def uses(self, need: Need) -> bool:
+    def uses(self, need: Need, pulling: bool = False) -> bool:
         return need.when is None or bool(getattr(self.settings, need.when, False))
 
     def need_files(self, need: Need) -> str | None:
@@ -224,8 +235,20 @@ class DiffusionBackend:
     def describe(self) -> dict[str, Any]:
         s = self.settings
         return {"name": self.name, "models": {need.key: repo for need, repo in self.needs()}, "steps": s.steps,
-                "guidance": s.guidance, "dtype": s.dtype, "device": self.device, "knobs": dict(self.applied),
-                **self.extra_describe()}
+                "guidance": s.guidance, "dtype": self._dtype or s.dtype, "device": self.device,
+                "knobs": dict(self.applied), **self.extra_describe()}
+
+    def run_dtype(self) -> str:
+        """bf16 | fp16 | fp32: what this backend runs in on its device (`dtype: auto` resolved). Resolving `auto`
+        on CUDA reads the compute capability, which initialises CUDA: only where the pipeline loads (a worker),
+        never in a parent that forks workers later — describe() says `auto` until the pipeline is loaded."""
+        if self._dtype is None:
+            self._dtype = dtype_name(self.settings.dtype, self.device)
+        return self._dtype
+
+    def weight_variant(self, pulling: bool = False) -> str | None:
+        """The weight variant of the main repo to load (`pulling`: to download, where the GPU is not known)."""
+        return self.settings.variant
 
     def extra_describe(self) -> dict[str, Any]:
         return {}
@@ -235,7 +258,7 @@ class DiffusionBackend:
         """The loaded pipeline, once per backend instance (and get_backend keeps one instance per process)."""
         if self._pipe is None:
             t0 = time.perf_counter()
-            loader = Loader(self, pick_dtype(self.settings.dtype, self.device))
+            loader = Loader(self, pick_dtype(self.run_dtype(), self.device))
             pipe = self.build(loader)
             if self.settings.tiny_vae:
                 from diffusers import AutoencoderTiny
@@ -272,7 +295,7 @@ class DiffusionBackend:
 
     def build(self, loader: Loader) -> Any:
         """Load the pipeline, fuse the acceleration LoRA, configure the sampler."""
-        variant = {"variant": self.settings.variant} if self.settings.variant else {}
+        variant = {"variant": self.weight_variant()} if self.weight_variant() else {}
         pipe = loader.load(self.pipeline_class(), self.MAIN, **variant, **self.load_kwargs(loader))
         if getattr(self.settings, "lora", None):
             loader.lora(pipe, "lora", getattr(self.settings, "lora_weight", None))

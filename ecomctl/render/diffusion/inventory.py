@@ -54,7 +54,8 @@ def statuses(name: str, settings: dict[str, Any] | None, sizes: bool = True) -> 
         path = locate(repo)
         size = folder_bytes(path) if (path is not None and sizes) else None
         files, used = backend.need_files(need), backend.uses(need)
-        role = need.role + (f" [{files}]" if files else "") + ("" if used else f" (off: {need.when} is false)")
+        off = f"{need.when} is false" if hasattr(backend.settings, str(need.when)) else f"used in {need.when} only"
+        role = need.role + (f" [{files}]" if files else "") + ("" if used else f" (off: {off})")
         out.append(ModelStatus(name, need.key, role, repo, need.required, need.approx_gb, path, size, used))
     return out
 

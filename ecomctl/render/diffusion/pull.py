@@ -47,7 +47,10 @@ def folder_files(files: Mapping[str, Any], folder: str, variant: str | None = No
     folder has them (diffusers loads the plain ones otherwise), else the plain ones — never .bin/.ckpt."""
     prefix = f"{folder.strip('/')}/" if folder.strip("/") else ""
     direct = [f for f in files if f.startswith(prefix) and "/" not in f[len(prefix):]]
-    weights = [f for f in direct if f.endswith(".safetensors")]
+    # the names from_pretrained reads (diffusers' and transformers' own, shards and variants included): a repo's
+    # single-file copies (e.g. sdxl_vae.safetensors next to the diffusers weights) are never loaded
+    weights = [f for f in direct if f.endswith(".safetensors")
+               and f[len(prefix):].startswith(("diffusion_pytorch_model", "model.", "model-"))]
     use = variant if variant and any(_variant(w) == variant for w in weights) else None
     index = f".safetensors.index.{use}.json" if use else ".safetensors.index.json"
     meta = [f for f in direct if f.endswith(META) and (".safetensors.index" not in f or f.endswith(index))]
@@ -67,7 +70,7 @@ def need_files(backend: DiffusionBackend, need: Need, files: Mapping[str, Any],
     """Exactly the files of this repo the backend loads for `need`."""
     s = backend.settings
     if need.key == backend.MAIN:
-        return pipeline_files(files, index or {}, s.variant, backend.supplied_components())
+        return pipeline_files(files, index or {}, backend.weight_variant(pulling=True), backend.supplied_components())
     if need.key == "lora":
         name = getattr(s, "lora_weight", None) or pick_lora_file(files)
         return [name] if name else []
@@ -105,7 +108,7 @@ def plan(backend: DiffusionBackend, hub: Hub) -> list[RepoPlan]:
     if offline():
         raise BackendUnavailable(OFFLINE)
     out = []
-    for need, repo in backend.needs():
+    for need, repo in backend.needs(pulling=True):
         if Path(repo).expanduser().exists() or repo.startswith((".", "/", "~")):
             out.append(RepoPlan(backend.name, need.key, repo, (), {}, local=True))
             continue
