@@ -64,7 +64,7 @@ def test_check_missing_exits_1_with_fetch_command():
 def test_check_ready_exits_0(sdxs_folder: Path):
     res = runner.invoke(app, ["models", "check", "-b", "sdxs", "--config", str(sdxs_folder), "--json"])
     assert res.exit_code == 0
-    assert json.loads(res.stdout) == {"sdxs": {"ready": True, "reason": None}}
+    assert json.loads(res.stdout) == {"sdxs": {"ready": True, "reason": None, "problems": []}}
 
 
 def test_check_unknown_backend_exits_2():
@@ -125,3 +125,65 @@ def test_check_needs_the_ip_adapter_only_when_style_ip_is_on(tmp_path: Path, sdx
     assert runner.invoke(app, ["models", "check", "-b", "sdxs", "-c", str(sdxs_folder)]).exit_code == 0
     res = runner.invoke(app, ["models", "check", "-b", "sdxs", "-c", str(cfg)])
     assert res.exit_code == 1 and "nobody/ip-missing (backends.sdxs.ip_adapter) is not downloaded" in res.stdout
+
+
+def _sdxl_folders(tmp_path: Path, fp16: bool, lora_file: str | None) -> Path:
+    """Local folders standing in for SDXL base, the EcomXL ControlNet and the SLAM LoRA (files only)."""
+    base = tmp_path / "sdxl"
+    index = {"_class_name": "StableDiffusionXLPipeline", "unet": ["diffusers", "UNet2DConditionModel"],
+             "vae": ["diffusers", "AutoencoderKL"], "tokenizer": ["transformers", "CLIPTokenizer"],
+             "scheduler": ["diffusers", "EulerDiscreteScheduler"], "image_encoder": [None, None]}
+    for part in ("unet", "vae"):
+        (base / part).mkdir(parents=True)
+        (base / part / "config.json").write_text("{}")
+        (base / part / "diffusion_pytorch_model.safetensors").write_bytes(b"\0")
+        if fp16:
+            (base / part / "diffusion_pytorch_model.fp16.safetensors").write_bytes(b"\0")
+    (base / "unet" / "diffusion_pytorch_model.safetensors").unlink()
+    (base / "unet" / "diffusion_pytorch_model.bin").write_bytes(b"\0")  # pickled only: never loaded
+    for part, name in (("tokenizer", "vocab.json"), ("scheduler", "scheduler_config.json")):
+        (base / part).mkdir()
+        (base / part / name).write_text("{}")
+    (base / "model_index.json").write_text(json.dumps(index))
+    net = tmp_path / "controlnet"
+    net.mkdir()
+    (net / "config.json").write_text("{}")
+    lora = tmp_path / "lora"
+    lora.mkdir()
+    if lora_file:
+        (lora / lora_file).write_bytes(b"\0")
+    cfg = tmp_path / "sdxl.yaml"
+    cfg.write_text(yaml.safe_dump({"backends": {"sdxl-inpaint": {
+        "base": str(base), "controlnet": str(net), "lora": str(lora), "lora_weight": "slam.safetensors",
+        "dtype": "fp16"}}}))
+    return cfg
+
+
+def test_check_backend_lists_every_problem_of_the_local_folders(tmp_path: Path):
+    """An fp16 run: unet/ holds only a pickled .bin, vae/ no fp16 files, the ControlNet no weights, the LoRA
+    folder another file than the one named: one line each, exit 1."""
+    cfg = _sdxl_folders(tmp_path, fp16=False, lora_file="other.safetensors")
+    data = yaml.safe_load(cfg.read_text())
+    data["backends"]["sdxl-inpaint"]["fp16_vae"] = None  # keep this test to the three folders above
+    cfg.write_text(yaml.safe_dump(data))
+    res = runner.invoke(app, ["models", "check", "sdxl-inpaint", "-c", str(cfg)])
+    assert res.exit_code == 1, res.output
+    lines = res.stdout.splitlines()
+    where = "missing sdxl-inpaint: "
+    base, net, lora = (f"{where}{k} ({tmp_path / f}, backends.sdxl-inpaint.{k}): "
+                       for k, f in (("base", "sdxl"), ("controlnet", "controlnet"), ("lora", "lora")))
+    weights = "has no safetensors weights (diffusion_pytorch_model / model .safetensors)"
+    assert lines == [f"{base}unet/ {weights}", f"{base}vae/ has no fp16 weights (variant fp16)",
+                     f"{net}the folder {weights}",
+                     f"{lora}no LoRA file slam.safetensors (backends.sdxl-inpaint.lora_weight)"]
+
+
+def test_check_backend_ready_when_the_files_match(tmp_path: Path):
+    cfg = _sdxl_folders(tmp_path, fp16=True, lora_file="slam.safetensors")
+    (tmp_path / "controlnet" / "diffusion_pytorch_model.safetensors").write_bytes(b"\0")
+    data = yaml.safe_load(cfg.read_text())
+    data["backends"]["sdxl-inpaint"].update(fp16_vae=str(tmp_path / "controlnet"), dtype="fp16")
+    cfg.write_text(yaml.safe_dump(data))
+    res = runner.invoke(app, ["models", "check", "sdxl-inpaint", "-c", str(cfg), "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout) == {"sdxl-inpaint": {"ready": True, "reason": None, "problems": []}}

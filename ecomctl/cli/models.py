@@ -13,10 +13,12 @@ from rich.table import Table
 from ecomctl.cli.common import build_config, console, guard
 
 
-def _say_verdicts(verdicts: dict[str, str | None]) -> None:
-    for n, why in verdicts.items():
-        line = "[green]ready[/]  " + escape(n) if why is None else f"[red]missing[/] {escape(n)}: {escape(why)}"
-        console.print(line, highlight=False, soft_wrap=True)
+def _say_verdicts(verdicts: dict[str, list[str]]) -> None:
+    for n, problems in verdicts.items():
+        if not problems:
+            console.print("[green]ready[/]  " + escape(n), highlight=False, soft_wrap=True)
+        for why in problems:
+            console.print(f"[red]missing[/] {escape(n)}: {escape(why)}", highlight=False, soft_wrap=True)
 
 
 def _gb(n: int | None) -> str:
@@ -70,21 +72,25 @@ def register(app: typer.Typer) -> None:
     @models.command("check")
     @guard
     def check(
-        backend: list[str] = typer.Option(None, "--backend", "-b", help="Backend(s) to check [default: all]."),
+        names: list[str] = typer.Argument(None, metavar="[BACKEND]...", help="Backend(s) to check [default: all]."),
+        backend: list[str] = typer.Option(None, "--backend", "-b", help="Backend(s) to check (same as BACKEND)."),
         config: Path = typer.Option(None, "--config", "-c", help="YAML config file."),
         as_json: bool = typer.Option(False, "--json", help="Print JSON instead of lines."),
     ) -> None:
-        """Can each backend run here? exit 0 all checked are ready, 1 some are not (with how to fix)."""
+        """Can each backend run here? Checks the local weights folders against what the backend will load
+        (pipeline components and their safetensors weights in the variant in use, the LoRA file, the IP-Adapter
+        files), one line per problem; exit 0 all checked are ready, 1 some are not (with how to fix)."""
         from ecomctl.render.diffusion import inventory
 
         cfg = build_config(config, {})
-        names = backend or inventory.backend_names()
-        verdicts = {n: inventory.readiness(n, cfg.backends.get(n)) for n in names}
+        names = [*(names or []), *(backend or [])] or inventory.backend_names()
+        verdicts = {n: inventory.check(n, cfg.backends.get(n)) for n in names}
         if as_json:
-            print(json.dumps({n: {"ready": why is None, "reason": why} for n, why in verdicts.items()}, indent=2))
+            print(json.dumps({n: {"ready": not p, "reason": p[0] if p else None, "problems": p}
+                              for n, p in verdicts.items()}, indent=2))
         else:
             _say_verdicts(verdicts)
-        raise typer.Exit(0 if all(w is None for w in verdicts.values()) else 1)
+        raise typer.Exit(0 if not any(verdicts.values()) else 1)
 
     @models.command("pull", help=PULL_HELP)
     @guard
@@ -116,7 +122,7 @@ def register(app: typer.Typer) -> None:
         if dry_run:
             return
         hub_pull.fetch(plans, hub)
-        verdicts = {n: inventory.readiness(n, cfg.backends.get(n)) for n in names}
+        verdicts = {n: inventory.check(n, cfg.backends.get(n)) for n in names}
         _say_verdicts(verdicts)
-        raise typer.Exit(0 if all(w is None for w in verdicts.values()) else 1)
+        raise typer.Exit(0 if not any(verdicts.values()) else 1)
 

@@ -63,3 +63,10 @@ def statuses(name: str, settings: dict[str, Any] | None, sizes: bool = True) -> 
 def readiness(name: str, settings: dict[str, Any] | None) -> str | None:
     """None when the backend can run here; otherwise its one-line reason."""
     return instance(name, settings).unavailable()
+
+
+def check(name: str, settings: dict[str, Any] | None) -> list[str]:
+    """Every problem with the weights the backend will load, one line each (empty: ready)."""
+    from ecomctl.render.diffusion import verify
+
+    return verify.problems(instance(name, settings))
