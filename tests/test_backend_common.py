@@ -150,3 +150,24 @@ def test_scene_prompt_of_a_prompt_only_backend_describes_an_empty_setting():
 
     assert SdxsBackend.EMPTY_SCENE and not getattr(SdxlInpaintBackend, "EMPTY_SCENE", False)
 
+
+def test_render_key_follows_a_diffusion_backends_defaults(tmp_path: Path, monkeypatch):
+    """A changed default (here the turbo schedule, sdxs's steps) re-renders stored posters; compose keys stay."""
+    from ecomctl import render
+    from ecomctl.config import load_config
+    from ecomctl.engine.item import RunContext
+
+    assert render.resolved_settings("compose", {}) is None
+    qwen = render.resolved_settings("qwen-image", {})
+    assert (qwen["scheduler"], qwen["lora_weight"], qwen["steps"]) == (
+        "turbo", "Wuli-Qwen-Image-2512-Turbo-LoRA-2steps-V1.0-bf16.safetensors", 2)
+    assert render.resolved_settings("sdxs", {"steps": 2})["dtype"] == "fp32"
+
+    def digest(name: str) -> str:
+        return RunContext(load_config(None), tmp_path, {}, name).settings_digest
+
+    before = {name: digest(name) for name in ("compose", "sdxs")}
+    real = render.resolved_settings
+    monkeypatch.setattr("ecomctl.engine.item.resolved_settings",
+                        lambda n, s: None if real(n, s) is None else {**real(n, s), "steps": 9})
+    assert digest("compose") == before["compose"] and digest("sdxs") != before["sdxs"]

@@ -17,7 +17,7 @@ from ecomctl import __version__
 from ecomctl.config import Config
 from ecomctl.errors import EcomctlError, ExtractionError, InputImageError
 from ecomctl.io import open_image
-from ecomctl.render import get_backend
+from ecomctl.render import get_backend, resolved_settings
 from ecomctl.render.paste import paste_subject, place_subject, premultiplied_cutout
 from ecomctl.render.prompt import NEGATIVE, build_prompt
 from ecomctl.render.styles import resolve_style
@@ -64,6 +64,9 @@ class RunContext:
         cfg = self.cfg
         material = {"v": __version__, "backend": self.backend, "backend_settings": self.backend_settings,
                     "seed": cfg.run.seed, "subject": cfg.subject.model_dump(), "text": cfg.text.model_dump(mode="json")}
+        resolved = resolved_settings(self.backend, self.backend_settings)
+        if resolved is not None:  # diffusion backends: their defaults count too (compose keys stay as they were)
+            material["backend_resolved"] = resolved
         return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()
 
     @functools.cached_property

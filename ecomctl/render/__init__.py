@@ -38,6 +38,22 @@ def load_builtins() -> None:
         pass
 
 
+def resolved_settings(name: str, settings: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A diffusion backend's settings with every default filled in (None for the others): part of the render key,
+    so a poster is made again when a default that changes its pixels changes (steps, scheduler, precision…)."""
+    load_builtins()
+    factory = BACKENDS.get(name)
+    try:
+        from ecomctl.render.diffusion.common import DiffusionBackend
+    except ImportError:
+        return None
+    if not (isinstance(factory, type) and issubclass(factory, DiffusionBackend)):
+        return None
+    from ecomctl.config import validate_section
+
+    return validate_section(factory.Settings, settings, f"backends.{name}").model_dump(mode="json")
+
+
 def get_backend(name: str, settings: dict[str, Any] | None = None, device: str = "auto") -> RenderBackend:
     """The backend instance for this process (a pipeline loads once per process), checked usable."""
     load_builtins()
