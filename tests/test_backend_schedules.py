@@ -170,3 +170,23 @@ def test_flux_fill_calls_with_the_card_settings(monkeypatch):
     (call,) = calls
     assert (call["num_inference_steps"], call["guidance_scale"], call["max_sequence_length"]) == (50, 30.0, 512)
     assert scene.meta["prompt"] == request().prompt and b.describe()["preset"] == "card"
+
+
+def test_sdxl_calls_with_lcm_four_steps_at_the_bucket_size(monkeypatch):
+    """The defaults reach the call: LCMScheduler (SLAM LoRA), 4 steps, guidance 1, control scale 0.5, and the
+    working size is the SDXL bucket (96x64 canvas, aspect 1.5 -> 1216x832), not the canvas fitted."""
+    from ecomctl.render import BACKENDS, load_builtins
+
+    load_builtins()
+    drop = ("steps", "guidance", "sizing")
+    settings = {k: v for k, v in tiny_settings("sdxl-inpaint").items() if k not in drop}
+    b = BACKENDS.get("sdxl-inpaint")(settings, "cpu")
+    pipe = b.pipeline()
+    calls = _recorded_call(monkeypatch, pipe, run=False)
+    scene = b.render([request()])[0]
+    (call,) = calls
+    assert (call["num_inference_steps"], call["guidance_scale"], call["controlnet_conditioning_scale"]) == (4, 1.0, 0.5)
+    assert (call["width"], call["height"]) == (1216, 832) and scene.meta["work_size"] == "1216x832"
+    assert type(pipe.scheduler).__name__ == "LCMScheduler" and scene.image.size == (96, 64)
+    control = call["image"].numpy()
+    assert control.shape == (1, 3, 832, 1216) and (control[0, :, 0, 0] == -1).all()  # repainted pixels: -1
