@@ -259,8 +259,12 @@ def load_manifest(path: Path | str, default_size: str = "1024x1024", default_var
     except ValueError as e:
         raise ConfigError(f"config render.size: {e}") from None
     shown = neutralise(str(path))
-    if not path.is_file():
-        raise ManifestError([f"{shown}: manifest not found"])
+    try:
+        kind = file_kind(path)  # stat only: a FIFO as manifest is refused, not waited on
+    except OSError as e:
+        raise ManifestError([f"{shown}: cannot read manifest: {neutralise(e.strerror or str(e))}"]) from None
+    if kind != "file":
+        raise ManifestError([f"{shown}: manifest not found" if kind == "missing" else f"{shown}: {kind}, not a file"])
     try:
         raws, source = _read(path, problems, sheet)
     except UnicodeDecodeError as e:

@@ -49,6 +49,16 @@ def test_odd_files_as_image_are_one_line_each_and_never_hang(tmp_path: Path) -> 
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.timeout(60)
+def test_odd_files_as_manifest_are_one_line(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "m.csv")
+    (tmp_path / "d.csv").mkdir()
+    os.symlink("l.csv", tmp_path / "l.csv")
+    for name, kind in (("m.csv", "a named pipe (FIFO)"), ("d.csv", "a folder"), ("l.csv", "a symlink loop")):
+        res = runner.invoke(app, ["validate", str(tmp_path / name)])
+        assert (res.exit_code, res.stderr.splitlines()) == (2, [f"error: {tmp_path / name}: {kind}, not a file"])
+
+
 @pytest.mark.timeout(30)
 def test_open_image_refuses_a_fifo_without_opening_it(tmp_path: Path) -> None:
     """The file can change between validation and the SKU's turn: the opener checks again, by stat."""
