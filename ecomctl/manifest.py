@@ -100,6 +100,7 @@ class Manifest:
     path: Path
     rows: tuple[SkuRow, ...]
     source: str = ""  # what the file was read as, e.g. "GB18030 text, semicolon-separated" (validate says it)
+    mapping: str = ""  # the shop export's or --columns' mapping its table was read through ("": none)
 
 
 def _clean_text(raw: RawRow, problems: Problems) -> tuple[dict[str, Any], set[str]]:
@@ -220,20 +221,27 @@ def _did_you_mean(kind: str, value: str, known: list[str]) -> str:
     return f"unknown {kind} {value!r}{hint} (known: {', '.join(known)})"
 
 
-def _read(path: Path, problems: Problems, sheet: str | None) -> tuple[list[RawRow], str]:
-    """The reader by file type: .xlsx/.xlsm (first sheet or `sheet`), .yaml/.yml, else delimited text."""
+def _read(path: Path, problems: Problems, sheet: str | None, columns: dict[str, str] | None
+          ) -> tuple[list[RawRow], str, str]:
+    """The reader by file type: .xlsx/.xlsm (first sheet or `sheet`), .yaml/.yml, else delimited text;
+    `columns` (--columns) maps a table's columns to fields."""
     from ecomctl.manifest_excel import XLSX_SUFFIXES, read_xlsx
 
     suffix = path.suffix.lower()
     if suffix in XLSX_SUFFIXES:
-        return read_xlsx(path, problems, sheet)
+        return read_xlsx(path, problems, sheet, columns)
     shown = neutralise(str(path))
+    if columns is not None and suffix in (".yaml", ".yml"):
+        raise ManifestError([(f"{shown}: --columns maps the columns of a table (CSV, TSV, Excel); a YAML "
+                              "manifest names its fields itself")])
     if suffix == ".xls":
         raise ManifestError([f"{shown}: an Excel 97-2003 workbook (.xls) is not read; save it as .xlsx or CSV"])
     if sheet is not None:
         raise ManifestError([(f"{shown}: a sheet ({neutralise(sheet)!r}) can only be picked in an Excel workbook "
                              "(.xlsx); this manifest is text")])
-    return (read_yaml if suffix in (".yaml", ".yml") else read_csv)(path, problems)
+    if suffix in (".yaml", ".yml"):
+        return read_yaml(path, problems)
+    return read_csv(path, problems, columns)
 
 
 def _decode_message(shown: str, e: UnicodeDecodeError) -> str:
@@ -246,14 +254,18 @@ def _decode_message(shown: str, e: UnicodeDecodeError) -> str:
 
 def load_manifest(path: Path | str, default_size: str = "1024x1024", default_variants: int = 1,
                   styles: Iterable[str] | None = None, templates: Iterable[str] | None = None,
-                  sheet: str | None = None) -> Manifest:
+                  sheet: str | None = None, columns: str | None = None) -> Manifest:
     """Read and validate the whole manifest; raise ManifestError listing every problem found. `sheet`:
-    the sheet of an Excel workbook to read (default: its first)."""
+    the sheet of an Excel workbook to read (default: its first); `columns`: --columns' `field=COLUMN,…`
+    for a table whose header is not in manifest fields (a Shopify export or a Merchant feed is recognised
+    without it)."""
+    from ecomctl.manifest_exports import parse_columns
     from ecomctl.render.styles import load_styles
     from ecomctl.text.layout import TEMPLATES
 
     path = Path(path)
     problems = Problems(path)
+    mapping = parse_columns(columns) if columns is not None else None
     try:
         parse_size(default_size)
     except ValueError as e:
@@ -266,7 +278,7 @@ def load_manifest(path: Path | str, default_size: str = "1024x1024", default_var
     if kind != "file":
         raise ManifestError([f"{shown}: manifest not found" if kind == "missing" else f"{shown}: {kind}, not a file"])
     try:
-        raws, source = _read(path, problems, sheet)
+        raws, source, used = _read(path, problems, sheet, mapping)
     except UnicodeDecodeError as e:
         raise ManifestError([_decode_message(shown, e)]) from None
     except (OSError, csv.Error) as e:
@@ -285,7 +297,7 @@ def load_manifest(path: Path | str, default_size: str = "1024x1024", default_var
         if model is not None:
             rows.append(_to_row(model, base, raw.line, path, default_size, default_variants))
     problems.raise_if_any()
-    return Manifest(path, tuple(rows), source)
+    return Manifest(path, tuple(rows), source, used)
 
 
 def _resolved(path: Path) -> Path:
@@ -309,10 +321,12 @@ def _to_row(m: RowModel, base: Path, line: int, path: Path, default_size: str, d
     )
 
 
-def load_run_manifest(path: Path, cfg: Any, sheet: str | None = None) -> tuple[Manifest, dict]:
+def load_run_manifest(path: Path, cfg: Any, sheet: str | None = None, columns: str | None = None
+                      ) -> tuple[Manifest, dict]:
     """The manifest as `render` and `validate` read it: with the run's style presets, size and variants
     (`cfg`: a Config). Used by `validate` without importing the render engine."""
     from ecomctl.render.styles import load_styles
 
     styles = load_styles(cfg.render.styles, Path(path).parent)
-    return load_manifest(path, cfg.render.size, cfg.render.variants, styles=styles, sheet=sheet), styles
+    return load_manifest(path, cfg.render.size, cfg.render.variants, styles=styles, sheet=sheet,
+                         columns=columns), styles

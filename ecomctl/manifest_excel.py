@@ -24,9 +24,10 @@ MAX_UNPACKED = 256 * 1024 * 1024
 _ZEROS = re.compile(r"^0+$")  # a number format such as 00000: Excel shows 123 as 00123
 
 
-def read_xlsx(path: Path, problems: Problems, sheet: str | None = None) -> tuple[list[RawRow], str]:
-    """Rows of one sheet (the first, or `sheet`), and what was read (`validate` says it). Problems name
-    the sheet's row number and the column as Excel heads it (A, B, …)."""
+def read_xlsx(path: Path, problems: Problems, sheet: str | None = None, columns: dict[str, str] | None = None
+              ) -> tuple[list[RawRow], str, str]:
+    """Rows of one sheet (the first, or `sheet`), what was read and the mapping used (`validate` says both).
+    Problems name the sheet's row number and the column as Excel heads it (A, B, …)."""
     problems.letters = True
     with warnings.catch_warnings():  # openpyxl warns on stderr about styles and extensions it drops
         warnings.simplefilter("ignore")
@@ -34,12 +35,12 @@ def read_xlsx(path: Path, problems: Problems, sheet: str | None = None) -> tuple
         try:
             ws = _pick(wb, path, sheet)
             ws.reset_dimensions()  # a sheet may claim 16,384 formatted columns: read the cells that exist
-            rows = table_rows(_records(ws, problems), problems)
+            rows, mapping = table_rows(_records(ws, problems), problems, columns)
         except (KeyError, ValueError, TypeError, SyntaxError, zipfile.BadZipFile) as e:  # mangled parts
             raise ManifestError([_shown(path, f"cannot read the workbook: {type(e).__name__}: {e}")]) from None
         finally:
             wb.close()
-    return rows, f"Excel workbook, sheet {ws.title!r}"
+    return rows, f"Excel workbook, sheet {ws.title!r}", mapping
 
 
 def _shown(path: Path, msg: str) -> str:

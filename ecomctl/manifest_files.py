@@ -91,8 +91,10 @@ def sniff_delimiter(text: str, tsv: bool = False) -> str:
     return max(order, key=lambda d: counts[d])  # max keeps the first of equals: the preferred one
 
 
-def read_csv(path: Path, problems: Problems) -> tuple[list[RawRow], str]:
-    """Rows of a CSV/TSV manifest, and what it was read as (encoding, delimiter) for `validate` to say."""
+def read_csv(path: Path, problems: Problems, columns: dict[str, str] | None = None
+             ) -> tuple[list[RawRow], str, str]:
+    """Rows of a CSV/TSV manifest, what it was read as (encoding, delimiter) and the mapping used (a shop
+    export's, --columns', or "") for `validate` to say."""
     data = path.read_bytes()
     if data.startswith(b"PK\x03\x04"):
         raise ManifestError([neutralise(f"{path}: this is an Excel workbook (or another zip file), not text; "
@@ -106,19 +108,27 @@ def read_csv(path: Path, problems: Problems) -> tuple[list[RawRow], str]:
     # end a record (str.splitlines would also split on U+2028, form feed, … inside a quoted field)
     # strict: an unbalanced quote is an error, not a cell that silently swallows every row after it
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-    rows = table_rows(_records(reader, problems), problems)
-    return rows, f"{encoding} text, {DELIMITERS[delimiter]}-separated"
+    rows, mapping = table_rows(_records(reader, problems), problems, columns)
+    return rows, f"{encoding} text, {DELIMITERS[delimiter]}-separated", mapping
 
 
-def table_rows(records: Iterator[tuple[int, list[str]]], problems: Problems) -> list[RawRow]:
+def table_rows(records: Iterator[tuple[int, list[str]]], problems: Problems,
+               columns: dict[str, str] | None = None) -> tuple[list[RawRow], str]:
     """A header record, then one record per SKU (blank ones skipped): every reader of tables (CSV, TSV,
-    Excel) goes through here, so the column rules are the same for all of them."""
+    Excel) goes through here, so the column rules are the same for all of them. A shop export recognised
+    by its header, or a table read through `columns` (--columns), is mapped by manifest_exports; the
+    second value says which mapping was used ("" for a table in manifest fields)."""
+    from ecomctl.manifest_exports import map_table  # it builds on this module's RawRow and Problems
+
     head_line, head = next(records, (1, []))
     header = [h.strip().lower() for h in head]
     if not header:
         if not problems.items:  # not when bad quoting already ended the reading
             problems.add(1, 1, "manifest is empty (expected a header row)")
-        return []
+        return [], ""
+    mapped = map_table(head_line, head, records, problems, columns)
+    if mapped is not None:
+        return mapped.rows, mapped.used
     cols: dict[str, int] = {}
     for i, name in enumerate(header, start=1):
         if name in cols:
@@ -139,7 +149,7 @@ def table_rows(records: Iterator[tuple[int, list[str]]], problems: Problems) -> 
             problems.add(line, len(header) + 1, f"{len(values)} cells but the header has {len(header)}")
         data = {h: values[i - 1] for h, i in cols.items() if h in FIELDS and i <= len(values)}
         rows.append(RawRow(data, line, {k: v for k, v in cols.items() if k in FIELDS}))
-    return rows
+    return rows, ""
 
 
 def _col(problems: Problems, col: int) -> str:
@@ -219,10 +229,10 @@ def _yaml_fields(loader: yamlio.BoundedLoader, node: yaml.MappingNode, problems:
     return data, where, bad
 
 
-def read_yaml(path: Path, problems: Problems) -> tuple[list[RawRow], str]:
-    """Rows of a YAML manifest, and what it was read as (its encoding)."""
+def read_yaml(path: Path, problems: Problems) -> tuple[list[RawRow], str, str]:
+    """Rows of a YAML manifest, what it was read as (its encoding), and no mapping (its keys are fields)."""
     text, encoding = decode_text(path.read_bytes())
-    return _yaml_rows(text, problems), f"{encoding} YAML"
+    return _yaml_rows(text, problems), f"{encoding} YAML", ""
 
 
 def _yaml_rows(text: str, problems: Problems) -> list[RawRow]:

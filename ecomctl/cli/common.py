@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from ecomctl.config import Config
 
 console = Console()
+COLUMNS_HELP = ("Map another export's columns to manifest fields, e.g. sku=ItemID,title=Name,image=Photo "
+                "(a Shopify product export or a Google Merchant feed is recognised by its header).")
 err_console = Console(stderr=True)
 
 

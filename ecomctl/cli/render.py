@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from ecomctl.cli.common import Bar, build_config, console, guard, print_traceback
+from ecomctl.cli.common import COLUMNS_HELP, Bar, build_config, console, guard, print_traceback
 from ecomctl.textsafe import neutralise
 
 if TYPE_CHECKING:  # imported for annotations only: `ecomctl --help` stays light
@@ -34,6 +34,7 @@ def register(app: typer.Typer) -> None:
     def render(
         manifest: Path = typer.Argument(..., help="Manifest of SKUs: CSV/TSV, Excel (.xlsx) or YAML."),
         sheet: str = typer.Option(None, "--sheet", help="Sheet of an Excel workbook to read [default: the first]."),
+        columns: str = typer.Option(None, "--columns", help=COLUMNS_HELP, metavar="FIELD=COLUMN,…"),
         out: str = typer.Option(None, "--out", "-o", help="Output folder [default: run.out = out].", metavar="<path>"),
         backend: str = typer.Option(None, "--backend", "-b", help="Render backend (compose, sdxl-inpaint, …)."),
         config: Path = typer.Option(None, "--config", "-c", help="YAML config file (layered over defaults)."),
@@ -61,10 +62,11 @@ def register(app: typer.Typer) -> None:
                                     "render.campaign": campaign})
         cfg = _with_campaign_ref(cfg, campaign_ref)
         if quiet:
-            summary = run_render(manifest, cfg, force=force, log_json=log_json, verify=verify, sheet=sheet)
+            summary = run_render(manifest, cfg, force=force, log_json=log_json, verify=verify, sheet=sheet,
+                                 columns=columns)
             _print_quiet(summary)
         else:
-            summary = _run(run_render, manifest, cfg, force, log_json, verify, sheet)
+            summary = _run(run_render, manifest, cfg, force, log_json, verify, sheet, columns)
             _print_summary(summary)
         raise typer.Exit(summary.exit_code)
 
@@ -80,7 +82,7 @@ def _with_campaign_ref(cfg, ref: Path | None):
     return cfg.model_copy(update={"render": cfg.render.model_copy(update={"campaigns": refs})})
 
 
-def _run(run_render, manifest, cfg, force, log_json, verify, sheet):
+def _run(run_render, manifest, cfg, force, log_json, verify, sheet, columns):
     with Bar("render") as bar:  # one row per poster (a SKU that failed before its posters: one row)
 
         def on_result(res: ItemResult) -> None:
@@ -89,7 +91,7 @@ def _run(run_render, manifest, cfg, force, log_json, verify, sheet):
             print_traceback(res.log)
 
         return run_render(manifest, cfg, on_result=on_result, force=force, log_json=log_json, verify=verify,
-                          on_start=lambda n: bar.update(total=n), sheet=sheet)
+                          on_start=lambda n: bar.update(total=n), sheet=sheet, columns=columns)
 
 
 def _print_quiet(summary) -> None:

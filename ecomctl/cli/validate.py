@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from ecomctl.cli.common import build_config, console, guard
+from ecomctl.cli.common import COLUMNS_HELP, build_config, console, guard
 
 
 def register(app: typer.Typer) -> None:
@@ -17,14 +17,25 @@ def register(app: typer.Typer) -> None:
                                         "comma, semicolon or tab), an Excel workbook (.xlsx) or YAML."),
         config: Path = typer.Option(None, "--config", "-c", help="YAML config file."),
         sheet: str = typer.Option(None, "--sheet", help="Sheet of an Excel workbook to read [default: the first]."),
+        columns: str = typer.Option(None, "--columns", help=COLUMNS_HELP, metavar="FIELD=COLUMN,…"),
     ) -> None:
         """Check a manifest without rendering: every problem as file:row:column: message (in an Excel
-        workbook: sheet row and column letter, e.g. catalog.xlsx:3:D). Says what the file was read as."""
+        workbook: sheet row and column letter, e.g. catalog.xlsx:3:D). Says what the file was read as, and
+        the mapping used for a shop export (Shopify product export, Google Merchant feed) or --columns.
+
+        \b
+        Examples:
+          ecomctl validate catalog.xlsx --sheet Spring
+          ecomctl validate products_export.csv   # Shopify product export
+          ecomctl validate feed.tsv              # Merchant feed: 299.00 CNY is drawn as ¥299
+          ecomctl validate items.csv --columns sku=ItemID,title=Name,image=Photo"""
         from ecomctl.manifest import load_run_manifest
 
         cfg = build_config(config, {})
-        manifest_, _ = load_run_manifest(manifest, cfg, sheet=sheet)
+        manifest_, _ = load_run_manifest(manifest, cfg, sheet=sheet, columns=columns)
         posters = sum(r.variants for r in manifest_.rows)
         console.print(f"{manifest}: ok — {len(manifest_.rows)} SKUs, {posters} posters", highlight=False,
                       soft_wrap=True)
         console.print(f"read as {manifest_.source}", highlight=False, soft_wrap=True)
+        if manifest_.mapping:
+            console.print(manifest_.mapping, highlight=False, soft_wrap=True)

@@ -60,18 +60,20 @@ class RunSummary:
 
 def run_render(manifest_path: Path, cfg: Config, on_result: OnResult | None = None,
                force: bool = False, on_start: Callable[[int], None] | None = None,
-               log_json: Path | None = None, verify: bool = False, sheet: str | None = None) -> RunSummary:
+               log_json: Path | None = None, verify: bool = False, sheet: str | None = None,
+               columns: str | None = None) -> RunSummary:
     """Render every SKU of the manifest into cfg.run.out; never raises for a single SKU's failure.
 
     `on_start(posters)` is called once the work is known; `on_result` once per finished item. With
     `log_json`, run start, every poster and run end (or the error that stopped the run) are appended to
     that file as JSON lines. With `verify`, finished posters are hashed instead of trusted by their stat.
-    `sheet`: the sheet of an Excel manifest (default: its first)."""
+    `sheet`: the sheet of an Excel manifest (default: its first); `columns`: --columns (field=COLUMN,…)."""
     log = JsonLog(log_json) if log_json else None
     executors.prestart(cfg)
     try:
         with _run_faults():
-            summary = _render(Path(manifest_path), cfg, on_result, force, on_start, log, verify, sheet)
+            summary = _render(Path(manifest_path), cfg, on_result, force, on_start, log, verify, sheet,
+                              columns)
     except EcomctlError as e:
         _log_quietly(log, "run_error", error=str(e).splitlines()[0] if str(e) else type(e).__name__,
                      exit_code=e.exit_code)
@@ -110,10 +112,10 @@ def _log_quietly(log: JsonLog | None, event: str, **fields: object) -> None:
 
 def _render(manifest_path: Path, cfg: Config, on_result: OnResult | None, force: bool,
             on_start: Callable[[int], None] | None, log: JsonLog | None, verify: bool = False,
-            sheet: str | None = None) -> RunSummary:
+            sheet: str | None = None, columns: str | None = None) -> RunSummary:
     t0 = time.perf_counter()
     out = local_out(cfg.run.out)
-    manifest, styles = load_run_manifest(manifest_path, cfg, sheet)
+    manifest, styles = load_run_manifest(manifest_path, cfg, sheet, columns)
     usable_dir(out, "output folder")  # a file, /dev/null, /proc, read-only: exit 2 before any SKU
     name = cfg.render.backend
     settings = cfg.backends.get(name, {})
