@@ -138,7 +138,8 @@ def _by_columns(head_line: int, index: dict[str, int], records: Records, problem
             data["price"] = poster_price(data["price"])
         rows.append(RawRow(data, line, dict(cols)))
     named = ", ".join(f"{src} → {f}" for f, src in columns.items())
-    return Mapped(rows, f"mapped by --columns: {named}; prices as a poster shows them")
+    shown = "; prices as a poster shows them" if "price" in cols else ""
+    return Mapped(rows, f"mapped by --columns: {named}{shown}")
 
 
 def _merchant(index: dict[str, int], records: Records, problems: Problems) -> Mapped:

@@ -195,6 +195,18 @@ def test_merchant_feed(tmp_path: Path, name: str, delimiter: str, read_as: str) 
     assert res.stdout.splitlines() == [f"{path}: ok — 2 SKUs, 2 posters", f"read as {read_as}", MAPPED_FEED]
 
 
+def test_merchant_feed_attribute_spellings(tmp_path: Path) -> None:
+    """Delimited feeds may write `image link` with a space, and some tools keep the XML's `g:` prefix."""
+    make_product(tmp_path / "cream.png")
+    path = tmp_path / "feed.txt"
+    path.write_text("g:id\tg:title\tg:image link\tg:price\nA-1\tCream\tcream.png\t12.00 GBP\n", encoding="utf-8")
+    m = load_manifest(path)
+    assert [(r.sku, r.title, r.image.name, r.price, r.subtitle) for r in m.rows] == [
+        ("A-1", "Cream", "cream.png", "£12", None)]
+    assert m.mapping.startswith("mapped as a Google Merchant Center feed: id → sku")
+    assert "brand" not in m.mapping
+
+
 def test_merchant_feed_problems_name_the_source_cell(tmp_path: Path) -> None:
     make_product(tmp_path / "cream.png")
     rows = [FEED[0], ["shop/A 1", "T", "", "", "cream.png", "", "299.00 CNY", "", "", "", ""],
@@ -230,6 +242,8 @@ def test_columns_map_any_export(tmp_path: Path) -> None:
     assert res.stdout.splitlines() == [
         f"{path}: ok — 2 SKUs, 2 posters", "read as UTF-8 text, comma-separated",
         "mapped by --columns: ItemID → sku, Name → title, Photo → image, Cost → price; prices as a poster shows them"]
+    assert load_manifest(path, columns="sku=ItemID,title=Name,image=Photo").mapping == (
+        "mapped by --columns: ItemID → sku, Name → title, Photo → image")
 
 
 def test_columns_take_unnamed_fields_from_their_own_column(tmp_path: Path) -> None:
