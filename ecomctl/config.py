@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -66,6 +67,29 @@ class RenderConfig(_Section):
         return v
 
 
+class InputConfig(_Section):
+    """Photos by URL (ecomctl/photos.py): which hosts, and how long and how much a download may take."""
+
+    url_hosts: list[str] | None  # None = any host
+    url_connect_timeout: float = Field(gt=0)
+    url_read_timeout: float = Field(gt=0)
+    url_retries: int = Field(ge=0, le=10)
+    url_max_redirects: int = Field(ge=0, le=30)
+    url_max_mb: float = Field(gt=0)
+    url_concurrency: int = Field(ge=1, le=64)
+
+    @field_validator("url_hosts")
+    @classmethod
+    def _hosts(cls, v: list[str] | None) -> list[str] | None:
+        if v is None:
+            return v
+        hosts = [h.strip().lower() for h in v]
+        bad = [h for h in hosts if not re.fullmatch(r"(\*\.)?[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d+)?", h)]
+        if bad:
+            raise ValueError(f"{bad[0]!r} is not a host name (e.g. cdn.example.com or *.example.com)")
+        return hosts
+
+
 class SubjectConfig(BaseModel):
     # extractor-specific sub-sections (e.g. `grounded-sam:`) are validated by their extractor
     model_config = ConfigDict(extra="allow")
@@ -100,6 +124,7 @@ class TextConfig(_Section):
 class Config(_Section):
     run: RunConfig
     render: RenderConfig
+    input: InputConfig
     subject: SubjectConfig
     text: TextConfig
     # sections owned by one stage each; that stage's model validates them (see `typed`)

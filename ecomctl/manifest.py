@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ecomctl.errors import ConfigError, ManifestError
 from ecomctl.io import IMAGE_SUFFIXES, file_kind
 from ecomctl.manifest_files import FIELDS, REQUIRED, Problems, RawRow, read_csv, read_yaml
+from ecomctl.photos import is_url, url_problem
 from ecomctl.store import RESERVED_NAMES
 from ecomctl.textsafe import describe, first_control, neutralise, normalise_breaks
 from ecomctl.types import Size, SkuRow
@@ -158,7 +159,11 @@ def _check_row(raw: RawRow, base: Path, problems: Problems, known: _Known) -> Ro
 def _check_files(raw: RawRow, data: dict[str, Any], bad: set[str], base: Path, problems: Problems,
                  known: _Known) -> None:
     image = str(data.get("image") or "").strip()
-    if image and "image" not in bad:
+    if image and "image" not in bad and is_url(image):  # fetched by render (photos.py), never here
+        why = url_problem(image, known.url_hosts)
+        if why:
+            problems.add(*raw.at("image"), f"image: {why}")
+    elif image and "image" not in bad:
         kind = file_kind(base / image)  # stat only: opening a FIFO would wait for a writer forever
         if kind == "missing":
             problems.add(*raw.at("image"), f"image: file not found: {image}")
@@ -198,8 +203,9 @@ def _check_sku(raw: RawRow, problems: Problems, seen: dict[str, tuple[str, int]]
 class _Known:
     """Names a row may refer to: style presets (or a reference image path) and layout templates."""
 
-    def __init__(self, styles: Iterable[str], templates: Iterable[str]):
+    def __init__(self, styles: Iterable[str], templates: Iterable[str], url_hosts: list[str] | None = None):
         self.styles, self.templates = sorted(styles), sorted(templates)
+        self.url_hosts = url_hosts  # input.url_hosts: the hosts a photo URL may name (None: any)
 
     def style_ok(self, value: str, base: Path) -> bool:
         if Path(value).suffix.lower() in IMAGE_SUFFIXES:
@@ -254,11 +260,12 @@ def _decode_message(shown: str, e: UnicodeDecodeError) -> str:
 
 def load_manifest(path: Path | str, default_size: str = "1024x1024", default_variants: int = 1,
                   styles: Iterable[str] | None = None, templates: Iterable[str] | None = None,
-                  sheet: str | None = None, columns: str | None = None) -> Manifest:
+                  sheet: str | None = None, columns: str | None = None,
+                  url_hosts: list[str] | None = None) -> Manifest:
     """Read and validate the whole manifest; raise ManifestError listing every problem found. `sheet`:
     the sheet of an Excel workbook to read (default: its first); `columns`: --columns' `field=COLUMN,…`
     for a table whose header is not in manifest fields (a Shopify export or a Merchant feed is recognised
-    without it)."""
+    without it); `url_hosts`: the hosts a photo URL may name (input.url_hosts; None: any)."""
     from ecomctl.manifest_exports import parse_columns
     from ecomctl.render.styles import load_styles
     from ecomctl.text.layout import TEMPLATES
@@ -287,7 +294,7 @@ def load_manifest(path: Path | str, default_size: str = "1024x1024", default_var
     if not raws and not problems.items:
         problems.add(1, 1, "manifest has no SKU rows")
     known = _Known(styles if styles is not None else load_styles(None, path.parent),
-                   templates if templates is not None else TEMPLATES)
+                   templates if templates is not None else TEMPLATES, url_hosts)
     base = path.parent
     seen: dict[str, tuple[str, int]] = {}
     rows: list[SkuRow] = []
@@ -313,8 +320,10 @@ def _to_row(m: RowModel, base: Path, line: int, path: Path, default_size: str, d
     style = m.style
     if style and Path(style).suffix.lower() in IMAGE_SUFFIXES:
         style = str(_resolved(base / style))
+    url = m.image if is_url(m.image) else None
+    image = Path(m.image) if url else _resolved(base / m.image)  # a URL's stand-in until render binds its copy
     return SkuRow(
-        sku=m.sku, image=_resolved(base / m.image), title=m.title, size=m.size or parse_size(default_size),
+        sku=m.sku, image=image, url=url, title=m.title, size=m.size or parse_size(default_size),
         subtitle=m.subtitle, price=m.price, badge=m.badge, subject=m.subject, style=style, prompt=m.prompt,
         template=m.template, variants=m.variants or default_variants, seed=m.seed, lang=m.lang,
         campaign=m.campaign, where=f"{path}:{line}",
@@ -329,4 +338,4 @@ def load_run_manifest(path: Path, cfg: Any, sheet: str | None = None, columns: s
 
     styles = load_styles(cfg.render.styles, Path(path).parent)
     return load_manifest(path, cfg.render.size, cfg.render.variants, styles=styles, sheet=sheet,
-                         columns=columns), styles
+                         columns=columns, url_hosts=cfg.input.url_hosts), styles

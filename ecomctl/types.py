@@ -94,6 +94,8 @@ class SkuRow:
     lang: str | None = None
     where: str = ""
     campaign: str | None = None  # SKUs of one campaign share one reference style
+    # a photo by URL: `image` is its copy in OUT's photo cache (photos.py binds it before any stage reads it)
+    url: str | None = None
 
     def copy_lines(self) -> dict[str, str]:
         """The manifest copy by role, only the roles that are present."""

@@ -39,3 +39,7 @@ def register(app: typer.Typer) -> None:
         console.print(f"read as {manifest_.source}", highlight=False, soft_wrap=True)
         if manifest_.mapping:
             console.print(manifest_.mapping, highlight=False, soft_wrap=True)
+        urls = len({r.url for r in manifest_.rows if r.url})
+        if urls:
+            console.print(f"{urls} photo URL{'s' if urls > 1 else ''} checked as URLs only (render downloads them)",
+                          highlight=False, soft_wrap=True)

@@ -145,7 +145,7 @@ def _render(manifest_path: Path, cfg: Config, on_result: OnResult | None, force:
         if on_start:
             on_start(posters)
         results = ReportSpool(out)  # each result's report row spooled as it comes, a slim copy kept: flat memory
-        work = campaigns.run(kind, rows, ctx, given, CampaignScorer(out, cfg))
+        work = _fetch_then_render(kind, rows, ctx, given, CampaignScorer(out, cfg))
         try:
             for res in work:
                 if res.fault:  # the disk, not this SKU: dispatch nothing more; the next run redoes this SKU
@@ -176,6 +176,22 @@ def _render(manifest_path: Path, cfg: Config, on_result: OnResult | None, force:
         log.write("run_end", exit_code=summary.exit_code, seconds=round(summary.seconds, 3),
                   items=len(results), counts=counts(results), report=str(store.report_html.resolve()))
     return summary
+
+
+def _fetch_then_render(kind: str, rows: list, ctx: RunContext, given: dict[str, Path],
+                       scorer: CampaignScorer) -> Iterator[ItemResult]:
+    """Photos by URL are fetched first, in this process (a few threads; photos.py), so the workers never wait
+    on a CDN; a SKU whose photo could not be fetched is an error row, and the rest render. Closing this
+    closes the executor (it reaps its workers)."""
+    from ecomctl import photos
+
+    ready, failed = photos.fetch_rows(rows, ctx.store, ctx.cfg.input)
+    yield from failed
+    work = campaigns.run(kind, ready, ctx, given, scorer)
+    try:
+        yield from work
+    finally:
+        work.close()
 
 
 def _write_reports(out: Path, rows: list, results: ReportSpool, cfg: Config) -> None:

@@ -10,6 +10,8 @@ Layout (names are built here and nowhere else):
     OUT/<sku>/<sku>-v<k>.thumb.jpg      report.html's thumbnail, made from the poster in memory at write time
     OUT/logs/<sku>.log                  full traceback of a SKU that failed
     OUT/.cache/subjects/<key>.npz       extraction results by photo digest + settings (subject/cache.py)
+    OUT/.cache/photos/<url key>.<ext>   a photo given by URL, as last downloaded (photos.py); + .json: its URL,
+                                        ETag and Last-Modified, for the next night's conditional request
     OUT/.cache/ (unnamed temp files)    a large run's report rows until the reports are written (qa/report.py)
     OUT/.cache/report.key               content key of the last reports written whole (qa/__init__.py)
     OUT/campaigns/<name>.png            a campaign's reference style (engine/campaigns.py)
@@ -18,6 +20,7 @@ Layout (names are built here and nowhere else):
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,6 +111,21 @@ class OutputStore:
     @property
     def subject_cache(self) -> Path:
         return self.root / CACHE / "subjects"
+
+    @property
+    def photo_cache(self) -> Path:
+        return self.root / CACHE / "photos"
+
+    def photo(self, url: str) -> Path:
+        """Where the photo at `url` is kept: named by the URL's hash (same URL, same file, any night), with
+        the URL's image suffix when it has one (for whoever opens the folder; readers sniff the bytes)."""
+        suffix = Path(url.split("?", 1)[0].split("#", 1)[0]).suffix.lower()
+        suffix = suffix if re.fullmatch(r"\.(png|jpe?g|webp|bmp|tiff?|gif)", suffix) else ".img"
+        return self.photo_cache / (hashlib.sha256(url.encode()).hexdigest()[:32] + suffix)
+
+    def photo_validators(self, url: str) -> Path:
+        """The cached photo's URL, ETag and Last-Modified (JSON), beside it."""
+        return self.photo(url).with_suffix(".json")
 
     @property
     def report_spool(self) -> Path:

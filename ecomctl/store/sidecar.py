@@ -159,6 +159,8 @@ def qa_from_json(d: dict[str, Any] | None) -> QAResult | None:
 def row_json(row: SkuRow) -> dict[str, Any]:
     out = {f.name: getattr(row, f.name) for f in fields(row)}
     out["image"], out["size"] = str(row.image), str(row.size)
+    if out["url"] is None:  # a local photo's inputs (and render key) stay as before photos by URL existed
+        del out["url"]
     return out
 
 

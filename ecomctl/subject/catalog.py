@@ -62,6 +62,8 @@ def _batches(rows: list[SkuRow], size: int) -> Iterator[list[SkuRow]]:
 
 
 def _open(row: SkuRow) -> Image.Image | ExtractionError:
+    if row.url:  # fetching (and its cache) belongs to a render's OUT
+        return ExtractionError(f"{row.where}: {row.url}: photos by URL are fetched by `ecomctl render`, not extract")
     try:
         return open_image(row.image)  # upright by EXIF, like render
     except InputImageError as e:

@@ -1,0 +1,274 @@
+"""Load stage, photos by URL: an http(s) `image` is checked at validation (scheme, allowed host) and fetched
+before rendering into OUT's photo cache (store.photo), whose file every later stage reads as the photo."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import warnings
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from ecomctl.textsafe import neutralise
+from ecomctl.types import ItemResult, SkuRow
+
+if TYPE_CHECKING:  # requests loads only when a manifest has photos by URL
+    import requests
+
+    from ecomctl.config import InputConfig
+    from ecomctl.store import OutputStore
+
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+RETRY_STATUS = frozenset({500, 502, 503, 504})  # a CDN's passing trouble; 4xx are answers, not retried
+CHUNK = 1 << 16
+
+
+def is_url(text: str) -> bool:
+    """`scheme://…` (a Windows path such as C:\\photos\\a.png is not one)."""
+    return bool(_URL.match(text))
+
+
+def url_problem(url: str, hosts: list[str] | None) -> str | None:
+    """Why a manifest may not name `url` as its photo (None: it may): a scheme other than http(s), no host,
+    or a host that `input.url_hosts` does not list."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        return f"only http:// and https:// URLs are fetched, not {scheme}://: {url}"
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return f"bad port in URL: {url}"
+    if not host:
+        return f"URL without a host: {url}"
+    if hosts is not None and not host_allowed(host, port, hosts):
+        listed = ", ".join(hosts) or "empty"
+        return f"host {host!r} is not in input.url_hosts ({listed}): {url}"
+    return None
+
+
+def host_allowed(host: str, port: int | None, hosts: list[str]) -> bool:
+    """`cdn.example.com` allows that host, `*.example.com` its subdomains; `host:port` only that port."""
+    host = host.lower()
+    for entry in hosts:
+        name, _, want = entry.partition(":")
+        if want and port != int(want):
+            continue
+        if host == name or (name.startswith("*.") and host.endswith(name[1:])):
+            return True
+    return False
+
+
+class FetchError(Exception):
+    """A photo that could not be fetched; str: why, one line (the URL is added by the caller)."""
+
+
+def fetch_rows(rows: list[SkuRow], store: OutputStore, settings: InputConfig
+               ) -> tuple[list[SkuRow], list[ItemResult]]:
+    """Every distinct photo URL of `rows` brought up to date in the cache (a conditional request when a copy
+    is there), `url_concurrency` at a time. Returns the rows to render, URL rows bound to their cached file,
+    and an error row per SKU whose photo could not be fetched (the URL and why)."""
+    urls = list(dict.fromkeys(r.url for r in rows if r.url))
+    if not urls:
+        return rows, []
+    outcome = dict(zip(urls, _map(lambda u: _fetch_quietly(u, store, settings), urls, settings.url_concurrency)))
+    ready, failed = [], []
+    for row in rows:
+        why = outcome.get(row.url) if row.url else None
+        if row.url is None:
+            ready.append(row)
+        elif why is None:
+            ready.append(replace(row, image=store.photo(row.url)))
+        else:
+            failed.append(ItemResult(sku=row.sku, variant=None, status="error", where=row.where,
+                                     error=neutralise(f"{row.url}: {why}")))
+    return ready, failed
+
+
+def _map(fn: Callable[[str], str | None], urls: list[str], workers: int) -> Iterator[str | None]:
+    """`fn` over `urls` on a few threads, in order; Ctrl-C drops the downloads not started."""
+    pool = ThreadPoolExecutor(min(workers, len(urls)), thread_name_prefix="ecomctl-photo")
+    try:
+        yield from pool.map(fn, urls)
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+_LOCAL = threading.local()  # one requests.Session per download thread (a Session is not thread-safe)
+
+
+def _fetch_quietly(url: str, store: OutputStore, settings: InputConfig) -> str | None:
+    """None when the cached photo is current, else why it could not be fetched."""
+    try:
+        fetch(url, store, settings, _session(settings))
+    except FetchError as e:
+        return str(e)
+    except OSError as e:
+        from ecomctl.store.files import fault_of
+
+        if fault_of(e) is not None:  # a full or read-only OUT: a run fault (the runner stops), not N error rows
+            raise
+        return f"cannot store the download ({e.strerror or e})"
+    return None
+
+
+def _session(settings: InputConfig) -> requests.Session:
+    key = (settings.url_retries, settings.url_max_redirects)
+    if getattr(_LOCAL, "key", None) != key:
+        _LOCAL.session, _LOCAL.key = make_session(settings), key
+    return _LOCAL.session
+
+
+def make_session(settings: InputConfig) -> requests.Session:
+    """A Session that retries connect errors, timeouts and 5xx `url_retries` times with exponential
+    backoff (0.5 s, 1 s, 2 s … at most 8 s; a Retry-After header is not waited on: the run's time stays
+    bounded) and follows at most `url_max_redirects` redirects."""
+    import requests
+    from requests.adapters import HTTPAdapter
+    from urllib3.util.retry import Retry
+
+    quiet = logging.getLogger("urllib3.connectionpool")
+    if quiet.level == logging.NOTSET:  # its "Retrying …" warnings would reach stderr; the error row says it
+        quiet.setLevel(logging.ERROR)
+    n = settings.url_retries
+    retry = Retry(total=n, connect=n, read=n, status=n, other=0, redirect=False, backoff_factor=0.5,
+                  backoff_max=8, status_forcelist=RETRY_STATUS, allowed_methods=frozenset({"GET", "HEAD"}),
+                  raise_on_status=False, respect_retry_after_header=False)
+    session = requests.Session()
+    session.max_redirects = settings.url_max_redirects
+    session.headers["User-Agent"] = "ecomctl (photo fetch)"
+    for prefix in ("http://", "https://"):
+        session.mount(prefix, HTTPAdapter(max_retries=retry, pool_maxsize=4))
+    return session
+
+
+def fetch(url: str, store: OutputStore, settings: InputConfig, session: requests.Session) -> bool:
+    """Bring the cached copy of `url` up to date; True when new bytes were stored. With a cached copy the
+    request is conditional (If-None-Match / If-Modified-Since): 304 keeps the file untouched, so its stat,
+    and the digest a sidecar recorded for it, stay valid. Raises FetchError."""
+    import requests
+
+    path, meta_path = store.photo(url), store.photo_validators(url)
+    meta = _validators(meta_path, url) if path.is_file() else {}
+    headers = {k: meta[f] for k, f in (("If-None-Match", "etag"), ("If-Modified-Since", "last_modified"))
+               if meta.get(f)}
+    try:
+        with session.get(url, headers=headers, stream=True,
+                         timeout=(settings.url_connect_timeout, settings.url_read_timeout)) as r:
+            if r.status_code == 304 and headers:
+                return False
+            if r.status_code != 200:
+                tries = f" ({settings.url_retries + 1} tries)" if r.status_code in RETRY_STATUS and \
+                    settings.url_retries else ""
+                raise FetchError(f"HTTP {r.status_code}{tries}")
+            _store_body(r, path, settings)
+            new = {"url": url, "etag": r.headers.get("ETag"), "last_modified": r.headers.get("Last-Modified")}
+    except requests.RequestException as e:
+        raise FetchError(_why(e, settings)) from None
+    try:
+        _check_image(path)
+    except FetchError:
+        path.unlink(missing_ok=True)
+        meta_path.unlink(missing_ok=True)
+        raise
+    from ecomctl.store import atomic_write_json
+
+    atomic_write_json(meta_path, new)
+    return True
+
+
+def _validators(meta_path: Path, url: str) -> dict[str, Any]:
+    """The ETag / Last-Modified stored with the cached copy (nothing when unreadable or for another URL)."""
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return meta if isinstance(meta, dict) and meta.get("url") == url else {}
+
+
+def _store_body(r: requests.Response, path: Path, settings: InputConfig) -> None:
+    """The body streamed into the cache file (atomically: a failed download leaves the old copy whole),
+    refused as soon as it passes `url_max_mb` (counted after any Content-Encoding is undone)."""
+    from ecomctl.store.files import atomic_writer
+
+    cap = int(settings.url_max_mb * 1024 * 1024)
+    too_big = FetchError(f"larger than {settings.url_max_mb:g} MB (input.url_max_mb)")
+    length = r.headers.get("Content-Length", "")
+    if length.isdigit() and int(length) > cap and not r.headers.get("Content-Encoding"):
+        raise too_big
+    n = 0
+    with atomic_writer(path) as f:
+        for chunk in r.iter_content(CHUNK):
+            n += len(chunk)
+            if n > cap:
+                raise too_big
+            f.write(chunk)
+    if n == 0:
+        path.unlink(missing_ok=True)
+        raise FetchError("empty body (HTTP 200 with no bytes)")
+
+
+def _check_image(path: Path) -> None:
+    """The downloaded bytes are an image within the decompression-bomb limit local photos have (io.open_image
+    refuses the same when a worker decodes it): read from the header, nothing decoded here."""
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                w, h = im.size
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        found = re.search(r"\((\d+) pixels\)", str(e))
+        size = f"{int(found.group(1)) / 1e6:.0f} megapixels" if found else "too many pixels"
+        raise FetchError(f"{size}, over the {(Image.MAX_IMAGE_PIXELS or 0) / 1e6:.0f} MP limit "
+                         "(a decompression bomb?)") from None
+    except Exception:  # noqa: BLE001 — Pillow raises anything on bytes that are not an image
+        raise FetchError("the response is not an image Pillow can read") from None
+    if not (w and h):
+        raise FetchError("the response is an image of no pixels")
+
+
+def _why(e: BaseException, settings: InputConfig) -> str:
+    """One line for a failed request: a timeout says which and after how long, else what went wrong."""
+    import requests
+    from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+    from urllib3.exceptions import TimeoutError as Urllib3Timeout
+
+    chain = _chain(e)
+    tries = f" ({settings.url_retries + 1} tries)" if settings.url_retries else ""
+    if isinstance(e, requests.TooManyRedirects):
+        return f"more than {settings.url_max_redirects} redirects (input.url_max_redirects)"
+    if any(isinstance(x, NameResolutionError) for x in chain):
+        return "cannot resolve the host name"
+    if any(isinstance(x, NewConnectionError) for x in chain):  # before timeouts: urllib3 files it under them
+        return f"cannot connect (connection refused or unreachable){tries}"
+    if any(isinstance(x, (requests.ConnectTimeout, ConnectTimeoutError)) for x in chain):
+        return f"could not connect within {settings.url_connect_timeout:g} s{tries}"
+    if any(isinstance(x, (requests.Timeout, Urllib3Timeout)) for x in chain):
+        return f"timed out after {settings.url_read_timeout:g} s{tries}"
+    if isinstance(e, requests.exceptions.SSLError):
+        return "TLS error (certificate or protocol)"
+    first = (str(chain[-1]) or type(chain[-1]).__name__).splitlines()[0]
+    return f"request failed: {first[:200]}"
+
+
+def _chain(e: BaseException) -> list[BaseException]:
+    """The exception and what it wraps (requests wraps urllib3's MaxRetryError, which holds the reason)."""
+    out: list[BaseException] = []
+    todo: list[Any] = [e]
+    while todo:
+        x = todo.pop()
+        if not isinstance(x, BaseException) or x in out or len(out) > 10:
+            continue
+        out.append(x)
+        todo += [getattr(x, "reason", None), x.__cause__, x.__context__, *x.args[:1]]
+    return out

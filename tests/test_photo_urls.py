@@ -1,0 +1,287 @@
+"""Photos by URL: validation (scheme, input.url_hosts), fetching (cache, conditional requests, retries, timeouts,
+size cap, redirects) and a render whose URLs include a 404 and a server that never answers. Loopback only."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ecomctl.cli import app
+from ecomctl.config import load_config
+from ecomctl.errors import ConfigError, ManifestError
+from ecomctl.manifest import load_manifest
+from ecomctl.photos import fetch_rows
+from ecomctl.store import OutputStore
+from tests.conftest import make_product, write_manifest
+
+runner = CliRunner()
+
+
+def _png(tmp_path: Path, name: str, size: tuple[int, int] = (300, 400)) -> bytes:
+    return make_product(tmp_path / name, size).read_bytes()
+
+
+class Site:
+    """What the test server serves, and every request it saw (path, whether it was conditional, status)."""
+
+    def __init__(self) -> None:
+        self.photos: dict[str, tuple[bytes, str]] = {}  # path → (body, etag)
+        self.seen: list[tuple[str, bool, int]] = []
+        self.flaky_failures = 1
+        self.lock = threading.Lock()
+
+    def put(self, path: str, body: bytes) -> None:
+        with self.lock:
+            self.photos[path] = (body, f'"{len(self.seen)}-{hash(body) & 0xffffff:x}"')
+
+    def hits(self, prefix: str = "/p/") -> list[tuple[str, bool, int]]:
+        return [s for s in self.seen if s[0].startswith(prefix)]
+
+
+def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def _send(self, status: int, body: bytes = b"", **headers: str) -> None:
+            conditional = bool(self.headers.get("If-None-Match") or self.headers.get("If-Modified-Since"))
+            site.seen.append((self.path, conditional, status))
+            self.send_response(status)
+            for k, v in headers.items():
+                self.send_header(k.replace("_", "-"), v)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+        def do_HEAD(self) -> None:
+            self.do_GET()
+
+        def do_GET(self) -> None:
+            if self.path in site.photos:
+                body, etag = site.photos[self.path]
+                if self.headers.get("If-None-Match") == etag:
+                    return self._send(304, ETag=etag)
+                return self._send(200, body, ETag=etag, Content_Type="image/png",
+                                  Last_Modified="Mon, 07 Dec 2026 01:00:00 GMT")
+            if self.path == "/flaky.png":
+                with site.lock:
+                    fail, site.flaky_failures = site.flaky_failures > 0, site.flaky_failures - 1
+                return self._send(500) if fail else self._send(200, site.photos["/p/a.png"][0])
+            if self.path == "/loop.png":
+                return self._send(302, Location="/loop.png")
+            if self.path == "/big.png":  # no Content-Length: the cap must stop the stream itself
+                site.seen.append((self.path, False, 200))
+                self.send_response(200)
+                self.end_headers()
+                for _ in range(64):
+                    self.wfile.write(b"\0" * 16384)
+                return None
+            if self.path == "/text.png":
+                return self._send(200, b"<html>not a photo</html>", Content_Type="text/html")
+            return self._send(404)
+
+    return Handler
+
+
+@pytest.fixture
+def site() -> Iterator[tuple[Site, str]]:
+    s = Site()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(s))
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield s, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def silent() -> Iterator[str]:
+    """A server that accepts connections and never says a word."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        sock.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(sock.accept()[0])
+            except OSError:
+                continue
+
+    t = threading.Thread(target=accept, daemon=True)
+    t.start()
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    stop.set()
+    t.join()
+    for c in held:
+        c.close()
+    sock.close()
+
+
+def _settings(**over: object):
+    base = {"input.url_read_timeout": 0.5, "input.url_connect_timeout": 0.5, "input.url_retries": 1}
+    return load_config(overrides={**base, **over}).input
+
+
+def _rows(tmp_path: Path, urls: list[str], hosts: list[str] | None = None):
+    m = write_manifest(tmp_path / "m.csv", [{"sku": f"S{i}", "image": u, "title": "T"} for i, u in enumerate(urls)])
+    return list(load_manifest(m, "256x256", 1, url_hosts=hosts).rows)
+
+
+# validation ---------------------------------------------------------------------------------------------------
+
+def test_validation_accepts_http_urls_and_names_other_schemes_at_file_row_column(tmp_path: Path):
+    m = write_manifest(tmp_path / "m.csv", [
+        {"sku": "A", "title": "T", "image": "https://cdn.example.com/a.png"},
+        {"sku": "B", "title": "T", "image": "ftp://cdn.example.com/b.png"},
+        {"sku": "C", "title": "T", "image": "file:///etc/passwd"},
+        {"sku": "D", "title": "T", "image": "http:///nohost.png"},
+    ])
+    with pytest.raises(ManifestError) as e:
+        load_manifest(m)
+    assert e.value.problems == [
+        f"{m}:3:3: image: only http:// and https:// URLs are fetched, not ftp://: ftp://cdn.example.com/b.png",
+        f"{m}:4:3: image: only http:// and https:// URLs are fetched, not file://: file:///etc/passwd",
+        f"{m}:5:3: image: URL without a host: http:///nohost.png",
+    ]
+
+
+def test_url_hosts_is_an_allow_list(tmp_path: Path):
+    urls = ["https://cdn.example.com/a.png", "https://img.shop.example.org/b.png", "https://evil.test/c.png"]
+    rows = _rows(tmp_path, urls[:2], hosts=["cdn.example.com", "*.example.org"])
+    assert [r.url for r in rows] == urls[:2]
+    with pytest.raises(ManifestError) as e:
+        _rows(tmp_path, urls, hosts=["cdn.example.com", "*.example.org"])
+    assert e.value.problems == [(f"{tmp_path / 'm.csv'}:4:2: image: host 'evil.test' is not in input.url_hosts "
+                                 "(cdn.example.com, *.example.org): https://evil.test/c.png")]
+    with pytest.raises(ConfigError, match="input.url_hosts.*'cdn example' is not a host name"):
+        load_config(overrides={"input.url_hosts": ["cdn example"]})
+
+
+def test_validate_downloads_nothing(tmp_path: Path, site):
+    s, base = site
+    s.put("/p/a.png", _png(tmp_path, "a.png"))
+    m = write_manifest(tmp_path / "m.csv", [{"sku": "A", "title": "T", "image": f"{base}/p/a.png"}])
+    res = runner.invoke(app, ["validate", str(m)])
+    assert res.exit_code == 0, res.output
+    assert "1 photo URL checked as URLs only (render downloads them)" in res.stdout
+    assert s.seen == []
+
+
+# fetching -----------------------------------------------------------------------------------------------------
+
+def test_a_photo_is_cached_with_its_validators_and_the_next_fetch_is_conditional(tmp_path: Path, site):
+    s, base = site
+    s.put("/p/a.png", _png(tmp_path, "a.png"))
+    store, settings = OutputStore(tmp_path / "out"), _settings()
+    rows = _rows(tmp_path, [f"{base}/p/a.png", f"{base}/p/a.png"])  # one URL, two SKUs: one download
+    ready, failed = fetch_rows(rows, store, settings)
+    assert failed == [] and s.hits() == [("/p/a.png", False, 200)]
+    cached = store.photo(f"{base}/p/a.png")
+    assert [r.image for r in ready] == [cached, cached] and cached.read_bytes() == s.photos["/p/a.png"][0]
+    before = cached.stat()
+    ready, failed = fetch_rows(rows, store, settings)
+    assert failed == [] and s.hits()[1:] == [("/p/a.png", True, 304)]
+    after = cached.stat()
+    assert (after.st_mtime_ns, after.st_ino) == (before.st_mtime_ns, before.st_ino)  # untouched on 304
+    s.put("/p/a.png", _png(tmp_path, "a2.png", (320, 400)))
+    ready, failed = fetch_rows(rows, store, settings)
+    assert failed == [] and s.hits()[2:] == [("/p/a.png", True, 200)]
+    assert cached.read_bytes() == s.photos["/p/a.png"][0]
+
+
+def test_each_failure_is_one_line_naming_the_url(tmp_path: Path, site, silent):
+    s, base = site
+    s.put("/p/a.png", _png(tmp_path, "a.png"))
+    urls = [f"{base}/p/a.png", f"{base}/missing.png", f"{base}/flaky.png", f"{silent}/slow.png",
+            f"{base}/big.png", f"{base}/loop.png", f"{base}/text.png", "http://127.0.0.1:9/refused.png"]
+    settings = _settings(**{"input.url_max_mb": 0.5, "input.url_max_redirects": 3})
+    t0 = time.monotonic()
+    ready, failed = fetch_rows(_rows(tmp_path, urls), OutputStore(tmp_path / "out"), settings)
+    took = time.monotonic() - t0
+    assert [r.url for r in ready] == [urls[0], urls[2]]  # the 500 was retried and then answered
+    assert [(f.sku, f.status, f.variant, f.error) for f in failed] == [
+        ("S1", "error", None, f"{urls[1]}: HTTP 404"),
+        ("S3", "error", None, f"{urls[3]}: timed out after 0.5 s (2 tries)"),
+        ("S4", "error", None, f"{urls[4]}: larger than 0.5 MB (input.url_max_mb)"),
+        ("S5", "error", None, f"{urls[5]}: more than 3 redirects (input.url_max_redirects)"),
+        ("S6", "error", None, f"{urls[6]}: the response is not an image Pillow can read"),
+        ("S7", "error", None, f"{urls[7]}: cannot connect (connection refused or unreachable) (2 tries)"),
+    ]
+    assert [h[2] for h in s.hits("/flaky")] == [500, 200]
+    assert took < 8  # two 0.5 s reads and a backoff, not a hang
+    cache = OutputStore(tmp_path / "out").photo_cache
+    assert sorted(p.name for p in cache.iterdir() if not p.name.startswith(".")) == sorted(
+        [OutputStore(tmp_path / "out").photo(u).name for u in urls[:3:2]]
+        + [OutputStore(tmp_path / "out").photo_validators(u).name for u in urls[:3:2]])  # nothing half-written
+
+
+def test_a_5xx_that_stays_is_reported_with_its_tries(tmp_path: Path, site):
+    s, base = site
+    s.flaky_failures = 10
+    s.put("/p/a.png", _png(tmp_path, "a.png"))
+    _, failed = fetch_rows(_rows(tmp_path, [f"{base}/flaky.png"]), OutputStore(tmp_path / "out"), _settings())
+    assert failed[0].error == f"{base}/flaky.png: HTTP 500 (2 tries)"
+    assert [h[2] for h in s.hits("/flaky")] == [500, 500]
+
+
+# a render -----------------------------------------------------------------------------------------------------
+
+def _render(manifest: Path, out: Path, config: Path):
+    return runner.invoke(app, ["render", str(manifest), "--out", str(out), "--config", str(config), "-j", "1"])
+
+
+@pytest.mark.slow
+def test_a_render_with_a_404_and_a_silent_server_and_the_nights_after(tmp_path: Path, site, silent):
+    s, base = site
+    for name in ("a", "b"):
+        s.put(f"/p/{name}.png", _png(tmp_path, f"{name}.png"))
+    local = make_product(tmp_path / "local.png", (400, 300))
+    m = write_manifest(tmp_path / "m.csv", [
+        {"sku": "A", "title": "Cream", "image": f"{base}/p/a.png"},
+        {"sku": "B", "title": "Mug", "image": f"{base}/p/b.png"},
+        {"sku": "GONE", "title": "Gone", "image": f"{base}/gone.png"},
+        {"sku": "SLOW", "title": "Slow", "image": f"{silent}/slow.png"},
+        {"sku": "L", "title": "Local", "image": local.name},
+    ])
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("qa:\n  text:\n    enabled: false\nrender:\n  size: 256x256\n  variants: 1\n"
+                   "input:\n  url_read_timeout: 1\n  url_retries: 1\n", encoding="utf-8")
+    out = tmp_path / "out"
+    t0 = time.monotonic()
+    res = _render(m, out, cfg)
+    assert time.monotonic() - t0 < 60
+    assert res.exit_code == 1, res.output
+    assert f"GONE  {base}/gone.png: HTTP 404" in res.stdout
+    assert f"SLOW  {silent}/slow.png: timed out after 1 s (2 tries)" in res.stdout
+    for sku in ("A", "B", "L"):
+        assert (out / sku / f"{sku}-v1.png").is_file()
+    report = {r["sku"]: r for r in json.loads((out / "report.json").read_text(encoding="utf-8"))["items"]}
+    assert report["GONE"]["status"] == "error" and report["GONE"]["error"] == f"{base}/gone.png: HTTP 404"
+    side = json.loads((out / "A" / "A-v1.json").read_text(encoding="utf-8"))["inputs"]
+    assert side["url"] == f"{base}/p/a.png" and side["image"] == str(OutputStore(out).photo(f"{base}/p/a.png"))
+
+    first = len(s.hits())
+    res = _render(m, out, cfg)  # nothing changed: conditional requests answered 304, every poster resumed
+    assert res.exit_code == 1
+    assert sorted(s.hits()[first:]) == [("/p/a.png", True, 304), ("/p/b.png", True, 304)]
+    assert res.stdout.count("(unchanged)") == 3, res.stdout
+
+    s.put("/p/b.png", _png(tmp_path, "b2.png", (400, 300)))  # B's photo changed on the CDN
+    second = len(s.hits())
+    res = _render(m, out, cfg)
+    assert sorted(s.hits()[second:]) == [("/p/a.png", True, 304), ("/p/b.png", True, 200)]
+    assert "A-v1 (unchanged)" in res.stdout and "L-v1 (unchanged)" in res.stdout
+    assert "B-v1 (unchanged)" not in res.stdout and "B-v1" in res.stdout
