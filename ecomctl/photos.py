@@ -102,6 +102,41 @@ def _map(fn: Callable[[str], str | None], urls: list[str], workers: int) -> Iter
     pool.shutdown(wait=True)
 
 
+def check_urls(rows: list[SkuRow], settings: InputConfig) -> list[str]:
+    """`validate --check-urls`: a HEAD request per distinct photo URL (GET, headers only, where HEAD is not
+    allowed), with the fetch's timeouts, retries and redirect limit; one line per row whose URL does not
+    answer 200 (`file:row: image: URL: why`). Nothing is downloaded or stored."""
+    urls = list(dict.fromkeys(r.url for r in rows if r.url))
+    if not urls:
+        return []
+    why = dict(zip(urls, _map(lambda u: _head_quietly(u, settings), urls, settings.url_concurrency)))
+    return [neutralise(f"{r.where}: image: {r.url}: {why[r.url]}") for r in rows if r.url and why.get(r.url)]
+
+
+def _head_quietly(url: str, settings: InputConfig) -> str | None:
+    import requests
+
+    session, timeout = _session(settings), (settings.url_connect_timeout, settings.url_read_timeout)
+    try:
+        r = session.head(url, allow_redirects=True, timeout=timeout)
+        if r.status_code in (405, 501):  # no HEAD here: a GET whose body is never read
+            with session.get(url, stream=True, timeout=timeout) as r:
+                pass
+    except requests.RequestException as e:
+        return _why(e, settings)
+    if r.status_code != 200:
+        return _status(r.status_code, settings)
+    length = r.headers.get("Content-Length", "")
+    if length.isdigit() and int(length) > settings.url_max_mb * 1024 * 1024 and not r.headers.get("Content-Encoding"):
+        return f"larger than {settings.url_max_mb:g} MB (input.url_max_mb)"
+    return None
+
+
+def _status(code: int, settings: InputConfig) -> str:
+    tries = f" ({settings.url_retries + 1} tries)" if code in RETRY_STATUS and settings.url_retries else ""
+    return f"HTTP {code}{tries}"
+
+
 _LOCAL = threading.local()  # one requests.Session per download thread (a Session is not thread-safe)
 
 
@@ -166,9 +201,7 @@ def fetch(url: str, store: OutputStore, settings: InputConfig, session: requests
             if r.status_code == 304 and headers:
                 return False
             if r.status_code != 200:
-                tries = f" ({settings.url_retries + 1} tries)" if r.status_code in RETRY_STATUS and \
-                    settings.url_retries else ""
-                raise FetchError(f"HTTP {r.status_code}{tries}")
+                raise FetchError(_status(r.status_code, settings))
             _store_body(r, path, settings)
             new = {"url": url, "etag": r.headers.get("ETag"), "last_modified": r.headers.get("Last-Modified")}
     except requests.RequestException as e:

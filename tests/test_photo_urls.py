@@ -3,6 +3,7 @@ size cap, redirects) and a render whose URLs include a 404 and a server that nev
 
 from __future__ import annotations
 
+import io
 import json
 import socket
 import threading
@@ -35,6 +36,8 @@ class Site:
     def __init__(self) -> None:
         self.photos: dict[str, tuple[bytes, str]] = {}  # path → (body, etag)
         self.seen: list[tuple[str, bool, int]] = []
+        self.methods: list[str] = []
+        self.dated: dict[str, tuple[bytes, str]] = {}  # path → (body, Last-Modified)
         self.flaky_failures = 1
         self.lock = threading.Lock()
 
@@ -54,6 +57,7 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
         def _send(self, status: int, body: bytes = b"", **headers: str) -> None:
             conditional = bool(self.headers.get("If-None-Match") or self.headers.get("If-Modified-Since"))
             site.seen.append((self.path, conditional, status))
+            site.methods.append(self.command)
             self.send_response(status)
             for k, v in headers.items():
                 self.send_header(k.replace("_", "-"), v)
@@ -63,7 +67,9 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(body)
 
         def do_HEAD(self) -> None:
-            self.do_GET()
+            if self.path == "/nohead.png":
+                return self._send(405, Allow="GET")
+            return self.do_GET()
 
         def do_GET(self) -> None:
             if self.path in site.photos:
@@ -72,6 +78,13 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
                     return self._send(304, ETag=etag)
                 return self._send(200, body, ETag=etag, Content_Type="image/png",
                                   Last_Modified="Mon, 07 Dec 2026 01:00:00 GMT")
+            if self.path == "/nohead.png":
+                return self._send(200, site.photos["/p/a.png"][0])
+            if self.path in site.dated:  # Last-Modified only, no ETag
+                body, stamp = site.dated[self.path]
+                if self.headers.get("If-Modified-Since") == stamp:
+                    return self._send(304)
+                return self._send(200, body, Last_Modified=stamp)
             if self.path == "/flaky.png":
                 with site.lock:
                     fail, site.flaky_failures = site.flaky_failures > 0, site.flaky_failures - 1
@@ -176,8 +189,33 @@ def test_validate_downloads_nothing(tmp_path: Path, site):
     m = write_manifest(tmp_path / "m.csv", [{"sku": "A", "title": "T", "image": f"{base}/p/a.png"}])
     res = runner.invoke(app, ["validate", str(m)])
     assert res.exit_code == 0, res.output
-    assert "1 photo URL checked as URLs only (render downloads them)" in res.stdout
+    assert "1 photo URL checked as URLs only (render downloads them; --check-urls asks their hosts)" in res.stdout
     assert s.seen == []
+
+
+def test_validate_check_urls_asks_each_host_and_downloads_nothing(tmp_path: Path, site, silent):
+    s, base = site
+    s.put("/p/a.png", _png(tmp_path, "a.png"))
+    m = write_manifest(tmp_path / "m.csv", [
+        {"sku": "A", "title": "T", "image": f"{base}/p/a.png"},
+        {"sku": "B", "title": "T", "image": f"{base}/gone.png"},
+        {"sku": "C", "title": "T", "image": f"{silent}/slow.png"},
+        {"sku": "D", "title": "T", "image": f"{base}/p/a.png"},
+    ])
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("input:\n  url_read_timeout: 0.5\n  url_retries: 0\n", encoding="utf-8")
+    res = runner.invoke(app, ["validate", str(m), "--config", str(cfg), "--check-urls"])
+    assert res.exit_code == 2
+    assert res.stderr.splitlines() == [f"error: {m}:3: image: {base}/gone.png: HTTP 404",
+                                       f"error: {m}:4: image: {silent}/slow.png: timed out after 0.5 s"]
+    assert sorted(s.seen) == [("/gone.png", False, 404), ("/p/a.png", False, 200)]  # one per distinct URL
+    assert s.methods == ["HEAD", "HEAD"]
+    ok = write_manifest(tmp_path / "ok.csv", [{"sku": "A", "title": "T", "image": f"{base}/p/a.png"},
+                                              {"sku": "B", "title": "T", "image": f"{base}/nohead.png"}])
+    res = runner.invoke(app, ["validate", str(ok), "--config", str(cfg), "--check-urls"])
+    assert res.exit_code == 0 and "2 photo URLs answered (HEAD)" in res.stdout, res.output
+    assert s.methods[2:] == ["HEAD", "HEAD", "GET"]  # HEAD refused (405): a GET whose body is not read
+    assert not (tmp_path / "out").exists()
 
 
 # fetching -----------------------------------------------------------------------------------------------------
@@ -200,6 +238,32 @@ def test_a_photo_is_cached_with_its_validators_and_the_next_fetch_is_conditional
     ready, failed = fetch_rows(rows, store, settings)
     assert failed == [] and s.hits()[2:] == [("/p/a.png", True, 200)]
     assert cached.read_bytes() == s.photos["/p/a.png"][0]
+
+
+def test_last_modified_alone_makes_the_request_conditional(tmp_path: Path, site):
+    s, base = site
+    s.dated["/d.png"] = (_png(tmp_path, "d.png"), "Mon, 07 Dec 2026 01:00:00 GMT")
+    rows, store = _rows(tmp_path, [f"{base}/d.png"]), OutputStore(tmp_path / "out")
+    for _ in range(2):
+        assert fetch_rows(rows, store, _settings())[1] == []
+    s.dated["/d.png"] = (_png(tmp_path, "d2.png", (200, 300)), "Mon, 07 Dec 2026 02:00:00 GMT")
+    assert fetch_rows(rows, store, _settings())[1] == []
+    assert s.hits("/d") == [("/d.png", False, 200), ("/d.png", True, 304), ("/d.png", True, 200)]
+    assert store.photo(f"{base}/d.png").read_bytes() == s.dated["/d.png"][0]
+
+
+def test_a_decompression_bomb_by_url_is_refused_and_not_kept(tmp_path: Path, site):
+    from PIL import Image
+
+    s, base = site
+    buf = io.BytesIO()
+    Image.new("1", (12000, 12000)).save(buf, "PNG")  # 144 MP of nothing: a few kB on the wire
+    s.put("/p/bomb.png", buf.getvalue())
+    store = OutputStore(tmp_path / "out")
+    _, failed = fetch_rows(_rows(tmp_path, [f"{base}/p/bomb.png"]), store, _settings())
+    limit = (Image.MAX_IMAGE_PIXELS or 0) / 1e6
+    assert failed[0].error == f"{base}/p/bomb.png: 144 megapixels, over the {limit:.0f} MP limit (a decompression bomb?)"
+    assert not store.photo(f"{base}/p/bomb.png").exists()
 
 
 def test_each_failure_is_one_line_naming_the_url(tmp_path: Path, site, silent):
@@ -285,3 +349,18 @@ def test_a_render_with_a_404_and_a_silent_server_and_the_nights_after(tmp_path: 
     assert sorted(s.hits()[second:]) == [("/p/a.png", True, 304), ("/p/b.png", True, 200)]
     assert "A-v1 (unchanged)" in res.stdout and "L-v1 (unchanged)" in res.stdout
     assert "B-v1 (unchanged)" not in res.stdout and "B-v1" in res.stdout
+
+
+@pytest.mark.slow
+def test_a_merchant_feed_with_image_urls_renders(tmp_path: Path, site):
+    s, base = site
+    s.put("/p/a.png", _png(tmp_path, "a.png"))
+    feed = tmp_path / "feed.tsv"
+    feed.write_text("id\ttitle\tprice\timage_link\tbrand\n"
+                    f"A-1\t保湿面霜\t299.00 CNY\t{base}/p/a.png\tHydra\n", encoding="utf-8")
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("qa:\n  text:\n    enabled: false\nrender:\n  size: 512x512\n  variants: 1\n", encoding="utf-8")
+    res = runner.invoke(app, ["render", str(feed), "--out", str(tmp_path / "out"), "--config", str(cfg)])
+    assert res.exit_code == 0, res.output
+    assert "pass    A-1-v1" in res.stdout.splitlines()
+    assert s.hits() == [("/p/a.png", False, 200)]

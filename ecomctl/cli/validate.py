@@ -18,6 +18,8 @@ def register(app: typer.Typer) -> None:
         config: Path = typer.Option(None, "--config", "-c", help="YAML config file."),
         sheet: str = typer.Option(None, "--sheet", help="Sheet of an Excel workbook to read [default: the first]."),
         columns: str = typer.Option(None, "--columns", help=COLUMNS_HELP, metavar="FIELD=COLUMN,…"),
+        check_urls: bool = typer.Option(False, "--check-urls", help="Ask each photo URL's host whether it is "
+                                        "there (HEAD requests, input.url_* timeouts); nothing is downloaded."),
     ) -> None:
         """Check a manifest without rendering: every problem as file:row:column: message (in an Excel
         workbook: sheet row and column letter, e.g. catalog.xlsx:3:D). Says what the file was read as, and
@@ -40,6 +42,14 @@ def register(app: typer.Typer) -> None:
         if manifest_.mapping:
             console.print(manifest_.mapping, highlight=False, soft_wrap=True)
         urls = len({r.url for r in manifest_.rows if r.url})
-        if urls:
-            console.print(f"{urls} photo URL{'s' if urls > 1 else ''} checked as URLs only (render downloads them)",
-                          highlight=False, soft_wrap=True)
+        if urls and check_urls:
+            from ecomctl.errors import ManifestError
+            from ecomctl.photos import check_urls as ask
+
+            problems = ask(list(manifest_.rows), cfg.input)
+            if problems:
+                raise ManifestError(problems)
+            console.print(f"{urls} photo URL{'s' if urls > 1 else ''} answered (HEAD)", highlight=False, soft_wrap=True)
+        elif urls:
+            console.print(f"{urls} photo URL{'s' if urls > 1 else ''} checked as URLs only (render downloads them; "
+                          "--check-urls asks their hosts)", highlight=False, soft_wrap=True)
