@@ -177,8 +177,10 @@ INPUTS = [  # files the commands read, other than the manifest (tests/test_hosti
          "error: {t}/nope: not a folder"),
     Case("dataset-stats-not-a-corpus", ("dataset", "stats", "{t}"),
          "error: {t}: no stats.json (not a built corpus? run `ecomctl dataset build` first)"),
-    Case("extra-argument", ("models", "check", "nope"),
-         "error: Got unexpected extra argument(s) (nope) (see 'ecomctl models check --help')"),
+    Case("extra-argument", ("models", "list", "nope"),
+         "error: Got unexpected extra argument(s) (nope) (see 'ecomctl models list --help')"),
+    Case("models-check-unknown-backend", ("models", "check", "nope"),
+         "error: unknown render backend 'nope' (known: compose, composer, flux-fill, qwen-image, sdxl-inpaint, sdxs)"),
 ]
 
 CASES = USAGE + EXTRAS + OUTPUTS + CONFIG + INPUTS
