@@ -73,6 +73,7 @@ class InputConfig(_Section):
     url_hosts: list[str] | None  # None = any host
     url_connect_timeout: float = Field(gt=0)
     url_read_timeout: float = Field(gt=0)
+    url_download_timeout: float = Field(gt=0)
     url_retries: int = Field(ge=0, le=10)
     url_max_redirects: int = Field(ge=0, le=30)
     url_max_mb: float = Field(gt=0)

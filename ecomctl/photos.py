@@ -7,6 +7,7 @@ import json
 import logging
 import re
 import threading
+import time
 import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -190,6 +191,7 @@ def fetch(url: str, store: OutputStore, settings: InputConfig, session: requests
     request is conditional (If-None-Match / If-Modified-Since): 304 keeps the file untouched, so its stat,
     and the digest a sidecar recorded for it, stay valid. Raises FetchError."""
     import requests
+    from urllib3.exceptions import HTTPError
 
     path, meta_path = store.photo(url), store.photo_validators(url)
     meta = _validators(meta_path, url) if path.is_file() else {}
@@ -204,7 +206,7 @@ def fetch(url: str, store: OutputStore, settings: InputConfig, session: requests
                 raise FetchError(_status(r.status_code, settings))
             _store_body(r, path, settings)
             new = {"url": url, "etag": r.headers.get("ETag"), "last_modified": r.headers.get("Last-Modified")}
-    except requests.RequestException as e:
+    except (requests.RequestException, HTTPError) as e:  # urllib3's own from reading the body (read1)
         raise FetchError(_why(e, settings)) from None
     try:
         _check_image(path)
@@ -229,7 +231,8 @@ def _validators(meta_path: Path, url: str) -> dict[str, Any]:
 
 def _store_body(r: requests.Response, path: Path, settings: InputConfig) -> None:
     """The body streamed into the cache file (atomically: a failed download leaves the old copy whole),
-    refused as soon as it passes `url_max_mb` (counted after any Content-Encoding is undone)."""
+    refused as soon as it passes `url_max_mb` (counted after any Content-Encoding is undone) or takes longer
+    than `url_download_timeout`."""
     from ecomctl.store.files import atomic_writer
 
     cap = int(settings.url_max_mb * 1024 * 1024)
@@ -237,12 +240,17 @@ def _store_body(r: requests.Response, path: Path, settings: InputConfig) -> None
     length = r.headers.get("Content-Length", "")
     if length.isdigit() and int(length) > cap and not r.headers.get("Content-Encoding"):
         raise too_big
-    n = 0
+    n, deadline = 0, time.monotonic() + settings.url_download_timeout
     with atomic_writer(path) as f:
-        for chunk in r.iter_content(CHUNK):
+        # read1: whatever one read brings (each within url_read_timeout), so a host that trickles a byte at a
+        # time still meets the deadline; iter_content would wait for whole chunks
+        while chunk := r.raw.read1(CHUNK, decode_content=True):
             n += len(chunk)
             if n > cap:
                 raise too_big
+            if time.monotonic() > deadline:
+                raise FetchError(f"still downloading after {settings.url_download_timeout:g} s "
+                                 "(input.url_download_timeout)")
             f.write(chunk)
     if n == 0:
         path.unlink(missing_ok=True)

@@ -98,6 +98,16 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
                 for _ in range(64):
                     self.wfile.write(b"\0" * 16384)
                 return None
+            if self.path == "/trickle.png":  # a byte every 50 ms: each read is quick, the whole never ends
+                site.seen.append((self.path, False, 200))
+                self.send_response(200)
+                self.send_header("Content-Length", "100000")
+                self.end_headers()
+                for _ in range(2000):
+                    self.wfile.write(b"\0")
+                    self.wfile.flush()
+                    time.sleep(0.05)
+                return None
             if self.path == "/text.png":
                 return self._send(200, b"<html>not a photo</html>", Content_Type="text/html")
             return self._send(404)
@@ -290,6 +300,15 @@ def test_each_failure_is_one_line_naming_the_url(tmp_path: Path, site, silent):
     assert sorted(p.name for p in cache.iterdir() if not p.name.startswith(".")) == sorted(
         [OutputStore(tmp_path / "out").photo(u).name for u in urls[:3:2]]
         + [OutputStore(tmp_path / "out").photo_validators(u).name for u in urls[:3:2]])  # nothing half-written
+
+
+def test_a_host_that_trickles_bytes_meets_the_download_deadline(tmp_path: Path, site):
+    _, base = site
+    t0 = time.monotonic()
+    _, failed = fetch_rows(_rows(tmp_path, [f"{base}/trickle.png"]), OutputStore(tmp_path / "out"),
+                           _settings(**{"input.url_download_timeout": 1}))
+    assert time.monotonic() - t0 < 5
+    assert failed[0].error == f"{base}/trickle.png: still downloading after 1 s (input.url_download_timeout)"
 
 
 def test_a_5xx_that_stays_is_reported_with_its_tries(tmp_path: Path, site):
