@@ -125,6 +125,8 @@ def _head_quietly(url: str, settings: InputConfig) -> str | None:
                 pass
     except requests.RequestException as e:
         return _why(e, settings)
+    except FetchError as e:  # a redirect off the allow-list
+        return str(e)
     if r.status_code != 200:
         return _status(r.status_code, settings)
     length = r.headers.get("Content-Length", "")
@@ -157,7 +159,8 @@ def _fetch_quietly(url: str, store: OutputStore, settings: InputConfig) -> str |
 
 
 def _session(settings: InputConfig) -> requests.Session:
-    key = (settings.url_retries, settings.url_max_redirects)
+    hosts = settings.url_hosts
+    key = (settings.url_retries, settings.url_max_redirects, None if hosts is None else tuple(hosts))
     if getattr(_LOCAL, "key", None) != key:
         _LOCAL.session, _LOCAL.key = make_session(settings), key
     return _LOCAL.session
@@ -166,7 +169,7 @@ def _session(settings: InputConfig) -> requests.Session:
 def make_session(settings: InputConfig) -> requests.Session:
     """A Session that retries connect errors, timeouts and 5xx `url_retries` times with exponential
     backoff (0.5 s, 1 s, 2 s … at most 8 s; a Retry-After header is not waited on: the run's time stays
-    bounded) and follows at most `url_max_redirects` redirects."""
+    bounded) and follows at most `url_max_redirects` redirects, each to a host `url_hosts` allows."""
     import requests
     from requests.adapters import HTTPAdapter
     from urllib3.util.retry import Retry
@@ -183,7 +186,26 @@ def make_session(settings: InputConfig) -> requests.Session:
     session.headers["User-Agent"] = "ecomctl (photo fetch)"
     for prefix in ("http://", "https://"):
         session.mount(prefix, HTTPAdapter(max_retries=retry, pool_maxsize=4))
+    if settings.url_hosts is not None:
+        session.hooks["response"].append(_redirect_guard(settings.url_hosts))
     return session
+
+
+def _redirect_guard(hosts: list[str]) -> Callable[..., None]:
+    """A response hook (it sees every hop) refusing a redirect to a host the allow-list does not name: the
+    list would mean little if an allowed CDN could send the download anywhere."""
+    from urllib.parse import urljoin
+
+    def check(r: requests.Response, *args: Any, **kwargs: Any) -> None:
+        if not r.is_redirect:
+            return
+        target = urljoin(r.url, r.headers.get("Location", ""))
+        why = url_problem(target, hosts)
+        if why:
+            r.close()
+            raise FetchError(f"redirected ({r.status_code}) to {target}, refused: {why.rsplit(': ', 1)[0]}")
+
+    return check
 
 
 def fetch(url: str, store: OutputStore, settings: InputConfig, session: requests.Session) -> bool:

@@ -89,6 +89,8 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
                 with site.lock:
                     fail, site.flaky_failures = site.flaky_failures > 0, site.flaky_failures - 1
                 return self._send(500) if fail else self._send(200, site.photos["/p/a.png"][0])
+            if self.path == "/away.png":  # off to another host name of this same server
+                return self._send(302, Location=f"http://localhost:{self.server.server_address[1]}/p/a.png")
             if self.path == "/loop.png":
                 return self._send(302, Location="/loop.png")
             if self.path == "/big.png":  # no Content-Length: the cap must stop the stream itself
@@ -191,6 +193,21 @@ def test_url_hosts_is_an_allow_list(tmp_path: Path):
                                  "(cdn.example.com, *.example.org): https://evil.test/c.png")]
     with pytest.raises(ConfigError, match="input.url_hosts.*'cdn example' is not a host name"):
         load_config(overrides={"input.url_hosts": ["cdn example"]})
+
+
+def test_a_redirect_to_a_host_off_the_allow_list_is_refused(tmp_path: Path, site):
+    s, base = site
+    s.put("/p/a.png", _png(tmp_path, "a.png"))
+    url = f"{base}/away.png"
+    store = OutputStore(tmp_path / "out")
+    _, failed = fetch_rows(_rows(tmp_path, [url]), store, _settings(**{"input.url_hosts": ["127.0.0.1"]}))
+    target = f"http://localhost:{base.rsplit(':', 1)[1]}/p/a.png"
+    assert failed[0].error == (f"{url}: redirected (302) to {target}, refused: host 'localhost' is not in "
+                               "input.url_hosts (127.0.0.1)")
+    assert s.hits() == [] and not store.photo(url).exists()
+    both = _settings(**{"input.url_hosts": ["127.0.0.1", "localhost"]})
+    _, failed = fetch_rows(_rows(tmp_path, [url]), store, both)
+    assert failed == [] and store.photo(url).read_bytes() == s.photos["/p/a.png"][0]
 
 
 def test_validate_downloads_nothing(tmp_path: Path, site):
