@@ -80,6 +80,8 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
                                   Last_Modified="Mon, 07 Dec 2026 01:00:00 GMT")
             if self.path == "/nohead.png":
                 return self._send(200, site.photos["/p/a.png"][0])
+            if self.path == "/p/plain.png":  # no validators at all: every night a full download
+                return self._send(200, site.photos["/p/a.png"][0])
             if self.path in site.dated:  # Last-Modified only, no ETag
                 body, stamp = site.dated[self.path]
                 if self.headers.get("If-Modified-Since") == stamp:
@@ -385,6 +387,25 @@ def test_a_render_with_a_404_and_a_silent_server_and_the_nights_after(tmp_path: 
     assert sorted(s.hits()[second:]) == [("/p/a.png", True, 304), ("/p/b.png", True, 200)]
     assert "A-v1 (unchanged)" in res.stdout and "L-v1 (unchanged)" in res.stdout
     assert "B-v1 (unchanged)" not in res.stdout and "B-v1" in res.stdout
+
+
+@pytest.mark.slow
+def test_a_photo_downloaded_again_with_the_same_bytes_is_not_rendered_again(tmp_path: Path, site):
+    s, base = site
+    s.put("/p/a.png", _png(tmp_path, "a.png"))
+    m = write_manifest(tmp_path / "m.csv", [{"sku": "P", "title": "Plain", "image": f"{base}/p/plain.png"}])
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("qa:\n  text:\n    enabled: false\nrender:\n  size: 512x512\n  variants: 1\n", encoding="utf-8")
+    out = tmp_path / "out"
+    assert _render(m, out, cfg).exit_code == 0
+    cached = OutputStore(out).photo(f"{base}/p/plain.png")
+    before = cached.stat().st_mtime_ns
+    time.sleep(0.01)
+    res = _render(m, out, cfg)
+    assert res.exit_code == 0 and "P-v1 (unchanged)" in res.stdout, res.stdout
+    assert s.hits() == [("/p/plain.png", False, 200)] * 2 and cached.stat().st_mtime_ns != before  # rewritten
+    side = json.loads((out / "P" / "P-v1.json").read_text(encoding="utf-8"))["inputs"]
+    assert side["image_stat"][1] == cached.stat().st_mtime_ns  # the new stat is trusted from now on
 
 
 @pytest.mark.slow
