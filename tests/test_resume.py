@@ -242,3 +242,22 @@ def test_a_noop_night_after_a_noop_night_keeps_its_reports(small_manifest: Path,
     assert res.stdout.count("(re-graded)") == 3
     assert all(a != b for a, b in zip(third, stamps()))
     assert json.loads(reports[0].read_text(encoding="utf-8"))["thresholds"]["layout"]["contrast_fail"] == 1.5
+
+
+def test_reports_are_kept_only_when_every_result_was_resumed(tmp_path: Path):
+    """Rows that read the same (same figures, same seconds to the ms) after a render still rewrite the
+    reports: the posters, and so the thumbnails, may be new. Only an all-unchanged night keeps them."""
+    from dataclasses import replace as with_
+
+    from ecomctl.qa import write_reports
+    from ecomctl.types import ItemResult
+
+    cfg = load_config(None, {})
+    rendered = [ItemResult(sku=f"S{i}", variant=1, status="pass", seconds=0.05) for i in range(3)]
+    assert write_reports(tmp_path, rendered, cfg) is True
+    assert write_reports(tmp_path, rendered, cfg) is True  # rendered again: written again
+    resumed = [with_(r, resumed=True) for r in rendered]
+    assert write_reports(tmp_path, resumed, cfg) is True  # the rows now say "unchanged": new content
+    stamp = (tmp_path / "report.html").stat().st_mtime_ns, (tmp_path / "report.html").stat().st_ino
+    assert write_reports(tmp_path, resumed, cfg) is False  # nothing changed: kept
+    assert ((tmp_path / "report.html").stat().st_mtime_ns, (tmp_path / "report.html").stat().st_ino) == stamp

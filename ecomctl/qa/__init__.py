@@ -39,9 +39,11 @@ def write_reports(out_dir: Path, results: Sequence[ItemResult], cfg: Config) -> 
     """report.json (schema ecomctl.report/1), report.csv and report.html in `out_dir`. `results` is a run's
     `ReportSpool` (its rows already spooled) or any sequence of results (spooled here).
 
-    Cost follows change: when the three reports of this content (rows, settings, report code: the spool's
-    content key) were already written whole, they are kept as they are and False is returned — a no-op
-    night after a no-op night rewrites no report. The key file is removed before writing and written after
+    Cost follows change: when every result was resumed unchanged and the three reports of this content
+    (rows, settings, report code: the spool's content key) were already written whole, they are kept as
+    they are and False is returned — a no-op night after a no-op night rewrites no report. A run that
+    rendered or re-graded anything always writes them (its posters' thumbnails may have changed even where
+    the rows read the same). The key file is removed before writing and written after
     the three files, so a night that could not write them all never counts as written."""
     from ecomctl.qa.report import ReportSpool, write_csv, write_json
     from ecomctl.qa.report_html import write_html
@@ -53,7 +55,7 @@ def write_reports(out_dir: Path, results: Sequence[ItemResult], cfg: Config) -> 
     spool = results if isinstance(results, ReportSpool) else ReportSpool(store.root, results)
     try:
         key = spool.content_key(limits.model_dump(mode="json"))
-        if _written(store, key):
+        if spool.only_resumed and _written(store, key):
             return False
         store.report_key.unlink(missing_ok=True)
         write_json(store.report_json, spool, limits.model_dump(exclude={"report"}))

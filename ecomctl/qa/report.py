@@ -178,6 +178,7 @@ class ReportSpool(list):
         self._index: list[tuple[int, str, int, int, int]] = []  # (status rank, sku, variant, offset, length)
         self._ordered = True
         self._content = 0  # sum of the rows' hashes: the same rows in any order give the same sum
+        self.only_resumed = True  # every result so far was resumed unchanged (nothing rendered or re-graded)
         self.extend(results)
 
     def append(self, res: ItemResult) -> None:  # type: ignore[override]
@@ -188,6 +189,7 @@ class ReportSpool(list):
             line = json.dumps(_finite(row), ensure_ascii=False, allow_nan=False).encode("utf-8")
         rank = STATUS_ORDER.get(row["status"], 9)
         self._content = (self._content + int.from_bytes(hashlib.blake2b(line, digest_size=16).digest())) % _MOD
+        self.only_resumed = self.only_resumed and res.resumed
         self._index.append((rank, res.sku, res.variant or 0, self._size, len(line)))
         self._ordered = False
         self._store(line)
