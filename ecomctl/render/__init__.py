@@ -34,8 +34,10 @@ def load_builtins() -> None:
 
     try:  # diffusion backends register themselves; their heavy imports happen lazily inside
         from ecomctl.render import diffusion  # noqa: F401
-    except ImportError:
-        pass
+    except ImportError as e:
+        if (e.name or "ecomctl").partition(".")[0] == "ecomctl":
+            raise  # a bug in ecomctl's own backend code is a traceback, never "unknown render backend 'x'"
+        # a third-party module the diffusion package needs at import time is missing: compose only
 
 
 def resolved_settings(name: str, settings: dict[str, Any] | None) -> dict[str, Any] | None:
