@@ -296,16 +296,10 @@ def _make_pool(workers: int, devices: list[str] | None) -> ProcessPoolExecutor:
 
 
 def _error(row: SkuRow, message: str, ctx: RunContext | None = None, story: str = "") -> ItemResult:
-    """An error row; with `ctx`, the story (a worker died or timed out: there is no traceback to keep) goes
-    to OUT/logs/<sku>.log, as a rendering error's traceback does."""
-    log = None
+    """An error row; with `ctx`, the story (a worker died or timed out) goes to OUT/logs/<sku>.log."""
     if ctx is not None:
-        text = f"{row.sku} ({row.where})\nexecutor: process pool\n{message}\n{story}".rstrip()
-        try:
-            log = ctx.store.write_log(row.sku, text)
-        except OSError:  # a full disk: the row still says what happened
-            pass
-    return ItemResult(sku=row.sku, variant=None, status="error", error=message, where=row.where, log=log)
+        return item.lost_row(row, ctx, "process pool", message, story)
+    return ItemResult(sku=row.sku, variant=None, status="error", error=message, where=row.where)
 
 
 def _ray(rows: list[SkuRow], ctx: RunContext, devices: list[str]) -> Iterator[ItemResult]:

@@ -260,9 +260,20 @@ def render_sku(row: SkuRow, ctx: RunContext) -> list[ItemResult]:
 def _log_error(row: SkuRow, ctx: RunContext, exc: BaseException) -> Path | None:
     """The exception's full traceback in OUT/logs/<sku>.log (None when it cannot be written)."""
     text = f"{row.sku} ({row.where})\n" + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    return _write_log(ctx, row.sku, text)
+
+
+def lost_row(row: SkuRow, ctx: RunContext, executor: str, message: str, story: str = "") -> ItemResult:
+    """The error row of a SKU whose worker, actor or node was lost, or that timed out: there is no traceback
+    to keep, so the story (which executor, each try) goes to OUT/logs/<sku>.log instead."""
+    log = _write_log(ctx, row.sku, f"{row.sku} ({row.where})\nexecutor: {executor}\n{message}\n{story}".rstrip())
+    return ItemResult(sku=row.sku, variant=None, status="error", error=message, where=row.where, log=log)
+
+
+def _write_log(ctx: RunContext, sku: str, text: str) -> Path | None:
     try:
-        return ctx.store.write_log(row.sku, text)
-    except OSError:
+        return ctx.store.write_log(sku, text)
+    except OSError:  # a full disk: the row still says what happened
         return None
 
 

@@ -19,7 +19,6 @@ from typing import Any
 from ecomctl.engine import item
 from ecomctl.engine.item import RunContext, render_sku
 from ecomctl.errors import BackendUnavailable
-from ecomctl.store import OutputStore
 from ecomctl.types import ItemResult, SkuRow
 
 # SKUs sent to one actor at a time. One: when an actor dies, the SKU it held is the one it was running, and
@@ -360,12 +359,7 @@ class _Dispatch:
 
     def _error_row(self, row: SkuRow, message: str, detail: str) -> ItemResult:
         """One error row, with the whole story in OUT/logs/<sku>.log."""
-        text = f"{row.sku} ({row.where})\nexecutor: ray\n{message}\n{detail}".rstrip()
-        try:
-            log = OutputStore(self.ctx.out).write_log(row.sku, text)
-        except OSError:
-            log = None
-        return ItemResult(sku=row.sku, variant=None, status="error", error=message, where=row.where, log=log)
+        return item.lost_row(row, self.ctx, "ray", message, detail)
 
     def _kill_all(self) -> None:
         """Kill every actor this run started and wait (bounded) until Ray confirms: their refs fail once the

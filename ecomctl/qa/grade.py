@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from ecomctl.config import Config
@@ -30,11 +29,9 @@ def _code_digest() -> str:
         import hashlib
         from importlib import metadata
 
-        h = hashlib.sha256()
-        root = Path(__file__).resolve().parent.parent
-        for name in _GRADING_CODE:
-            path = root / name
-            h.update(name.encode() + b"\0" + (path.read_bytes() if path.is_file() else b"") + b"\0")
+        from ecomctl import source_digest
+
+        h = hashlib.sha256(source_digest(_GRADING_CODE).encode())
         for dist in ("rapidocr", "onnxruntime", "paddleocr"):
             try:
                 h.update(f"{dist}={metadata.version(dist)};".encode())

@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Self
 
-from ecomctl import __version__
+from ecomctl import __version__, source_digest
 from ecomctl.outcome import STATUS_ORDER
 from ecomctl.store.files import atomic_write_text, atomic_writer
 from ecomctl.textsafe import neutralise
@@ -206,7 +206,7 @@ class ReportSpool(list):
         Equal keys → the reports would be the same, bar their `created` time (`write_reports` then keeps
         them)."""
         material = {"rows": f"{self._content:032x}", "n": len(self._index), "settings": settings,
-                    "code": _report_code_digest(), "out": self.base}
+                    "code": source_digest(_REPORT_CODE), "version": __version__, "out": self.base}
         return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()
 
     def _store(self, line: bytes) -> None:
@@ -284,19 +284,8 @@ class ReportSpool(list):
 
 
 _MOD = 1 << 128
-_REPORT_CODE = ("report.py", "report_html.py", "templates/report.html.j2")
-
-
-def _report_code_digest() -> str:
-    """The report writers' own code and the ecomctl version: a new report layout rewrites the reports."""
-    h = hashlib.sha256(__version__.encode())
-    here = Path(__file__).resolve().parent
-    for name in _REPORT_CODE:
-        try:
-            h.update((here / name).read_bytes())
-        except OSError:
-            h.update(name.encode())
-    return h.hexdigest()
+# the report writers' own code (with the ecomctl version): a new report layout rewrites the reports
+_REPORT_CODE = ("qa/report.py", "qa/report_html.py", "qa/templates/report.html.j2")
 
 
 def _finite(value: Any) -> Any:
