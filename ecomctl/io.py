@@ -65,9 +65,7 @@ def open_image(path: Path | str) -> Image.Image:
                 im.load()
                 return _eight_bit(ImageOps.exif_transpose(im))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        found = re.search(r"\((\d+) pixels\)", str(e))
-        size = f"{int(found.group(1)) / 1e6:.0f} megapixels" if found else "too many pixels"
-        why = f"{size}, over the {(Image.MAX_IMAGE_PIXELS or 0) / 1e6:.0f} MP limit (a decompression bomb?)"
+        why = bomb_reason(e)
     except Image.UnidentifiedImageError:
         why = "not an image file Pillow can read, or its header is corrupt"
     except FileNotFoundError:
@@ -79,6 +77,13 @@ def open_image(path: Path | str) -> Image.Image:
     except Exception as e:  # noqa: BLE001 — Pillow's decoders raise anything on mangled data
         why = f"corrupt ({type(e).__name__}: {e})"
     raise InputImageError(neutralise(f"cannot read image {path.name}: {why}"))
+
+
+def bomb_reason(e: BaseException) -> str:
+    """Pillow's decompression-bomb error or warning as the one line ecomctl shows (pixels vs the limit)."""
+    found = re.search(r"\((\d+) pixels\)", str(e))
+    size = f"{int(found.group(1)) / 1e6:.0f} megapixels" if found else "too many pixels"
+    return f"{size}, over the {(Image.MAX_IMAGE_PIXELS or 0) / 1e6:.0f} MP limit (a decompression bomb?)"
 
 
 class _OddFile(Exception):

@@ -290,10 +290,9 @@ def _check_image(path: Path) -> None:
             with Image.open(path) as im:
                 w, h = im.size
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
-        found = re.search(r"\((\d+) pixels\)", str(e))
-        size = f"{int(found.group(1)) / 1e6:.0f} megapixels" if found else "too many pixels"
-        raise FetchError(f"{size}, over the {(Image.MAX_IMAGE_PIXELS or 0) / 1e6:.0f} MP limit "
-                         "(a decompression bomb?)") from None
+        from ecomctl.io import bomb_reason
+
+        raise FetchError(bomb_reason(e)) from None
     except Exception:  # noqa: BLE001 — Pillow raises anything on bytes that are not an image
         raise FetchError("the response is not an image Pillow can read") from None
     if not (w and h):
