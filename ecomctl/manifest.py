@@ -6,6 +6,7 @@ import csv
 import difflib
 import os
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,65 @@ MULTILINE = {"title": 3, "subtitle": 2, "prompt": 1000}
 # ignoring case: macOS and Windows file systems do), and device names Windows will not create
 RUN_FILES = {n.lower() for n in RESERVED_NAMES} | {"contact_sheet.png", "extract.json"}  # + `ecomctl extract`
 DEVICES = {"con", "prn", "aux", "nul", *(f"{d}{i}" for d in ("com", "lpt") for i in range(1, 10))}
+# selling points: at most this many, each at most this many columns wide (a CJK character is two columns,
+# as in a terminal): about 12 Chinese characters or 24 Latin ones, what one line of a poster's list holds
+MAX_POINTS, POINT_COLUMNS = 4, 24
+
+
+def columns(text: str) -> int:
+    """Display width in columns: East Asian wide and full-width characters count 2, others 1."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def split_points(value: Any) -> list[str] | None:
+    """`points` as a list: a YAML list, or a table cell with the points separated by `|`. Raises ValueError
+    (the field's message) for an empty point, too many points, a point too wide or not text."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = str(value)
+    if isinstance(value, str):
+        items = value.split("|")
+    elif isinstance(value, (list, tuple)):
+        items = list(value)
+    else:
+        raise ValueError("expected text with the points separated by '|', or a YAML list")  # noqa: TRY004
+    out = []
+    for i, item in enumerate(items, start=1):
+        if isinstance(item, (int, float)) and not isinstance(item, bool):
+            item = str(item)
+        if not isinstance(item, str):
+            raise ValueError(f"point {i} is not text")  # noqa: TRY004 (pydantic reports ValueError only)
+        hit = first_control(normalise_breaks(item))
+        if hit:
+            raise ValueError(f"point {i}: {'line break' if hit[1] == chr(10) else 'control character ' + describe(hit[1])} "
+                             f"at character {hit[0] + 1}; remove it")
+        text = " ".join(item.split())
+        if not text:
+            raise ValueError(f"point {i} is empty (two '|' in a row, or one at an end?)")
+        if columns(text) > POINT_COLUMNS:
+            raise ValueError(f"point {i} {short_text(text)!r} is {columns(text)} columns wide; at most "
+                             f"{POINT_COLUMNS} (a CJK character counts 2), so that it fits one line of the list")
+        out.append(text)
+    if len(out) > MAX_POINTS:
+        raise ValueError(f"{len(out)} points; at most {MAX_POINTS}")
+    return out or None
+
+
+def short_text(text: str, n: int = 30) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def price_number(text: str) -> float | None:
+    """The amount of a price as a poster shows it ("¥328", "$39.90", "1,299 元"), or None when it holds
+    no single amount ("¥89/2件", "2 for $30")."""
+    found = re.findall(r"\d[\d,]*(?:\.\d+)?", text)
+    if len(found) != 1:
+        return None
+    try:
+        return float(found[0].replace(",", ""))
+    except ValueError:
+        return None
 
 
 def parse_size(value: str) -> Size:
@@ -79,13 +139,23 @@ class RowModel(BaseModel):
     seed: int | None = Field(None, ge=0)
     lang: Literal["zh", "en", "auto"] | None = None
     campaign: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+    logo: str | None = None
+    points: list[str] | None = None
+    list_price: str | None = Field(None, max_length=24)
+    price_label: str | None = Field(None, max_length=12)
 
     @field_validator("*", mode="before")
     @classmethod
     def _blank_is_none(cls, v: Any) -> Any:
         return None if isinstance(v, str) and not v.strip() else v
 
-    @field_validator("sku", "image", "title", "subtitle", "price", "badge", mode="before")
+    @field_validator("points", mode="before")
+    @classmethod
+    def _points(cls, v: Any) -> Any:
+        return split_points(v)
+
+    @field_validator("sku", "image", "title", "subtitle", "price", "badge", "logo", "list_price", "price_label",
+                     mode="before")
     @classmethod
     def _as_text(cls, v: Any) -> Any:
         return str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else v
@@ -149,28 +219,70 @@ def _check_row(raw: RawRow, base: Path, problems: Problems, known: _Known) -> Ro
             if err["type"] == "missing" or (field in REQUIRED and data.get(field) in (None, "")):
                 msg = "required, but empty" if field in data else "required, but missing"
             problems.add(*raw.at(field), f"{field}: {msg}")
-    try:
-        _check_files(raw, data, bad, base, problems, known)
-    except (OSError, ValueError) as e:  # a path the OS refuses (too long, …)
-        problems.add(*raw.at("image"), f"image: cannot use this path: {getattr(e, 'strerror', None) or e}")
+    _check_prices(raw, data, bad, problems)
+    for field in ("image", "logo"):
+        try:
+            _check_file(field, raw, data, bad, base, problems, known)
+        except (OSError, ValueError) as e:  # a path the OS refuses (too long, …)
+            problems.add(*raw.at(field), f"{field}: cannot use this path: {getattr(e, 'strerror', None) or e}")
+    _check_names(raw, data, bad, base, problems, known)
     return model if not bad else None
 
 
-def _check_files(raw: RawRow, data: dict[str, Any], bad: set[str], base: Path, problems: Problems,
-                 known: _Known) -> None:
-    image = str(data.get("image") or "").strip()
-    if image and "image" not in bad and is_url(image):  # fetched by render (photos.py), never here
-        why = url_problem(image, known.url_hosts)
+def _check_prices(raw: RawRow, data: dict[str, Any], bad: set[str], problems: Problems) -> None:
+    """A list price or a price label belongs to a price. A list price must be above the price: one equal to
+    it, struck through, tells the shopper nothing, and one below it claims a discount that is not there
+    (an error, not a warning: a misleading original price is what advertising rules forbid). Made on the
+    fields that are valid on their own, whatever else is wrong with the row."""
+    def value(field: str) -> str:
+        v = data.get(field)
+        return "" if v is None or field in bad else str(v).strip()
+
+    price, was = value("price"), value("list_price")
+    for field in ("list_price", "price_label"):
+        if value(field) and not price and "price" not in bad:
+            problems.add(*raw.at(field), f"{field}: given without a price; {field} is drawn with the price")
+            bad.add(field)
+    if not (was and price) or "list_price" in bad:
+        return
+    a, b = price_number(was), price_number(price)
+    if was == price or (a is not None and b is not None and a == b):
+        problems.add(*raw.at("list_price"), f"list_price: {was} equals the price; a struck-through "
+                     "price equal to the price says nothing: leave list_price empty")
+        bad.add("list_price")
+    elif a is not None and b is not None and a < b:
+        problems.add(*raw.at("list_price"), f"list_price: {was} is below the price {price}; the list "
+                     "price is the price before the discount")
+        bad.add("list_price")
+
+
+def _check_file(field: str, raw: RawRow, data: dict[str, Any], bad: set[str], base: Path, problems: Problems,
+                known: _Known) -> None:
+    """`image` or `logo`: a file next to the manifest (by stat only) with an image's suffix; a photo may also
+    be an http(s) URL (fetched by render), a logo may not."""
+    value = str(data.get(field) or "").strip()
+    if not value or field in bad:
+        return
+    if is_url(value):
+        if field == "logo":
+            problems.add(*raw.at(field), "logo: a URL is not read; save the logo next to the manifest and give "
+                         "its path")
+            return
+        why = url_problem(value, known.url_hosts)  # fetched by render (photos.py), never here
         if why:
-            problems.add(*raw.at("image"), f"image: {why}")
-    elif image and "image" not in bad:
-        kind = file_kind(base / image)  # stat only: opening a FIFO would wait for a writer forever
-        if kind == "missing":
-            problems.add(*raw.at("image"), f"image: file not found: {image}")
-        elif kind != "file":
-            problems.add(*raw.at("image"), f"image: {kind}, not a file: {image}")
-        elif _resolved(base / image).suffix.lower() not in IMAGE_SUFFIXES:  # a link's target names the type
-            problems.add(*raw.at("image"), f"image: not an image file: {image}")
+            problems.add(*raw.at(field), f"{field}: {why}")
+        return
+    kind = file_kind(base / value)  # stat only: opening a FIFO would wait for a writer forever
+    if kind == "missing":
+        problems.add(*raw.at(field), f"{field}: file not found: {value}")
+    elif kind != "file":
+        problems.add(*raw.at(field), f"{field}: {kind}, not a file: {value}")
+    elif _resolved(base / value).suffix.lower() not in IMAGE_SUFFIXES:  # a link's target names the type
+        problems.add(*raw.at(field), f"{field}: not an image file: {value}")
+
+
+def _check_names(raw: RawRow, data: dict[str, Any], bad: set[str], base: Path, problems: Problems,
+                 known: _Known) -> None:
     style, template = (str(data.get(k) or "").strip() for k in ("style", "template"))
     if style and "style" not in bad and not known.style_ok(style, base):
         problems.add(*raw.at("style"), f"style: {known.style_message(style)}")
@@ -326,7 +438,8 @@ def _to_row(m: RowModel, base: Path, line: int, path: Path, default_size: str, d
         sku=m.sku, image=image, url=url, title=m.title, size=m.size or parse_size(default_size),
         subtitle=m.subtitle, price=m.price, badge=m.badge, subject=m.subject, style=style, prompt=m.prompt,
         template=m.template, variants=m.variants or default_variants, seed=m.seed, lang=m.lang,
-        campaign=m.campaign, where=f"{path}:{line}",
+        campaign=m.campaign, where=f"{path}:{line}", logo=_resolved(base / m.logo) if m.logo else None,
+        points=tuple(m.points or ()), list_price=m.list_price, price_label=m.price_label,
     )
 
 

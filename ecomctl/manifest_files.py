@@ -20,7 +20,8 @@ from ecomctl.errors import ManifestError
 from ecomctl.textsafe import neutralise
 
 FIELDS = ("sku", "image", "title", "subtitle", "price", "badge", "subject", "style", "prompt",
-          "size", "template", "variants", "seed", "lang", "campaign")
+          "size", "template", "variants", "seed", "lang", "campaign", "logo", "points", "list_price",
+          "price_label")
 REQUIRED = ("sku", "image", "title")
 
 

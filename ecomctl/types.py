@@ -96,10 +96,18 @@ class SkuRow:
     campaign: str | None = None  # SKUs of one campaign share one reference style
     # a photo by URL: `image` is its copy in OUT's photo cache (photos.py binds it before any stage reads it)
     url: str | None = None
+    logo: Path | None = None  # the brand's logo (an image file; transparent PNG typical)
+    points: tuple[str, ...] = ()  # selling points, at most 4, drawn as a list
+    list_price: str | None = None  # the price before discount, drawn smaller and struck through
+    price_label: str | None = None  # a word before the price: "到手价", "Now"
 
     def copy_lines(self) -> dict[str, str]:
-        """The manifest copy by role, only the roles that are present."""
-        roles = {"title": self.title, "subtitle": self.subtitle, "price": self.price, "badge": self.badge}
+        """The manifest copy by copy key, only what is present: the roles title, subtitle, price_label,
+        price, list_price, badge, and one key per selling point ("point1" … "point4", role "point"). Every
+        entry is drawn (unless the layout has to drop it, see Layout.dropped) and re-read by OCR."""
+        roles = {"title": self.title, "subtitle": self.subtitle, "price_label": self.price_label,
+                 "price": self.price, "list_price": self.list_price, "badge": self.badge}
+        roles |= {f"point{i}": p for i, p in enumerate(self.points, start=1)}
         return {k: v for k, v in roles.items() if v}
 
 

@@ -265,7 +265,7 @@ def test_columns_bad_field_names(tmp_path: Path, cols: str, message: str) -> Non
     res = runner.invoke(app, ["validate", str(path), "--columns", cols])
     assert res.exit_code == 2
     fields = ("sku, image, title, subtitle, price, badge, subject, style, prompt, size, template, variants, seed, "
-              "lang, campaign")
+              "lang, campaign, logo, points, list_price, price_label")
     assert res.stderr.splitlines() == [f"error: {message} (fields: {fields})"]
     with pytest.raises(ConfigError):
         parse_columns(cols)

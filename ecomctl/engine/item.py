@@ -100,14 +100,17 @@ def style_for(row: SkuRow, variant: int, ctx: RunContext) -> Style:
     return ctx.styles[names[(start + variant - 1) % len(names)]]
 
 
-def item_key(row: SkuRow, ctx: RunContext, digest: str) -> str:
+def item_key(row: SkuRow, ctx: RunContext, digest: str, logo: str | None = None) -> str:
     """Render key: what changes the poster's pixels — inputs (by content), backend and its settings, seed,
     extraction and text settings, and of the styles only the presets this SKU's variants use (editing a
     preset no SKU uses re-renders nothing). QA settings are not in it: they have their own key
-    (`qa.grading_key`), and a change there re-grades the stored poster instead of rendering it again."""
+    (`qa.grading_key`), and a change there re-grades the stored poster instead of rendering it again.
+    `logo`: the logo file's sha256 when known (logo_digest), else it is read here."""
     used = [ctx.style_json(style_for(row, v, ctx)) for v in range(1, row.variants + 1)]
     material = {"run": ctx.settings_digest, "row": row_json(row) | {"where": ""}, "image": digest,
                 "styles": used, "style_image": _style_digest(row)}
+    if row.logo is not None:  # keyed by content: a new logo under the same name re-renders (rows without keep their key)
+        material["logo"] = logo or cached_digest(row.logo)
     return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -135,15 +138,26 @@ class Resume:
 def photo_digest(row: SkuRow, recorded: dict[str, Any] | None) -> str:
     """The source photo's sha256: the one a sidecar recorded while the photo's path and stat (size,
     mtime_ns) are what it recorded, else read and hashed (once per process per stat, see cached_digest)."""
+    return _trusted_digest(row.image, "image", recorded)
+
+
+def logo_digest(row: SkuRow, recorded: dict[str, Any] | None) -> str | None:
+    """The logo file's sha256 (None without a logo), trusted from the sidecar by stat as the photo's is."""
+    return None if row.logo is None else _trusted_digest(row.logo, "logo", recorded)
+
+
+def _trusted_digest(path: Path, name: str, recorded: dict[str, Any] | None) -> str:
+    """sha256 of an input file: `inputs.<name>_sha256` of a sidecar while `inputs.<name>` is this path and
+    `inputs.<name>_stat` its stat, else read and hashed (once per process per stat, see cached_digest)."""
     inputs = (recorded or {}).get("inputs")
     inputs = inputs if isinstance(inputs, dict) else {}
-    if inputs.get("image") == str(row.image) and isinstance(inputs.get("image_sha256"), str):
+    if inputs.get(name) == str(path) and isinstance(inputs.get(f"{name}_sha256"), str):
         try:
-            if inputs.get("image_stat") == stat_key(row.image):
-                return inputs["image_sha256"]
+            if inputs.get(f"{name}_stat") == stat_key(path):
+                return inputs[f"{name}_sha256"]
         except OSError:
             pass
-    return cached_digest(row.image)
+    return cached_digest(path)
 
 
 def resume_state(row: SkuRow, ctx: RunContext) -> Resume:
@@ -162,7 +176,7 @@ def resume_state(row: SkuRow, ctx: RunContext) -> Resume:
         except SidecarError:
             sidecars.append(None)
     digest = photo_digest(row, sidecars[0])
-    key = item_key(row, ctx, digest)
+    key = item_key(row, ctx, digest, logo_digest(row, sidecars[0]))
     state = Resume(key, digest)
     if any(d is None or d.get("key") != key for d in sidecars):
         return state
@@ -186,10 +200,19 @@ def _refresh_photo_stat(row: SkuRow, posters: list[PosterFiles], sidecars: list[
         now = stat_key(row.image)
     except OSError:
         return
+    logo = {}
+    if row.logo is not None:  # the logo likewise (its digest is the one the key was just made with)
+        try:
+            logo = {"logo_stat": stat_key(row.logo), "logo_sha256": logo_digest(row, sidecars[0])}
+        except OSError:
+            logo = {}
     for files, data in zip(posters, sidecars):
         inputs = data["inputs"]
-        if inputs.get("image_stat") != now and inputs.get("image_sha256") == digest:
-            data["inputs"] = {**inputs, "image_stat": now}
+        fresh = {"image_stat": now} if inputs.get("image_sha256") == digest else {}
+        if logo and inputs.get("logo_sha256") == logo["logo_sha256"]:
+            fresh["logo_stat"] = logo["logo_stat"]
+        if any(inputs.get(k) != v for k, v in fresh.items()):
+            data["inputs"] = {**inputs, **fresh}
             try:
                 rewrite_sidecar(files.sidecar, data)
             except OSError:
@@ -340,10 +363,26 @@ def _render(row: SkuRow, ctx: RunContext, key: str, digest: str) -> list[ItemRes
 
 def _photo_stat(row: SkuRow, digest: str) -> list[int] | None:
     """The photo's [size, mtime_ns] when its bytes are still those rendered (else None: never trusted)."""
+    return _stat_if(row.image, digest)
+
+
+def _stat_if(path: Path, digest: str | None) -> list[int] | None:
     try:
-        return stat_key(row.image) if cached_digest(row.image) == digest else None
+        return stat_key(path) if digest is not None and cached_digest(path) == digest else None
     except OSError:
         return None
+
+
+def _logo_inputs(row: SkuRow) -> dict[str, Any]:
+    """The logo's sha256 and stat for the sidecar's inputs (nothing without a logo: old sidecars stay as
+    they were). The digest is the one the render key was made with (cached per stat in this process)."""
+    if row.logo is None:
+        return {}
+    try:
+        digest = cached_digest(row.logo)
+    except OSError:
+        return {"logo_sha256": None, "logo_stat": None}
+    return {"logo_sha256": digest, "logo_stat": _stat_if(row.logo, digest)}
 
 
 def _finish(req: SceneRequest, scene: Image.Image, subject: Subject, backend_meta: dict[str, Any],
@@ -371,7 +410,7 @@ def _write(poster: Poster, verdict: Any, subject: Subject, key: str, digest: str
     sidecar = {
         "seed": poster.seed, "key": key,
         "inputs": row_json(row) | {"manifest": row.where.rsplit(":", 1)[0], "image_sha256": digest,
-                                   "image_stat": _photo_stat(row, digest)},
+                                   "image_stat": _photo_stat(row, digest)} | _logo_inputs(row),
         "backend": poster.meta["backend"],
         "subject": dict(poster.meta["subject"], box=poster.layout.subject_box.as_list()),
         "style": style_json(poster.style), "template": poster.layout.template,

@@ -161,6 +161,14 @@ def row_json(row: SkuRow) -> dict[str, Any]:
     out["image"], out["size"] = str(row.image), str(row.size)
     if out["url"] is None:  # a local photo's inputs (and render key) stay as before photos by URL existed
         del out["url"]
+    # a row without the brand fields keeps the inputs (and render key) it had before they existed
+    for name in ("logo", "points", "list_price", "price_label"):
+        if not out[name]:
+            del out[name]
+    if "logo" in out:
+        out["logo"] = str(row.logo)
+    if "points" in out:
+        out["points"] = list(row.points)
     return out
 
 
@@ -169,6 +177,9 @@ def row_from_json(d: dict[str, Any]) -> SkuRow:
 
     known = {f.name for f in fields(SkuRow)}  # sidecar inputs also carry manifest, image_sha256
     row = {k: v for k, v in d.items() if k in known}
+    if row.get("logo"):
+        row["logo"] = Path(row["logo"])
+    row["points"] = tuple(row.get("points") or ())
     return SkuRow(**{**row, "image": Path(d["image"]), "size": parse_size(d["size"])})
 
 
