@@ -46,7 +46,8 @@ demo: install
 test: install-test
 	$(PY) -m pytest -q
 
-lint: $(PY)
+# ruff comes with the dev extra (install-test); its rules and exceptions: pyproject.toml [tool.ruff.lint]
+lint: install-test
 	$(VENV)/bin/ruff check ecomctl tests
 
 clean:

@@ -156,7 +156,7 @@ def _finish(img: np.ndarray, rng: np.random.Generator, quality: int = 90) -> Ima
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     vignette = 1 - 0.18 * (((xx / w - 0.5) ** 2 + (yy / h - 0.5) ** 2) / 0.5)
     img = img * vignette[..., None] + rng.normal(0, 2.0, img.shape).astype(np.float32)
-    ok, buf = cv2.imencode(".jpg", np.clip(img + 0.5, 0, 255).astype(np.uint8)[..., ::-1],
+    _ok, buf = cv2.imencode(".jpg", np.clip(img + 0.5, 0, 255).astype(np.uint8)[..., ::-1],
                            [cv2.IMWRITE_JPEG_QUALITY, quality])
     return Image.fromarray(cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1].copy(), "RGB")
 

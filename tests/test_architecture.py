@@ -4,7 +4,6 @@ the store builds paths inside OUT, and test fixtures stay out of the runtime pac
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
@@ -59,7 +58,7 @@ def test_every_top_level_package_is_in_the_ownership_table():
     (r"0\.0392|0\.04045", "ecomctl/text/colour.py"),  # the sRGB linearisation threshold
 ])
 def test_each_shared_rule_has_one_definition(pattern: str, home: str | None):
-    where = sorted(path for path, text in _sources().items() if re.search(pattern, text, re.M))
+    where = sorted(path for path, text in _sources().items() if re.search(pattern, text, re.MULTILINE))
     assert where == ([home] if home else [])
 
 
@@ -79,7 +78,7 @@ def test_only_the_store_names_files_inside_out():
 def test_fixtures_live_outside_the_runtime_package():
     assert not (PACKAGE / "subject" / "backdrops.py").exists() and not (PACKAGE / "dataset" / "synth.py").exists()
     assert (ROOT / "tests" / "backdrops.py").is_file() and (ROOT / "tests" / "synth_posters.py").is_file()
-    importers = [p for p, text in _sources().items() if re.search(r"^\s*(from|import) tests\b", text, re.M)]
+    importers = [p for p, text in _sources().items() if re.search(r"^\s*(from|import) tests\b", text, re.MULTILINE)]
     assert importers == []
 
 

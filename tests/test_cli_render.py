@@ -65,7 +65,7 @@ def test_one_bad_item_does_not_stop_the_batch(tmp_path: Path, fast_config: Path)
     res = _render(path, tmp_path / "out", fast_config)
     assert res.exit_code == 1
     assert (tmp_path / "out" / "OK" / "OK-v1.png").is_file()
-    bad = [line for line in res.stdout.splitlines() if "BAD" in line][0]
+    bad = next(line for line in res.stdout.splitlines() if "BAD" in line)
     assert bad.startswith("error   BAD  ") and "cannot read image broken.png" in bad
     report = (tmp_path / "out" / "report.csv").read_text(encoding="utf-8")
     assert "BAD" in report and "cannot read image broken.png" in report

@@ -37,7 +37,7 @@ def _whole_canvas_scene(req: SceneRequest) -> Image.Image:
         layer = Image.new("L", img.size, 0)
         d = ImageDraw.Draw(layer)
         for kind, xy, radius in compose._shape_bounds(style, w, h, BOX, rng):
-            {"ellipse": d.ellipse, "rect": d.rectangle}.get(kind, lambda xy, fill: d.rounded_rectangle(
+            {"ellipse": d.ellipse, "rect": d.rectangle}.get(kind, lambda xy, fill, radius=radius: d.rounded_rectangle(
                 xy, radius=radius, fill=fill))(xy, fill=255)
         img.paste(Image.new("RGB", img.size, tint), (0, 0), layer.filter(ImageFilter.GaussianBlur(2)))
     mask = Image.new("L", img.size, 0)

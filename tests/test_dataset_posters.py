@@ -13,8 +13,8 @@ import pytest
 from PIL import Image
 
 from ecomctl.dataset import build_corpus, settings_from, validate_corpus
-from tests.synth_posters import make_posters
 from ecomctl.qa.metrics import ned
+from tests.synth_posters import make_posters
 
 N_POSTERS = 6
 

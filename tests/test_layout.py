@@ -19,11 +19,11 @@ from ecomctl.types import Size, SkuRow
 
 STYLES = load_styles(None)
 COPY = [
-    dict(title="臻颜修护面霜 24小时锁水", subtitle="Intensive repair cream · 50 ml", price="¥299", badge="新品上市"),
-    dict(title="Ultra-light Sunscreen Fluid for Sensitive Skin", subtitle="SPF50+ PA++++, no white cast",
-         price="$29.90", badge="NEW"),
-    dict(title="有机婴幼儿配方奶粉三段适合一到三岁宝宝食用", subtitle="婴幼儿配方 营养均衡", price="¥328"),
-    dict(title="Mug"),
+    {"title": "臻颜修护面霜 24小时锁水", "subtitle": "Intensive repair cream · 50 ml", "price": "¥299", "badge": "新品上市"},
+    {"title": "Ultra-light Sunscreen Fluid for Sensitive Skin", "subtitle": "SPF50+ PA++++, no white cast",
+     "price": "$29.90", "badge": "NEW"},
+    {"title": "有机婴幼儿配方奶粉三段适合一到三岁宝宝食用", "subtitle": "婴幼儿配方 营养均衡", "price": "¥328"},
+    {"title": "Mug"},
 ]
 SIZES = [Size(1024, 1024), Size(800, 800), Size(1080, 1920), Size(1200, 628), Size(1080, 1350)]
 

@@ -52,7 +52,7 @@ def _texts() -> dict[str, tuple[bytes, str]]:
         "gbk.csv": ("\r\n".join(",".join(r) for r in rows).encode("gbk") + b"\r\n", "GB18030 text, comma-separated"),
         "unicode.txt": (codecs.BOM_UTF16_LE + "\r\n".join("\t".join(r) for r in rows).encode("utf-16-le"),
                         "UTF-16 text, tab-separated"),
-        "semicolon.csv": (("sku;image;title;price;size\r\nA1;p.png;Serum, 50 ml;29,90 €;512x512\r\n").encode("utf-8"),
+        "semicolon.csv": (("sku;image;title;price;size\r\nA1;p.png;Serum, 50 ml;29,90 €;512x512\r\n").encode(),
                           "UTF-8 text, semicolon-separated"),
         "bom.csv": (codecs.BOM_UTF8 + ("\n".join(",".join(r) for r in rows) + "\n").encode("utf-8"),
                     "UTF-8 (BOM) text, comma-separated"),

@@ -175,7 +175,7 @@ def test_a_copied_folder_is_hashed_once_then_trusted(small_manifest: Path, fast_
     counted_digests.clear()
     res = _render(small_manifest, moved, fast_config)
     assert res.stdout.count("(unchanged)") == 3
-    assert sorted(n for n in counted_digests if n.endswith("-v1.png") or n.endswith("-v2.png")) == [
+    assert sorted(n for n in counted_digests if n.endswith(("-v1.png", "-v2.png"))) == [
         "A1-v1.png", "A1-v2.png", "B2-v1.png"]
     counted_digests.clear()
     store_files._DIGESTS.clear()

@@ -159,6 +159,6 @@ def test_old_grounded_sam_download_key_stops_the_run_up_front(small_manifest: Pa
                    encoding="utf-8")
     res = _render(small_manifest, tmp_path / "out", cfg)
     assert res.exit_code == 2
-    assert res.stderr.splitlines() == ["error: config subject.grounded-sam.download: renamed allow_download "
-                                       "(the name every backend uses); rename the key"]
+    assert res.stderr.splitlines() == [("error: config subject.grounded-sam.download: renamed allow_download "
+                                        "(the name every backend uses); rename the key")]
     assert not (tmp_path / "out" / "A1").exists()

@@ -10,8 +10,8 @@ from PIL import Image, ImageDraw
 from ecomctl.errors import ExtractionError
 from ecomctl.qa.metrics import iou
 from ecomctl.subject import extract_subject, get_extractor
-from tests.backdrops import flatten_over
 from ecomctl.subject.classical import ClassicalExtractor, flatten
+from tests.backdrops import flatten_over
 from tests.conftest import ROOT
 
 PRODUCTS = ROOT / "manifests" / "assets"  # committed packshots + true masks: the same on every machine

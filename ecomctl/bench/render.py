@@ -53,7 +53,8 @@ def python_of(ref: str) -> str:
 def _version(python: str, cwd: Path) -> str:
     code = "import ecomctl, sys; print(ecomctl.__version__, ecomctl.__file__)"
     # run outside any source checkout: `python -c` puts the working directory first on sys.path
-    out = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=120, cwd=cwd)
+    out = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=120, cwd=cwd,
+                         check=False)  # a failure is reported from its stderr
     return out.stdout.strip() or out.stderr.strip().splitlines()[-1]
 
 
@@ -120,7 +121,8 @@ def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def ocr_startup_s(python: str, cwd: Path) -> float | None:
     """CPU-seconds to import the OCR engine and read one line (what every worker process pays once)."""
-    out = subprocess.run([python, "-c", _OCR_START], capture_output=True, text=True, timeout=300, cwd=cwd)
+    out = subprocess.run([python, "-c", _OCR_START], capture_output=True, text=True, timeout=300, cwd=cwd,
+                         check=False)  # no number is the answer when it fails
     try:
         return round(float(out.stdout.strip().splitlines()[-1]), 3)
     except (ValueError, IndexError):

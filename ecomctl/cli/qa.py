@@ -70,10 +70,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Re-run QA on every poster of OUT (thresholds: the run's run.yaml < --config < env < --set); rewrite sidecars and reports."""
         from ecomctl import qa as qa_lib
+        from ecomctl.config import load_config
         from ecomctl.qa.recheck import recheck
         from ecomctl.store import OutputStore
-
-        from ecomctl.config import load_config
 
         cfg = load_config(config, parse_sets(sets), base=run_sections(out))
         on_result = None if quiet else (lambda r: console.print(_line(r), highlight=False, soft_wrap=True))

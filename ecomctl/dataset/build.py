@@ -115,7 +115,7 @@ def _run(items: list[SourceItem], s: DatasetSettings, out: Path, progress: Progr
             item = futures[fut]
             try:
                 results[item.id] = fut.result()
-            except Exception as e:  # noqa: BLE001 — a worker died (e.g. out of memory): record it, keep going
+            except Exception as e:
                 if fault_of(e) is not None:  # the disk is full or failing: every item after would fail too
                     pool.shutdown(wait=False, cancel_futures=True)
                     raise

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ class JsonLog:
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        self.run = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+        self.run = f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
@@ -31,7 +31,7 @@ class JsonLog:
             raise ConfigError(f"--log-json {self.path}: cannot open for appending: {e.strerror}") from None
 
     def write(self, event: str, **fields: Any) -> None:
-        line = {"event": event, "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"),
+        line = {"event": event, "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
                 "run": self.run, **fields}
         with writing(self.path):  # a full disk here stops the run like any other write (exit 3)
             os.write(self._fd, (json.dumps(line, ensure_ascii=False, default=str) + "\n").encode("utf-8"))

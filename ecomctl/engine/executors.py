@@ -64,7 +64,7 @@ def _finished(row: SkuRow, ctx: RunContext) -> list[ItemResult] | None:
     worker decides between re-grading and rendering, and any surprise here becomes its error row there)."""
     try:
         return item.resume_state(row, ctx).done
-    except Exception:  # an unreadable photo, a style file gone …: the worker reports it as the SKU's error
+    except Exception:  # noqa: BLE001 — an unreadable photo, a style file gone …: the worker reports it as the SKU's error
         return None
 
 
@@ -249,7 +249,7 @@ def _pool_round(rows: list[SkuRow], ctx: RunContext, workers: int, devices: list
                     yield from fut.result()
                 except BrokenProcessPool:
                     broken.append(row)
-                except Exception as e:  # an error the task did not catch: that SKU is an error row
+                except Exception as e:  # noqa: BLE001 — an error the task did not catch: that SKU is an error row
                     yield _error(row, f"worker failed: {type(e).__name__}: {e}")
             if timeout and waiting:
                 now = time.time()

@@ -269,7 +269,7 @@ def render_sku(row: SkuRow, ctx: RunContext) -> list[ItemResult]:
         return _render(row, ctx, state.key, state.digest)
     except EcomctlError as e:
         msg, exc = str(e), e
-    except Exception as e:  # one SKU's bug must not stop the batch
+    except Exception as e:  # noqa: BLE001 — one SKU's bug must not stop the batch
         msg, exc = f"{type(e).__name__}: {e}", e
     fault = fault_of(exc)
     if fault is not None:  # the disk, not this SKU: no log (it would not fit either); the runner stops

@@ -13,11 +13,11 @@ import cv2  # noqa: F401
 import numpy  # noqa: F401
 from PIL import Image  # noqa: F401
 
-import ecomctl.cli  # noqa: F401  (the console script is the workers' __main__)
-import ecomctl.engine.item  # noqa: F401
-import ecomctl.qa  # noqa: F401
-import ecomctl.render.compose  # noqa: F401
-import ecomctl.subject.classical  # noqa: F401
+import ecomctl.cli  # the console script is the workers' __main__
+import ecomctl.engine.item
+import ecomctl.qa
+import ecomctl.render.compose
+import ecomctl.subject.classical
 import ecomctl.subject.saliency  # noqa: F401
 
 for _optional in ("fpng", "onnxruntime"):  # a missing one is reported (or worked around) where it is used

@@ -13,7 +13,6 @@ from ecomctl.qa.text import line_labels
 from ecomctl.qa.thresholds import ImageThresholds, LayoutThresholds, SubjectThresholds, grade, worst
 from ecomctl.types import Check, Poster, Size
 
-
 _ALPHA = np.arange(256, dtype=np.float32) / 255.0  # alpha byte → 0..1, the values a float32 division gives
 
 

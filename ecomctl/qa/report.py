@@ -14,7 +14,7 @@ import tempfile
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self
 
@@ -300,7 +300,7 @@ def _finite(value: Any) -> Any:
 
 def header(out_dir: Path) -> dict[str, Any]:
     return {"schema": SCHEMA, "generator": f"ecomctl {__version__}",
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "out_dir": str(Path(out_dir).resolve())}
 
 

@@ -129,7 +129,7 @@ def _style_from_reference(path: Path) -> Style:
 
 
 def _t(v: np.ndarray) -> RGB:
-    return tuple(int(round(float(c))) for c in v[:3])  # type: ignore[return-value]
+    return tuple(round(float(c)) for c in v[:3])  # type: ignore[return-value]
 
 
 def resolve_style(value: str | None, styles: dict[str, Style], fallback: str) -> Style:

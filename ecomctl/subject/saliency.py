@@ -131,7 +131,7 @@ def _session(path: Path, threads: int) -> Any:
             opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
             try:
                 _SESSIONS[key] = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-            except Exception as e:  # a corrupt or incompatible file: say which one
+            except Exception as e:  # noqa: BLE001 — onnxruntime's load errors share no base: say which file
                 raise BackendUnavailable(f"cannot load saliency model {path}: {str(e).splitlines()[0]}") from None
     return _SESSIONS[key]
 
@@ -186,7 +186,7 @@ def drop_copy(rgb: np.ndarray, labels: np.ndarray, keep: list[int], stats: np.nd
 
         try:
             boxes = get_ocr(None).detect(np.ascontiguousarray(rgb))
-        except Exception:  # OCR unavailable or failing: keep every piece rather than guess
+        except Exception:  # noqa: BLE001 — OCR unavailable or failing: keep every piece rather than guess
             return keep
     lines = text_mask(labels.shape, boxes, grow=6)
     out = []

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from PIL import ImageFont
 
 # Latin words (with trailing space), digits and currency; everything else is one token per character.
-_TOKEN = re.compile(r"[A-Za-z0-9'’%.,!?&+\-/:$¥￥€£#]+\s*|\s+|.", re.S)
+_TOKEN = re.compile(r"[A-Za-z0-9'’%.,!?&+\-/:$¥￥€£#]+\s*|\s+|.", re.DOTALL)
 # may not start a line (closing punctuation) / may not end a line (opening punctuation)
 _NO_START = set("，。！？、；：）」』】》〉”’…%,.!?;:)]}·～~")
 _NO_END = set("（「『【《〈“‘([{$¥￥€£#")
