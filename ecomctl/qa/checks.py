@@ -9,8 +9,9 @@ import numpy as np
 from PIL import Image
 
 from ecomctl.qa.metrics import contrast_ratio, iou, psnr, same_inside, ssim
+from ecomctl.qa.registry import Sample, judge, status
 from ecomctl.qa.text import line_labels
-from ecomctl.qa.thresholds import ImageThresholds, LayoutThresholds, SubjectThresholds, grade, worst
+from ecomctl.qa.thresholds import ImageThresholds, LayoutThresholds, SubjectThresholds, worst
 from ecomctl.types import Check, Poster, Size
 
 _ALPHA = np.arange(256, dtype=np.float32) / 255.0  # alpha byte → 0..1, the values a float32 division gives
@@ -90,9 +91,9 @@ def check_subject(poster: Poster, t: SubjectThresholds) -> tuple[list[Check], di
     exp8 = np.clip(np.rint(expected), 0, 255).astype(np.uint8)
     v_iou, v_psnr, v_ssim = iou(found, intended), psnr(out8, exp8, region), ssim(out8, exp8, region)
     checks = [
-        _graded("subject.iou", v_iou, t.iou_warn, t.iou_fail, f"product re-found on {v_iou:.1%} (IoU)", 4),
-        _graded("subject.psnr", v_psnr, t.psnr_warn, t.psnr_fail, f"product PSNR {v_psnr:.1f} dB", 2),
-        _graded("subject.ssim", v_ssim, t.ssim_warn, t.ssim_fail, f"product SSIM {v_ssim:.3f}", 4),
+        judge("subject.iou", v_iou, t, f"product re-found on {v_iou:.1%} (IoU)", 4),
+        judge("subject.psnr", v_psnr, t, f"product PSNR {v_psnr:.1f} dB", 2),
+        judge("subject.ssim", v_ssim, t, f"product SSIM {v_ssim:.3f}", 4),
     ]
     return checks, {"background_known": known, "intended_px": int(intended.sum()), "found_px": int(found.sum())}
 
@@ -104,19 +105,11 @@ def check_mask_confidence(poster: Poster, t: SubjectThresholds) -> list[Check]:
     value = subject.get("confidence")
     if value is None:  # sidecars written before confidences existed: nothing to judge
         return []
-    status = grade(float(value), t.confidence_warn, t.confidence_fail)
-    limit = t.confidence_warn if status == "warn" else t.confidence_fail
     why = subject.get("confidence_why") or "weak evidence"
-    reason = "" if status == "pass" else (f"{subject.get('method')} mask confidence {value:.2f} < {limit} "
-                                          f"({why}): the mask may not be the product")
-    return [Check("subject.confidence", round(float(value), 3), status, reason)]
-
-
-def _graded(name: str, value: float, warn: float, fail: float, text: str, nd: int, higher: bool = True) -> Check:
-    status = grade(value, warn, fail, higher)
-    limit = warn if status == "warn" else fail
-    sign = ("<" if higher else ">")
-    return Check(name, round(value, nd), status, "" if status == "pass" else f"{text} {sign} {limit}")
+    text = f"{subject.get('method')} mask confidence {value:.2f}"
+    check = judge("subject.confidence", float(value), t, text, 3)
+    reason = f"{check.reason} ({why}): the mask may not be the product" if check.reason else ""
+    return [Check(check.name, check.value, check.status, reason)]
 
 
 def local_background(rgb: np.ndarray, color: tuple[int, int, int]) -> np.ndarray:
@@ -156,19 +149,19 @@ def _per_line(rows: list[dict[str, Any]], statuses: list[str], fmt: str) -> str:
 
 
 def _overlap_check(rows: list[dict[str, Any]], t: LayoutThresholds) -> Check:
-    st = [grade(r["overlap"], t.overlap_warn, t.overlap_fail, higher_is_better=False) for r in rows]
+    st = [status("layout.overlap", r["overlap"], t) for r in rows]
     why = _per_line(rows, st, "{label} covers the product ({overlap:.0%} of its box)")
     return Check("layout.overlap", max(r["overlap"] for r in rows), worst(st), why)  # type: ignore[arg-type]
 
 
 def _margin_check(rows: list[dict[str, Any]], t: LayoutThresholds) -> Check:
-    st = ["fail" if r["margin"] < 0 else "warn" if r["margin"] < t.margin_warn else "pass" for r in rows]
+    st = [status("layout.margin", r["margin"], t) for r in rows]
     why = _per_line(rows, st, "{label} is {margin:.1%} from the canvas edge")
     return Check("layout.margin", min(r["margin"] for r in rows), worst(st), why)  # type: ignore[arg-type]
 
 
 def _contrast_check(rows: list[dict[str, Any]], t: LayoutThresholds) -> Check:
-    st = [grade(r["contrast"], t.contrast_warn, t.contrast_fail) for r in rows]
+    st = [status("layout.contrast", r["contrast"], t) for r in rows]
     why = _per_line(rows, st, "{label} contrast {contrast:.2f}:1 on {background}")
     return Check("layout.contrast", min(r["contrast"] for r in rows), worst(st), why)  # type: ignore[arg-type]
 
@@ -203,3 +196,20 @@ def check_image(poster: Poster, t: ImageThresholds, rgb: np.ndarray | None = Non
     checks.append(Check("image.mode", 1.0 if ok else 0.0, "pass" if ok else "fail",
                         "" if ok else f"mode {img.mode}, expected {t.mode}"))
     return checks
+
+
+# the measurers ecomctl/qa/registry.py names (one Sample in, the checks and their details out)
+def measure_image(s: Sample) -> list[Check]:
+    return check_image(s.poster, s.t.image, s.rgb)
+
+
+def measure_subject(s: Sample) -> tuple[list[Check], dict[str, Any]]:
+    return check_subject(s.poster, s.t.subject)
+
+
+def measure_confidence(s: Sample) -> list[Check]:
+    return check_mask_confidence(s.poster, s.t.subject)
+
+
+def measure_layout(s: Sample) -> tuple[list[Check], dict[str, Any]]:
+    return check_layout(s.poster, s.t.layout, s.rgb)

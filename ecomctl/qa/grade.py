@@ -9,14 +9,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from ecomctl.config import Config
-from ecomctl.qa.checks import check_image, check_layout, check_mask_confidence, check_subject, poster_rgb
+from ecomctl.qa import registry
+from ecomctl.qa.checks import poster_rgb
 from ecomctl.qa.thresholds import thresholds, worst
 from ecomctl.qa.variants import variant_checks
 from ecomctl.types import Check, Poster, QAResult
 
 # the code whose change can change a verdict: the checks and their thresholds, and the OCR engines (the
 # report writers, qa/__init__.py included, are not here: a new report layout re-grades nothing)
-_GRADING_CODE = ("qa/grade.py", "qa/checks.py", "qa/metrics.py", "qa/text.py", "qa/thresholds.py",
+_GRADING_CODE = ("qa/grade.py", "qa/registry.py", "qa/checks.py", "qa/metrics.py", "qa/text.py", "qa/thresholds.py",
                  "qa/variants.py", "qa/style.py", "text/ocr/__init__.py", "text/ocr/rapidocr.py",
                  "text/ocr/paddleocr.py")
 _CODE_DIGEST: str | None = None
@@ -91,25 +92,26 @@ def preflight(cfg: Config) -> None:
 
 
 def check_poster(poster: Poster, cfg: Config) -> QAResult:
-    """Every per-poster measurement, each turned into pass / warn / fail with a reason naming the fault."""
+    """Every per-poster measurement, each turned into pass / warn / fail with a reason naming the fault: the
+    poster measurers of ecomctl/qa/registry.py in its order, their checks listed in the table's order."""
     t = thresholds(cfg)
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
-    rgb = poster_rgb(poster)  # the image as an array once, shared by the checks
-    checks: list[Check] = list(check_image(poster, t.image, rgb))
+    sample = registry.Sample(poster, t, cfg, poster_rgb(poster))  # the image as an array once, shared
+    checks: list[Check] = []
     details: dict[str, Any] = {}
-    subject_checks, details["subject"] = check_subject(poster, t.subject)
-    layout_checks, details["layout"] = check_layout(poster, t.layout, rgb)
-    checks += subject_checks + check_mask_confidence(poster, t.subject) + layout_checks
-    seconds["pixels"] = time.perf_counter() - t0
-    if t.text.enabled:
-        from ecomctl.qa.text import check_text
-        from ecomctl.text.ocr import get_ocr
-
-        t0 = time.perf_counter()
-        text_checks, details["text"] = check_text(poster, t.text, get_ocr(ocr_settings(cfg)), rgb)
-        checks = text_checks + checks
-        seconds["text"] = time.perf_counter() - t0
+    for m in registry.MEASURES:
+        if m.scope != "poster" or not m.on(t):
+            continue
+        made = m.load()(sample)
+        found, extra = made if isinstance(made, tuple) else (made, None)
+        checks += found
+        if m.details is not None:
+            details[m.details] = extra
+        now = time.perf_counter()
+        seconds[m.clock] = seconds.get(m.clock, 0.0) + now - t0
+        t0 = now
+    checks = registry.order(checks)
     details["seconds"] = {k: round(v, 3) for k, v in seconds.items()}
     return QAResult(worst([c.status for c in checks]), tuple(checks), details)
 

@@ -14,16 +14,13 @@ import yaml
 from jinja2 import Environment, PackageLoader, select_autoescape
 from PIL import Image
 
+from ecomctl.qa import registry
 from ecomctl.qa.report import ReportSpool, campaigns, header, summarize
 from ecomctl.qa.thresholds import QAThresholds
 from ecomctl.store.files import atomic_writer, thumbnail_jpeg
 from ecomctl.store.posters import stored_thumbnail
 from ecomctl.textsafe import neutralise
 from ecomctl.types import ItemResult
-
-# metrics shown as table columns, in this order (every check still appears in the reasons and the summary)
-KEY_METRICS = ("text.ned", "text.sen_acc", "subject.confidence", "subject.iou", "subject.psnr", "subject.ssim",
-               "layout.contrast", "layout.overlap", "variants.palette_de", "variants.phash", "style.campaign")
 
 
 def _visible(value: Any) -> Any:
@@ -113,7 +110,7 @@ def stream_context(summary: dict[str, Any], found: dict[str, Any], problems: Seq
     n_problems = summary["items"] - summary["status"].get("pass", 0)
     n_passes = min(summary["status"].get("pass", 0), max(0, settings.max_rows - n_problems))
     rows = _page_rows(chain(problems, islice(passes, n_passes)), out_dir, settings)
-    present = [m for m in KEY_METRICS if m in summary["metrics"]]
+    present = registry.columns(summary["metrics"])  # every check still shows in the reasons and the summary
     for m in summary["metrics"].values():
         m["hist"] = histogram(m.pop("values"))
     shown = yaml.safe_dump({"qa": limits.model_dump(exclude={"report"})}, sort_keys=False, allow_unicode=True)

@@ -9,7 +9,8 @@ import cv2
 import numpy as np
 
 from ecomctl.qa.metrics import exact, ned
-from ecomctl.qa.thresholds import TextThresholds, grade, worst
+from ecomctl.qa.registry import Sample, status
+from ecomctl.qa.thresholds import TextThresholds, worst
 from ecomctl.text.ocr import OcrEngine
 from ecomctl.types import Box, Check, Poster, Size, TextLine
 
@@ -56,12 +57,12 @@ def line_checks(per_line: list[dict[str, Any]], t: TextThresholds) -> list[Check
     """text.ned (mean; the worst line decides) and text.sen_acc (share of exact lines)."""
     if not per_line:
         return [Check("text.ned", None, "pass"), Check("text.sen_acc", None, "pass")]
-    verdicts = [grade(d["ned"], t.line_ned_warn, t.line_ned_fail) for d in per_line]
+    verdicts = [status("text.ned", d["ned"], t) for d in per_line]
     bad = [f'{d["label"]} "{short(d["text"])}" read as "{short(d["read"])}" (NED {d["ned"]:.2f})'
            for d, v in zip(per_line, verdicts) if v != "pass"]
     mean_ned = float(np.mean([d["ned"] for d in per_line]))
     sen_acc = float(np.mean([d["exact"] for d in per_line]))
-    acc_status = "warn" if sen_acc < t.min_sen_acc else "pass"
+    acc_status = status("text.sen_acc", sen_acc, t)
     acc_reason = f"Sen.Acc {sen_acc:.2f} < {t.min_sen_acc:.2f}" if acc_status != "pass" else ""
     return [Check("text.ned", round(mean_ned, 4), worst(verdicts), "; ".join(bad)),
             Check("text.sen_acc", round(sen_acc, 4), acc_status, acc_reason)]
@@ -94,6 +95,14 @@ def stray_check(found: list[dict[str, Any]], t: TextThresholds) -> Check:
     what = "; ".join(f'"{short(d["text"], 24)}" at {d["box"]}' for d in found[:5])
     more = f" (+{len(found) - 5} more)" if len(found) > 5 else ""
     return Check("text.stray", float(len(found)), t.stray_text, f"unexpected text {what}{more}")  # type: ignore[arg-type]
+
+
+def measure_text(s: Sample) -> tuple[list[Check], dict[str, Any]]:
+    """The measurer ecomctl/qa/registry.py names: the copy read back and the stray-text scan."""
+    from ecomctl.qa.grade import ocr_settings
+    from ecomctl.text.ocr import get_ocr
+
+    return check_text(s.poster, s.t.text, get_ocr(ocr_settings(s.cfg)), s.rgb)
 
 
 def check_text(poster: Poster, t: TextThresholds, ocr: OcrEngine, rgb: np.ndarray | None = None

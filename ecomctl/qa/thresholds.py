@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
 from ecomctl.config import Config, validate_section
+from ecomctl.qa import registry
+from ecomctl.qa.registry import CheckSpec, Limit, grade  # noqa: F401 (grade: re-exported)
 from ecomctl.types import Status
 
 
@@ -14,11 +17,9 @@ class _S(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class TextThresholds(_S):
+# Each section's own settings; the check limits (warn/fail pairs) are added from ecomctl/qa/registry.py.
+class _TextSettings(_S):
     enabled: bool = True
-    line_ned_fail: float = 0.8  # a line read with NED below this fails the poster
-    line_ned_warn: float = 1.0  # below this (not an exact read after normalisation) warns
-    min_sen_acc: float = 1.0  # share of lines read exactly; below → warn
     pad: float = 0.2  # crop padding around a line's ink box, fraction of the line height
     min_crop_height: int = 48  # smaller crops are upscaled to this height before recognition
     stray_text: Literal["off", "warn", "fail"] = "warn"  # text found outside the copy and the product
@@ -27,42 +28,29 @@ class TextThresholds(_S):
     stray_scan_px: int = 768  # longest side the stray-text detector looks at (0 = the engine's default)
 
 
-class SubjectThresholds(_S):
+class _SubjectSettings(_S):
     tolerance: int = 16  # max per-channel difference for an output pixel to count as the product's
-    iou_fail: float = 0.95
-    iou_warn: float = 0.99
-    psnr_fail: float = 30.0
-    psnr_warn: float = 38.0
-    ssim_fail: float = 0.90
-    ssim_warn: float = 0.98
-    confidence_warn: float = 0.7  # mask confidence (ecomctl.subject.confidence) below this warns
-    confidence_fail: float = 0.3  # and below this fails: the mask is most likely not the product
 
 
-class LayoutThresholds(_S):
-    overlap_warn: float = 0.02  # share of a line's ink box that lies on the product
-    overlap_fail: float = 0.10
-    margin_warn: float = 0.02  # distance of copy to the canvas edge, fraction of the short side
-    contrast_warn: float = 4.5  # WCAG ratio text colour vs measured local background
-    contrast_fail: float = 3.0
+class _LayoutSettings(_S):
+    pass
 
 
-class ImageThresholds(_S):
+class _ImageSettings(_S):
     flat_std: float = 2.0  # grey-level standard deviation below this: blank/flat image, fails
     dominant_share: float = 0.98  # one colour covering this share of the canvas: blank, fails
     mode: str = "RGB"
 
 
-class VariantThresholds(_S):
+class _VariantSettings(_S):
     enabled: bool = True
     palette_delta_e: float = 6.0  # variants of a SKU whose palettes are closer than this look alike
     phash_distance: int = 6  # perceptual-hash Hamming distance at or below this: near-duplicates
     status: Literal["warn", "fail"] = "warn"
 
 
-class StyleThresholds(_S):
+class _StyleSettings(_S):
     enabled: bool = True  # campaign posters get a style.campaign score (learned style embedding, qa/style.py)
-    campaign_warn: float = 0.80  # cosine to the campaign reference below this: the poster is off the look
 
 
 class ReportSettings(_S):
@@ -72,44 +60,64 @@ class ReportSettings(_S):
     max_rows: int = 5000  # report.html lists every non-pass item, and passes up to this many rows in all
 
 
-class QAThresholds(_S):
-    text: TextThresholds = TextThresholds()
-    subject: SubjectThresholds = SubjectThresholds()
-    layout: LayoutThresholds = LayoutThresholds()
-    image: ImageThresholds = ImageThresholds()
-    variants: VariantThresholds = VariantThresholds()
-    style: StyleThresholds = StyleThresholds()
-    report: ReportSettings = ReportSettings()
+# section → (its own settings, the name of its model here: workers unpickle a Config's typed sections by it)
+_SECTIONS: dict[str, tuple[type[_S], str]] = {
+    "text": (_TextSettings, "TextThresholds"), "subject": (_SubjectSettings, "SubjectThresholds"),
+    "layout": (_LayoutSettings, "LayoutThresholds"), "image": (_ImageSettings, "ImageThresholds"),
+    "variants": (_VariantSettings, "VariantThresholds"), "style": (_StyleSettings, "StyleThresholds")}
 
-    @model_validator(mode="after")
-    def _ordered(self) -> QAThresholds:
-        pairs = [("text.line_ned", self.text.line_ned_fail, self.text.line_ned_warn),
-                 ("subject.iou", self.subject.iou_fail, self.subject.iou_warn),
-                 ("subject.psnr", self.subject.psnr_fail, self.subject.psnr_warn),
-                 ("subject.ssim", self.subject.ssim_fail, self.subject.ssim_warn),
-                 ("subject.confidence", self.subject.confidence_fail, self.subject.confidence_warn),
-                 ("layout.contrast", self.layout.contrast_fail, self.layout.contrast_warn),
-                 ("layout.overlap", self.layout.overlap_warn, self.layout.overlap_fail)]
-        for name, lo, hi in pairs:
-            if lo > hi:
-                raise ValueError(f"{name}: the fail/warn thresholds are in the wrong order ({lo} > {hi})")
+
+def qa_model(checks: Sequence[CheckSpec]) -> type[BaseModel]:
+    """The `qa:` section's model: each section's own settings plus the limits `checks` declare, and a
+    validator that each check's fail limit lies beyond its warn limit."""
+    sections: dict[str, Any] = {}
+    for name, (base, model_name) in _SECTIONS.items():
+        fields: dict[str, Any] = {lim.key: (float, Field(lim.default, description=lim.help or None))
+                                  for lim in registry.limits(checks) if lim.section == name}
+        model = create_model(model_name, __base__=base, __module__=__name__, **fields)
+        sections[name] = (model, model())
+    unknown = {lim.section for lim in registry.limits(checks)} - set(sections)
+    if unknown:
+        raise ValueError(f"QA limits in unknown qa: sections {sorted(unknown)} (known: {sorted(sections)})")
+
+    def ordered(self: Any) -> Any:
+        for s in checks:
+            if isinstance(s.warn, Limit) and isinstance(s.fail, Limit):
+                warn, fail = s.limits(self)
+                lo, hi = (fail, warn) if s.higher_is_better else (warn, fail)
+                if lo > hi:
+                    raise ValueError(f"{s.name}: the fail/warn thresholds are in the wrong order ({lo} > {hi})")
         return self
 
+    return create_model("QAThresholds", __base__=_S, __module__=__name__, __validators__={"_ordered": model_validator(mode="after")(ordered)},
+                        **sections, report=(ReportSettings, ReportSettings()))
 
-def thresholds(cfg: Config | dict[str, Any] | None) -> QAThresholds:
+
+QAThresholds: Any = qa_model(registry.CHECKS)
+TextThresholds: Any = QAThresholds.model_fields["text"].annotation
+SubjectThresholds: Any = QAThresholds.model_fields["subject"].annotation
+LayoutThresholds: Any = QAThresholds.model_fields["layout"].annotation
+ImageThresholds: Any = QAThresholds.model_fields["image"].annotation
+VariantThresholds: Any = QAThresholds.model_fields["variants"].annotation
+StyleThresholds: Any = QAThresholds.model_fields["style"].annotation
+
+
+_MODELS: dict[tuple[CheckSpec, ...], Any] = {registry.CHECKS: QAThresholds}
+
+
+def qa_thresholds_model() -> Any:
+    """The `qa:` model of the check table as it is now (QAThresholds; a test may declare more checks)."""
+    if registry.CHECKS not in _MODELS:
+        _MODELS[registry.CHECKS] = qa_model(registry.CHECKS)
+    return _MODELS[registry.CHECKS]
+
+
+def thresholds(cfg: Config | dict[str, Any] | None) -> Any:  # -> QAThresholds
     """Typed thresholds of a Config (its `qa:` section, validated once per Config) or of a plain dict."""
+    model = qa_thresholds_model()
     if isinstance(cfg, Config):
-        return cfg.typed("qa", QAThresholds)
-    return validate_section(QAThresholds, dict(cfg or {}), "qa")
-
-
-def grade(value: float | None, warn: float, fail: float, higher_is_better: bool = True) -> Status:
-    """pass / warn / fail for a measurement against its two thresholds (None = not measurable → warn)."""
-    if value is None:
-        return "warn"
-    if higher_is_better:
-        return "fail" if value < fail else "warn" if value < warn else "pass"
-    return "fail" if value > fail else "warn" if value > warn else "pass"
+        return cfg.typed("qa", model)
+    return validate_section(model, dict(cfg or {}), "qa")
 
 
 def worst(statuses: list[Status]) -> Status:

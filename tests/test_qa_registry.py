@@ -1,0 +1,97 @@
+"""The QA check table (ecomctl/qa/registry.py): a check declared there alone is measured, validated, ordered
+and given its report column; every check the code makes is declared; layout.margin grades like the rest."""
+
+from __future__ import annotations
+
+import re
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+from ecomctl.config import load_config
+from ecomctl.errors import ConfigError
+from ecomctl.qa import check_poster, registry
+from ecomctl.qa.registry import CheckSpec, Limit, Measure, judge
+from ecomctl.qa.report import report_rows
+from ecomctl.qa.report_html import page_context
+from ecomctl.qa.thresholds import thresholds
+from ecomctl.types import Check, ItemResult
+from tests._qa_posters import make_poster
+
+PACKAGE = Path(__file__).resolve().parent.parent / "ecomctl"
+
+
+@pytest.fixture
+def logo_check(monkeypatch):
+    """A new check, `layout.logo`, added the way a newcomer would: its measurer in its own module and one
+    table entry (with a Measure), nothing else."""
+    module = types.ModuleType("ecomctl_logo_check")
+
+    def measure(sample):
+        return [judge("layout.logo", 0.4, sample.t, "logo legibility 0.40", 2)]
+
+    module.measure = measure
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    spec = CheckSpec("layout.logo", "logo", column=8, warn=Limit("layout.logo_warn", 0.5, "logo warns below"),
+                     fail=Limit("layout.logo_fail", 0.2))
+    checks = list(registry.CHECKS)
+    checks.insert(checks.index(registry.spec("layout.contrast")) + 1, spec)
+    monkeypatch.setattr(registry, "CHECKS", tuple(checks))
+    monkeypatch.setattr(registry, "MEASURES", registry.MEASURES + (Measure("logo", module.__name__ + ":measure"),))
+    return spec
+
+
+def test_a_check_declared_only_in_the_table_is_configured_measured_and_shown(logo_check, tmp_path):
+    t = thresholds({})
+    assert (t.layout.logo_warn, t.layout.logo_fail) == (0.5, 0.2)  # its config fields, from the table
+    assert thresholds({"layout": {"logo_warn": 0.6}}).layout.logo_warn == 0.6
+    with pytest.raises(ConfigError, match=r"layout\.logo: the fail/warn thresholds are in the wrong order"):
+        thresholds({"layout": {"logo_warn": 0.1, "logo_fail": 0.3}})
+
+    cfg = load_config(environ={}, overrides={"qa.text.enabled": False})
+    result = check_poster(make_poster(), cfg)
+    names = [c.name for c in result.checks]
+    assert names.index("layout.logo") == names.index("layout.contrast") + 1  # in table order
+    logo = result.checks[names.index("layout.logo")]
+    assert (logo.status, logo.reason) == ("warn", "logo legibility 0.40 < 0.5")
+
+    item = ItemResult(sku="S", variant=1, status=result.status, qa=result)
+    ctx = page_context(report_rows([item], tmp_path), [item], tmp_path, t)
+    assert ctx["columns"] == ["subject.iou", "subject.psnr", "subject.ssim", "layout.contrast", "layout.overlap",
+                              "layout.logo"]
+    assert "layout.logo" in report_rows([item], tmp_path)[0]["metrics"]  # report.csv's columns
+
+
+def test_the_report_columns_keep_their_order():
+    assert registry.columns() == ["text.ned", "text.sen_acc", "subject.confidence", "subject.iou", "subject.psnr",
+                                  "subject.ssim", "layout.contrast", "layout.overlap", "variants.palette_de",
+                                  "variants.phash", "style.campaign"]
+
+
+def test_every_check_the_code_makes_is_declared():
+    made = set()
+    for path in PACKAGE.rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        made |= set(re.findall(r"\b(?:Check|judge|status)\(\"([a-z]+\.[a-z_]+)\"", text))
+        made |= set(re.findall(r"^CHECK = \"([a-z]+\.[a-z_]+)\"", text, re.MULTILINE))
+    declared = {s.name for s in registry.CHECKS}
+    assert "style.campaign" in made and "layout.margin" in made
+    assert made <= declared
+    with pytest.raises(KeyError, match="not declared in ecomctl/qa/registry.py"):
+        registry.order([Check("subject.iou", 1.0, "pass"), Check("made.up", 1.0, "pass")])
+
+
+def test_every_measurer_and_limit_resolves():
+    t = thresholds({})
+    for m in registry.MEASURES:
+        assert callable(m.load())
+    for s in registry.CHECKS:
+        assert s.measure in {m.name for m in registry.MEASURES}
+        s.limits(t)  # every limit is a field of its section
+
+
+@pytest.mark.parametrize(("margin", "verdict"), [(-0.01, "fail"), (0.0, "warn"), (0.019, "warn"), (0.02, "pass")])
+def test_layout_margin_grades_through_the_table(margin, verdict):
+    assert registry.status("layout.margin", margin, thresholds({})) == verdict
