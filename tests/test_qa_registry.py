@@ -60,14 +60,16 @@ def test_a_check_declared_only_in_the_table_is_configured_measured_and_shown(log
     item = ItemResult(sku="S", variant=1, status=result.status, qa=result)
     ctx = page_context(report_rows([item], tmp_path), [item], tmp_path, t)
     assert ctx["columns"] == ["subject.iou", "subject.psnr", "subject.ssim", "layout.contrast", "layout.overlap",
-                              "layout.logo"]
+                              "layout.logo", "layout.ove", "layout.ali", "layout.und_l", "layout.und_s", "layout.uti",
+                              "layout.occ", "layout.rea"]
     assert "layout.logo" in report_rows([item], tmp_path)[0]["metrics"]  # report.csv's columns
 
 
 def test_the_report_columns_keep_their_order():
     assert registry.columns() == ["text.ned", "text.sen_acc", "subject.confidence", "subject.iou", "subject.psnr",
-                                  "subject.ssim", "layout.contrast", "layout.overlap", "variants.palette_de",
-                                  "variants.phash", "style.campaign"]
+                                  "subject.ssim", "layout.contrast", "layout.overlap", "layout.ove", "layout.ali",
+                                  "layout.und_l", "layout.und_s", "layout.uti", "layout.occ", "layout.rea",
+                                  "variants.palette_de", "variants.phash", "style.campaign"]
 
 
 def test_every_check_the_code_makes_is_declared():

@@ -104,6 +104,7 @@ MEASURES: tuple[Measure, ...] = (
     Measure("subject", _C + "measure_subject", details="subject"),
     Measure("confidence", _C + "measure_confidence"),
     Measure("layout", _C + "measure_layout", details="layout"),
+    Measure("layout_metrics", "ecomctl.qa.layout_metrics:measure_layout_metrics", details="layout_metrics"),
     Measure("text", "ecomctl.qa.text:measure_text", clock="text", details="text", enabled="text.enabled"),
     Measure("variants", "ecomctl.qa.variants:variant_checks", scope="sku"),
     Measure("style", "ecomctl.qa.style:CampaignScorer", scope="run"),
@@ -141,9 +142,19 @@ CHECKS: tuple[CheckSpec, ...] = (
     CheckSpec("layout.contrast", "layout", column=6,
               warn=Limit("layout.contrast_warn", 4.5, "WCAG ratio text colour vs measured local background"),
               fail=Limit("layout.contrast_fail", 3.0)),
-    CheckSpec("variants.palette_de", "variants", column=8),  # qa.variants.palette_delta_e, status
-    CheckSpec("variants.phash", "variants", column=9),  # qa.variants.phash_distance, status
-    CheckSpec("style.campaign", "style", column=10,
+    # the poster-layout literature's metrics (qa/layout_metrics.py, docs/layout-metrics.md): measurements
+    # that always pass (copy on the product already fails as layout.overlap); Val shows in the summary/CSV
+    CheckSpec("layout.val", "layout_metrics"),
+    CheckSpec("layout.ove", "layout_metrics", column=8, higher_is_better=False),
+    CheckSpec("layout.ali", "layout_metrics", column=9, higher_is_better=False),
+    CheckSpec("layout.und_l", "layout_metrics", column=10),
+    CheckSpec("layout.und_s", "layout_metrics", column=11),
+    CheckSpec("layout.uti", "layout_metrics", column=12),
+    CheckSpec("layout.occ", "layout_metrics", column=13, higher_is_better=False),
+    CheckSpec("layout.rea", "layout_metrics", column=14, higher_is_better=False),
+    CheckSpec("variants.palette_de", "variants", column=15),  # qa.variants.palette_delta_e, status
+    CheckSpec("variants.phash", "variants", column=16),  # qa.variants.phash_distance, status
+    CheckSpec("style.campaign", "style", column=17,
               warn=Limit("style.campaign_warn", 0.80, "cosine to the campaign reference below this: the "
                                                       "poster is off the look")),
 )
