@@ -10,12 +10,13 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from ecomctl.feed import Feed
 from ecomctl.textsafe import neutralise
 from ecomctl.types import ItemResult, SkuRow
 
@@ -70,30 +71,73 @@ class FetchError(Exception):
     """A photo that could not be fetched; str: why, one line (the URL is added by the caller)."""
 
 
+def fetch_ahead(rows: list[SkuRow], store: OutputStore, settings: InputConfig) -> Feed:
+    """The rows as a Feed for the executor: rows with a local photo at once, in manifest order; a URL row once
+    its photo is up to date in the cache (a conditional request when a copy is there), bound to the cached
+    file, or an error row naming the URL and why. Every distinct URL is fetched once, `url_concurrency` at a
+    time, in manifest order, on threads of this process, while the workers render what has arrived. Each
+    download is bounded (timeouts × tries, url_download_timeout), so the feed always closes; a full or
+    read-only OUT closes it with that error (a run fault: the runner stops). Cancelling the feed drops the
+    downloads not started."""
+    feed = Feed(planned=rows, open=True)
+    feed.put(*(r for r in rows if not r.url))
+    waiting: dict[str, list[SkuRow]] = {}
+    for row in rows:
+        if row.url:
+            waiting.setdefault(row.url, []).append(row)
+    if not waiting:
+        feed.close()
+        return feed
+    pool = ThreadPoolExecutor(min(settings.url_concurrency, len(waiting)), thread_name_prefix="ecomctl-photo")
+    feed.on_cancel(lambda: pool.shutdown(wait=False, cancel_futures=True))
+    left = [len(waiting)]
+    lock = threading.Lock()
+
+    def done(url: str, fut: Future[str | None]) -> None:
+        if fut.cancelled():
+            return
+        error = fut.exception()
+        if error is None:
+            _deliver(feed, waiting[url], store, fut.result())
+        with lock:
+            left[0] -= 1
+            last = left[0] == 0
+        if error is not None:
+            feed.close(error)
+        elif last:
+            feed.close()
+            pool.shutdown(wait=False)
+
+    for url in waiting:
+        fut = pool.submit(_fetch_quietly, url, store, settings)
+        fut.add_done_callback(lambda f, u=url: done(u, f))
+    return feed
+
+
+def _deliver(feed: Feed, rows: list[SkuRow], store: OutputStore, why: str | None) -> None:
+    """The rows of one URL into the feed: bound to the cached photo, or each an error row."""
+    if why is None:
+        feed.put(*(replace(r, image=store.photo(r.url or "")) for r in rows))
+    else:
+        feed.put_result(*(ItemResult(sku=r.sku, variant=None, status="error", where=r.where,
+                                     error=neutralise(f"{r.url}: {why}")) for r in rows))
+
+
 def fetch_rows(rows: list[SkuRow], store: OutputStore, settings: InputConfig
                ) -> tuple[list[SkuRow], list[ItemResult]]:
-    """Every distinct photo URL of `rows` brought up to date in the cache (a conditional request when a copy
-    is there), `url_concurrency` at a time. Returns the rows to render, URL rows bound to their cached file,
-    and an error row per SKU whose photo could not be fetched (the URL and why)."""
-    urls = list(dict.fromkeys(r.url for r in rows if r.url))
-    if not urls:
-        return rows, []
-    outcome = dict(zip(urls, _map(lambda u: _fetch_quietly(u, store, settings), urls, settings.url_concurrency)))
-    ready, failed = [], []
-    for row in rows:
-        why = outcome.get(row.url) if row.url else None
-        if row.url is None:
-            ready.append(row)
-        elif why is None:
-            ready.append(replace(row, image=store.photo(row.url)))
-        else:
-            failed.append(ItemResult(sku=row.sku, variant=None, status="error", where=row.where,
-                                     error=neutralise(f"{row.url}: {why}")))
-    return ready, failed
+    """`fetch_ahead`, waited for: the rows to render and the error rows, both in manifest order."""
+    feed = fetch_ahead(rows, store, settings)
+    try:
+        ready = list(feed)
+    finally:
+        feed.cancel()
+    order = {r.sku: i for i, r in enumerate(rows)}
+    return (sorted(ready, key=lambda r: order[r.sku]),
+            sorted(feed.results(), key=lambda r: order[r.sku]))
 
 
 def _map(fn: Callable[[str], str | None], urls: list[str], workers: int) -> Iterator[str | None]:
-    """`fn` over `urls` on a few threads, in order; Ctrl-C drops the downloads not started."""
+    """`fn` over `urls` on a few threads, in order; Ctrl-C drops the requests not started."""
     pool = ThreadPoolExecutor(min(workers, len(urls)), thread_name_prefix="ecomctl-photo")
     try:
         yield from pool.map(fn, urls)

@@ -40,6 +40,8 @@ class Site:
         self.dated: dict[str, tuple[bytes, str]] = {}  # path → (body, Last-Modified)
         self.flaky_failures = 1
         self.lock = threading.Lock()
+        self.gate = threading.Event()
+        self.gate_served = False
 
     def put(self, path: str, body: bytes) -> None:
         with self.lock:
@@ -111,6 +113,19 @@ def _handler(site: Site) -> type[BaseHTTPRequestHandler]:
                     self.wfile.write(b"\0")
                     self.wfile.flush()
                     time.sleep(0.05)
+                return None
+            if self.path == "/gate.png":  # a byte every 0.1 s until the test opens the gate (or 60 s pass)
+                body = site.photos["/p/a.png"][0]
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                sent, t0 = 0, time.monotonic()
+                while not site.gate.wait(0.1) and time.monotonic() - t0 < 60 and sent < len(body) - 1:
+                    self.wfile.write(body[sent:sent + 1])
+                    self.wfile.flush()
+                    sent += 1
+                site.gate_served = True
+                self.wfile.write(body[sent:])
                 return None
             if self.path == "/text.png":
                 return self._send(200, b"<html>not a photo</html>", Content_Type="text/html")
@@ -421,3 +436,40 @@ def test_a_merchant_feed_with_image_urls_renders(tmp_path: Path, site):
     assert res.exit_code == 0, res.output
     assert "pass    A-1-v1" in res.stdout.splitlines()
     assert s.hits() == [("/p/a.png", False, 200)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_local_photo_renders_while_a_slow_download_is_still_running(tmp_path: Path, site, silent, workers: int):
+    """Downloads run ahead of rendering: the SKU with a local photo (after the slow one in the manifest) is
+    dispatched and finishes while the slow photo is still held by its server; the slow SKU renders once its
+    photo arrives, and the never-answering host is an error row after its timeout. Order, not durations."""
+    from ecomctl.engine.runner import run_render
+
+    s, base = site
+    s.put("/p/a.png", _png(tmp_path, "a.png"))
+    make_product(tmp_path / "local.png", (400, 300))
+    m = write_manifest(tmp_path / "m.csv", [
+        {"sku": "SLOW", "title": "Slow", "image": f"{base}/gate.png"},
+        {"sku": "MUTE", "title": "Mute", "image": f"{silent}/mute.png"},
+        {"sku": "L", "title": "Local", "image": "local.png"},
+    ])
+    cfg = load_config(overrides={"run.out": str(tmp_path / "out"), "run.workers": workers,
+                                 "run.executor": "serial" if workers == 1 else "process",
+                                 "qa.text.enabled": False, "render.size": "256x256", "render.variants": 1,
+                                 "input.url_read_timeout": 0.5, "input.url_retries": 0})
+    seen: list[tuple[str, bool]] = []  # (SKU, whether the slow photo had been served when its result came)
+
+    def on_result(res) -> None:
+        seen.append((res.sku, s.gate_served))
+        if res.sku == "L":
+            s.gate.set()
+
+    summary = run_render(m, cfg, on_result=on_result)
+    assert ("L", False) in seen  # rendered while the slow download was still held by its server
+    assert [sku for sku, _ in seen].index("L") < [sku for sku, _ in seen].index("SLOW")
+    by_sku = {r.sku: r for r in summary.results}
+    assert by_sku["SLOW"].status != "error" and by_sku["L"].status != "error"
+    assert by_sku["MUTE"].error == f"{silent}/mute.png: timed out after 0.5 s"
+    report = json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))["items"]
+    assert [r["sku"] for r in report] == ["MUTE", "L", "SLOW"]  # by status then SKU, whatever finished first

@@ -15,6 +15,7 @@ from ecomctl.cli import app
 from ecomctl.config import load_config
 from ecomctl.engine import executors
 from ecomctl.engine.runner import run_render
+from ecomctl.feed import Feed
 from ecomctl.store import files as store_files
 from ecomctl.store import posters as store_posters
 from tests.conftest import make_product
@@ -192,8 +193,9 @@ def test_a_noop_night_dispatches_nothing(small_manifest: Path, tmp_path: Path, m
     real = executors._executor
 
     def spy(kind, rows, ctx):
+        rows = list(rows)  # the feed, waited for (a local photo: already there)
         dispatched.extend(r.sku for r in rows)
-        return real(kind, rows, ctx)
+        return real(kind, Feed(rows), ctx)
 
     monkeypatch.setattr(executors, "_executor", spy)
     again = run_render(small_manifest, cfg)

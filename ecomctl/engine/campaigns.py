@@ -13,6 +13,7 @@ from PIL import Image
 from ecomctl.engine import executors
 from ecomctl.engine.item import RunContext, style_for
 from ecomctl.errors import ConfigError, InputImageError
+from ecomctl.feed import Feed
 from ecomctl.io import open_image
 from ecomctl.store import OutputStore, atomic_save_image
 from ecomctl.types import ItemResult, SkuRow
@@ -46,14 +47,22 @@ def assign(rows: list[SkuRow], default: str | None) -> list[SkuRow]:
     return rows if not default else [r if r.campaign else replace(r, campaign=default) for r in rows]
 
 
-def run(kind: str, rows: list[SkuRow], ctx: RunContext, given: dict[str, Path],
+def run(kind: str, rows: Feed | list[SkuRow], ctx: RunContext, given: dict[str, Path],
         score: Callable[[ItemResult], ItemResult] = lambda r: r) -> Iterator[ItemResult]:
     """Render `rows`; campaign rows get their campaign's reference as style, and each result goes through
     `score` (the style-consistency check) once its campaign's reference exists.
 
     A campaign without a given image takes its first SKU's first scene: that SKU renders first, alone
     with the other campaigns' first SKUs, with its own style (variants pinned to it); its scene, with the
-    product and its shadow filled in, becomes the reference for the rest (if it fails, the next SKU's)."""
+    product and its shadow filled in, becomes the reference for the rest (if it fails, the next SKU's).
+
+    Without campaigns the rows stream to the executor as they arrive (photos by URL); a run with campaigns
+    waits for every row first (its photos downloaded), since the first SKUs must render before the rest."""
+    feed = Feed.of(rows)
+    if not any(r.campaign for r in feed.planned):
+        yield from _scored(executors.run(kind, feed, ctx), score)
+        return
+    rows = list(feed)  # the feed's error rows stay in it, for whoever made it
     refs = {name: _store_given(ctx.out, name, path) for name, path in given.items()
             if any(r.campaign == name for r in rows)}
     rest = list(rows)

@@ -7,7 +7,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.managers import SyncManager
@@ -16,6 +16,7 @@ from typing import Any
 from ecomctl.engine import item
 from ecomctl.engine.item import RunContext, render_sku
 from ecomctl.errors import ConfigError
+from ecomctl.feed import Feed
 from ecomctl.types import ItemResult, SkuRow
 
 
@@ -41,22 +42,32 @@ def preflight(kind: str) -> None:
         raise BackendUnavailable("executor 'ray' needs Ray: pip install 'ecomctl[ray]'")
 
 
-def run(kind: str, rows: list[SkuRow], ctx: RunContext) -> Iterator[ItemResult]:
-    """Results of every row: first those an earlier run finished (judged here, in the main process, from
-    their sidecars and stat data — no worker, pool or actor is involved for them), then the rest from the
-    executor. A no-op night dispatches nothing."""
-    if ctx.force or not ctx.cfg.run.skip_finished:
-        yield from _executor(kind, rows, ctx)
-        return
-    todo = []
-    for row in rows:
-        done = _finished(row, ctx)
-        if done is None:
-            todo.append(row)
-        else:
-            yield from done
-    if todo:
-        yield from _executor(kind, todo, ctx)
+def run(kind: str, rows: Feed | Iterable[SkuRow], ctx: RunContext) -> Iterator[ItemResult]:
+    """Results of every row, as they arrive (a Feed: photos by URL come in as their download finishes). A row
+    an earlier run finished is judged here, in the main process, from its sidecars and stat data (no worker,
+    pool or actor is involved for it); the rest go to the executor, which starts only once a row needs it,
+    so a no-op night dispatches nothing. The feed's own results (a photo that could not be fetched) come out
+    between the executor's."""
+    feed = Feed.of(rows)
+    if not ctx.force and ctx.cfg.run.skip_finished:
+        feed.screen = lambda row: _finished(row, ctx)
+    while True:
+        rows_now = feed.take()
+        yield from feed.results()
+        if rows_now:
+            feed.give_back(rows_now)
+            break
+        if feed.ended:
+            return
+        feed.wait()
+    work = _executor(kind, feed, ctx)
+    try:
+        for res in work:
+            yield from feed.results()
+            yield res
+    finally:
+        work.close()
+    yield from feed.results()
 
 
 def _finished(row: SkuRow, ctx: RunContext) -> list[ItemResult] | None:
@@ -68,7 +79,7 @@ def _finished(row: SkuRow, ctx: RunContext) -> list[ItemResult] | None:
         return None
 
 
-def _executor(kind: str, rows: list[SkuRow], ctx: RunContext) -> Iterator[ItemResult]:
+def _executor(kind: str, rows: Feed, ctx: RunContext) -> Iterator[ItemResult]:
     cfg = ctx.cfg
     devices = devices_of(cfg.render.device)
     if kind == "serial":
@@ -82,8 +93,8 @@ def _executor(kind: str, rows: list[SkuRow], ctx: RunContext) -> Iterator[ItemRe
     raise ConfigError(f"unknown executor {kind!r} (serial, process, gpu, ray)")
 
 
-def _serial(rows: list[SkuRow], ctx: RunContext) -> Iterator[ItemResult]:
-    for row in rows:
+def _serial(rows: Feed, ctx: RunContext) -> Iterator[ItemResult]:
+    for row in rows:  # waits for each row to arrive
         yield from render_sku(row, ctx)
 
 
@@ -179,29 +190,29 @@ def _worker_init(queue: Any | None, parent: int) -> None:
 Task = Callable[[SkuRow, RunContext], list[ItemResult]]
 
 
-def _pool(rows: list[SkuRow], ctx: RunContext, workers: int, devices: list[str] | None,
+def _pool(rows: Feed | Iterable[SkuRow], ctx: RunContext, workers: int, devices: list[str] | None,
           task: Task = render_sku) -> Iterator[ItemResult]:
     """Run SKUs in worker processes. A worker that dies (killed for memory, a native crash) breaks the
     whole pool: SKUs that had not started go to a fresh pool; those that were running are retried one
     at a time, alone, so the SKU that kills its worker is found exactly and only it becomes an error row.
     A SKU running longer than `run.item_timeout` seconds has its pool's workers killed: the same path.
-    The fork server outlives the pool: whoever runs the pools stops it (`stop_fork_server`) at the end."""
-    yield from _rounds(rows, ctx, workers, devices, task)
+    Rows are submitted as they arrive from the feed. The fork server outlives the pool: whoever runs the
+    pools stops it (`stop_fork_server`) at the end."""
+    yield from _rounds(Feed.of(rows), ctx, workers, devices, task)
 
 
-def _rounds(rows: list[SkuRow], ctx: RunContext, workers: int, devices: list[str] | None,
+def _rounds(feed: Feed, ctx: RunContext, workers: int, devices: list[str] | None,
             task: Task) -> Iterator[ItemResult]:
     global _FORKED
     _FORKED = True
-    pending = list(rows)
     timeout = ctx.cfg.run.item_timeout
     with _manager() as manager:
-        while pending:
+        while not feed.ended:
             started = manager.dict()
             broken: list[SkuRow] = []
-            yield from _pool_round(pending, ctx, workers, devices, task, started, broken, timeout, set())
+            yield from _pool_round(feed, ctx, workers, devices, task, started, broken, timeout, set())
             suspects = [r for r in broken if r.sku in started]
-            pending = [r for r in broken if r.sku not in started]
+            feed.give_back(r for r in broken if r.sku not in started)  # first in the next round
             for row in suspects:
                 yield from _alone(row, ctx, devices, task, started, timeout)
 
@@ -218,7 +229,7 @@ def _alone(row: SkuRow, ctx: RunContext, devices: list[str] | None, task: Task, 
         broken: list[SkuRow] = []
         late: set[str] = set()
         tries += 1
-        yield from _pool_round([row], ctx, 1, devices[:1] if devices else None, task, started, broken, timeout,
+        yield from _pool_round(Feed([row]), ctx, 1, devices[:1] if devices else None, task, started, broken, timeout,
                                late)
         if not broken:
             return
@@ -233,16 +244,36 @@ def _alone(row: SkuRow, ctx: RunContext, devices: list[str] | None, task: Task, 
                  f"{ctx.cfg.run.max_attempts})")
 
 
-def _pool_round(rows: list[SkuRow], ctx: RunContext, workers: int, devices: list[str] | None, task: Task,
+def _pool_round(feed: Feed, ctx: RunContext, workers: int, devices: list[str] | None, task: Task,
                 started: Any, broken: list[SkuRow], timeout: float | None, late: set[str]
                 ) -> Iterator[ItemResult]:
+    """One pool, fed from `feed` until it ends or the pool breaks (then the rest waits in the feed)."""
     pool = _make_pool(workers, devices)
     try:
-        futures = {pool.submit(_tracked, task, row, ctx, started): row for row in rows}
-        waiting, finished = set(futures), set()
-        while waiting:
-            done, waiting = wait(waiting, timeout=1.0 if timeout else None, return_when=FIRST_COMPLETED)
+        futures: dict[Any, SkuRow] = {}
+        waiting: set[Any] = set()
+        finished: set[str] = set()
+        while True:
+            if not broken:  # a broken pool takes nothing more: the next round does
+                rows = feed.take()
+                for i, row in enumerate(rows):
+                    try:
+                        fut = pool.submit(_tracked, task, row, ctx, started)
+                    except BrokenProcessPool:
+                        broken.append(row)
+                        feed.give_back(rows[i + 1:])
+                        break
+                    futures[fut] = row
+                    waiting.add(fut)
+            arrival = None if broken else feed.arrival()
+            if not waiting and arrival is None:
+                break
+            watch = waiting | {arrival} if arrival is not None else waiting
+            done, _ = wait(watch, timeout=1.0 if timeout else None, return_when=FIRST_COMPLETED)
             for fut in done:
+                if fut is arrival:
+                    continue
+                waiting.discard(fut)
                 row = futures.pop(fut)  # a finished future (and the results it holds) is not kept for the round
                 finished.add(row.sku)
                 try:
@@ -302,7 +333,7 @@ def _error(row: SkuRow, message: str, ctx: RunContext | None = None, story: str 
     return ItemResult(sku=row.sku, variant=None, status="error", error=message, where=row.where)
 
 
-def _ray(rows: list[SkuRow], ctx: RunContext, devices: list[str]) -> Iterator[ItemResult]:
+def _ray(rows: Feed, ctx: RunContext, devices: list[str]) -> Iterator[ItemResult]:
     from ecomctl.engine import ray_exec  # Ray is an optional extra; imported only for this executor
 
     return ray_exec.run(rows, ctx, devices)

@@ -12,13 +12,14 @@ import contextlib
 import os
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from ecomctl.engine import item
 from ecomctl.engine.item import RunContext, render_sku
 from ecomctl.errors import BackendUnavailable
+from ecomctl.feed import Feed
 from ecomctl.types import ItemResult, SkuRow
 
 # SKUs sent to one actor at a time. One: when an actor dies, the SKU it held is the one it was running, and
@@ -105,14 +106,15 @@ def connect(address: str | None) -> tuple[Any, bool]:
     return ray, True
 
 
-def run(rows: list[SkuRow], ctx: RunContext, devices: list[str]) -> Iterator[ItemResult]:
-    """Feed SKUs to the actors, one at a time per actor; yield results as they finish.
+def run(rows: Feed | Iterable[SkuRow], ctx: RunContext, devices: list[str]) -> Iterator[ItemResult]:
+    """Feed SKUs to the actors, one at a time per actor, as they arrive from `rows`; yield results as they
+    finish.
 
     Closing the iterator (Ctrl-C, a full disk) stops dispatch and kills every actor of this run before it
     returns, so nothing writes into the output folder once the driver lets go of it."""
     ray, started = connect(ctx.cfg.run.ray_address)
     try:
-        yield from _Dispatch(ray, ctx, wants_gpu(devices)).run(rows)
+        yield from _Dispatch(ray, ctx, wants_gpu(devices)).run(Feed.of(rows))
     finally:
         if started:
             ray.shutdown()
@@ -174,13 +176,16 @@ class _Dispatch:
         self.tries: dict[str, _Tries] = {}
         self.spares = 0  # replacements still allowed
         self.last_loss = ""  # the latest reason an actor was lost, for the "no actor left" error
+        self.feed = Feed()
 
-    def run(self, rows: list[SkuRow]) -> Iterator[ItemResult]:
-        if not rows:
+    def run(self, feed: Feed) -> Iterator[ItemResult]:
+        self.feed = feed
+        self.queue.extend(feed.take())
+        if not self.queue and feed.ended:
             return
-        count = actor_count(self.ray, self.gpu, self.ctx.cfg.run.ray_actors, len(rows))
+        # actors for every row the feed may still bring (photos by URL arrive as they download)
+        count = actor_count(self.ray, self.gpu, self.ctx.cfg.run.ray_actors, max(1, len(feed.planned)))
         self.spares = count * self.max_attempts  # a bound, so actors that keep dying cannot loop forever
-        self.queue.extend(rows)
         try:
             for _ in range(count):
                 self._spawn()
@@ -193,11 +198,17 @@ class _Dispatch:
 
     def _loop(self) -> Iterator[ItemResult]:
         stalled: float | None = None
-        while self.queue or any(s.flight for s in self.slots):
+        while self.queue or any(s.flight for s in self.slots) or not self.feed.ended:
+            self.queue.extend(self.feed.take())
             self._fill()
             waiting = {s.ping: s for s in self.slots if not s.ready}
             running = {ref: s for s in self.slots for ref, _ in s.flight}
-            if not running:  # nothing can finish: is an actor still coming?
+            if not running and not self.queue:  # idle: the next rows are still downloading
+                stalled = None
+                if not waiting:
+                    self.feed.wait(POLL)
+                    continue
+            elif not running:  # nothing can finish: is an actor still coming?
                 if not waiting:
                     why = self.last_loss or "none started"
                     yield from self._fail_rest(f"no Ray actor left to render on ({why})")
@@ -325,7 +336,7 @@ class _Dispatch:
         self.last_loss = _summary(reason) if reason else self.last_loss
         self.slots.remove(slot)
         self._kill(slot.handle)
-        if replace and self.spares > 0 and self.queue:
+        if replace and self.spares > 0 and (self.queue or not self.feed.ended):
             self.spares -= 1
             self._spawn()
 
@@ -343,10 +354,11 @@ class _Dispatch:
         return None
 
     def _fail_rest(self, reason: str) -> Iterator[ItemResult]:
-        while self.queue:
-            row = self.queue.popleft()
+        """Every row still queued or still to come from the feed is an error row."""
+        for row in [*self.queue, *self.feed]:
             history = self._history(self.tries[row.sku]) if row.sku in self.tries else ""
             yield self._error_row(row, reason, history)
+        self.queue.clear()
 
     # -- results and clean-up -------------------------------------------------------------------------
 

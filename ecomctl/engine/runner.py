@@ -180,18 +180,20 @@ def _render(manifest_path: Path, cfg: Config, on_result: OnResult | None, force:
 
 def _fetch_then_render(kind: str, rows: list, ctx: RunContext, given: dict[str, Path],
                        scorer: CampaignScorer) -> Iterator[ItemResult]:
-    """Photos by URL are fetched first, in this process (a few threads; photos.py), so the workers never wait
-    on a CDN; a SKU whose photo could not be fetched is an error row, and the rest render. Closing this
-    closes the executor (it reaps its workers)."""
+    """Photos by URL download ahead of rendering on a few threads of this process (photos.fetch_ahead): SKUs
+    with a local photo are dispatched at once, a URL SKU as soon as its photo is in the cache, so a slow CDN
+    does not idle the workers; a SKU whose photo could not be fetched is an error row and the rest render.
+    Closing this closes the executor (it reaps its workers) and drops the downloads not started."""
     from ecomctl import photos
 
-    ready, failed = photos.fetch_rows(rows, ctx.store, ctx.cfg.input)
-    yield from failed
-    work = campaigns.run(kind, ready, ctx, given, scorer)
+    feed = photos.fetch_ahead(rows, ctx.store, ctx.cfg.input)
+    work = campaigns.run(kind, feed, ctx, given, scorer)
     try:
         yield from work
+        yield from feed.results()  # error rows a campaign run left in the feed
     finally:
         work.close()
+        feed.cancel()
 
 
 def _write_reports(out: Path, rows: list, results: ReportSpool, cfg: Config) -> None:
