@@ -25,6 +25,11 @@ class BackendUnavailable(EcomctlError):
     """A backend's extra or weights are missing; the message says how to fix it."""
 
 
+class BrokenModule(EcomctlError):
+    """ecomctl's own code for a registered implementation cannot be imported (a bug or a damaged install:
+    SyntaxError, NameError, an ImportError inside ecomctl); the message names the file and line."""
+
+
 class InputImageError(EcomctlError):
     """A product photo or style image cannot be decoded (corrupt, truncated, too many pixels)."""
 

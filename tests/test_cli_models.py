@@ -12,8 +12,12 @@ import yaml
 from typer.testing import CliRunner
 
 from ecomctl.cli import app
+from ecomctl.extras import absent
 
 runner = CliRunner()
+# what a backend says when its weights are (or are not) there needs the models extra; without it every
+# diffusion backend answers "diffusers is not installed" (test_check_without_diffusers_names_the_extra)
+needs_diffusers = pytest.mark.skipif(absent("diffusers"), reason="the models extra (diffusers) is not installed")
 
 
 @pytest.fixture(autouse=True)
@@ -53,6 +57,7 @@ def test_list_table_shows_repo_ids():
     assert "IDKiro/sdxs-512-0.9" in res.stdout and "Qwen/Qwen-Image" in res.stdout
 
 
+@needs_diffusers
 def test_check_missing_exits_1_with_fetch_command():
     res = runner.invoke(app, ["models", "check", "--backend", "sdxs", "--backend", "compose"])
     assert res.exit_code == 1
@@ -61,6 +66,7 @@ def test_check_missing_exits_1_with_fetch_command():
     assert res.stdout.splitlines() == [missing, "ready  compose"]
 
 
+@needs_diffusers
 def test_check_ready_exits_0(sdxs_folder: Path):
     res = runner.invoke(app, ["models", "check", "-b", "sdxs", "--config", str(sdxs_folder), "--json"])
     assert res.exit_code == 0
@@ -73,6 +79,15 @@ def test_check_unknown_backend_exits_2():
     assert res.output.strip().startswith("error: unknown render backend 'sdxl'; did you mean 'sdxs'?")
 
 
+def test_check_without_diffusers_names_the_extra(monkeypatch, sdxs_folder: Path):
+    monkeypatch.setitem(sys.modules, "diffusers", None)  # what the default install (no extras) has
+    res = runner.invoke(app, ["models", "check", "-b", "sdxs", "-b", "compose", "--config", str(sdxs_folder)])
+    assert res.exit_code == 1
+    missing = "missing sdxs: diffusers is not installed; install the models extra: pip install 'ecomctl[models]'"
+    assert res.stdout.splitlines() == [missing, "ready  compose"]
+
+
+@needs_diffusers
 def test_without_torch_models_and_doctor_still_answer(monkeypatch, sdxs_folder: Path):
     monkeypatch.setitem(sys.modules, "torch", None)  # import torch → ImportError
     res = runner.invoke(app, ["models", "check", "-b", "sdxs", "--config", str(sdxs_folder)])
@@ -84,6 +99,7 @@ def test_without_torch_models_and_doctor_still_answer(monkeypatch, sdxs_folder: 
     assert json.loads(doc.stdout)["torch"] == {"installed": False}
 
 
+@needs_diffusers
 def test_doctor_reports_environment():
     res = runner.invoke(app, ["doctor", "--json"])
     assert res.exit_code == 0, res.output
@@ -117,6 +133,7 @@ def test_list_shows_wuli_turbo_lora_and_ip_adapter_weights(tmp_path: Path):
     assert "Wuli-art/Qwen-Image-2512-Turbo-LoRA-2-Steps" in table.stdout and "h94/IP-Adapter" in table.stdout
 
 
+@needs_diffusers
 def test_check_needs_the_ip_adapter_only_when_style_ip_is_on(tmp_path: Path, sdxs_folder: Path):
     data = yaml.safe_load(sdxs_folder.read_text())
     data["backends"]["sdxs"].update(style_ip=True, ip_adapter="nobody/ip-missing")
@@ -159,6 +176,7 @@ def _sdxl_folders(tmp_path: Path, fp16: bool, lora_file: str | None) -> Path:
     return cfg
 
 
+@needs_diffusers
 def test_check_backend_lists_every_problem_of_the_local_folders(tmp_path: Path):
     """An fp16 run: unet/ holds only a pickled .bin, vae/ no fp16 files, the ControlNet no weights, the LoRA
     folder another file than the one named: one line each, exit 1."""
@@ -178,6 +196,7 @@ def test_check_backend_lists_every_problem_of_the_local_folders(tmp_path: Path):
                      f"{lora}no LoRA file slam.safetensors (backends.sdxl-inpaint.lora_weight)"]
 
 
+@needs_diffusers
 def test_check_backend_ready_when_the_files_match(tmp_path: Path):
     cfg = _sdxl_folders(tmp_path, fp16=True, lora_file="slam.safetensors")
     (tmp_path / "controlnet" / "diffusion_pytorch_model.safetensors").write_bytes(b"\0")

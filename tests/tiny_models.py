@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ecomctl.bench import arch
+from ecomctl.render import BUILTIN
 
 FIXTURES = Path(__file__).parent / "fixtures"  # published config files (see fixtures/README.md)
 _ROOT: Path | None = None
@@ -149,7 +150,9 @@ def ip_adapter(name: str) -> dict[str, Any]:
     return keys
 
 
-_BUILDERS = {"sdxl-inpaint": _sdxl, "sdxs": _sdxs, "qwen-image": _qwen, "flux-fill": _flux, "composer": _composer}
+# by architecture (ecomctl/bench/arch.py's builder names); the backend names come from ecomctl.render.BUILTIN
+_SAVERS = {"sdxl": _sdxl, "sdxs": _sdxs, "qwen_image": _qwen, "flux_fill": _flux, "composer": _composer}
+_BUILDERS = {b.name: _SAVERS[b.arch] for b in BUILTIN if b.arch}
 NAMES = tuple(_BUILDERS)
 
 

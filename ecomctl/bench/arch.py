@@ -198,6 +198,11 @@ def flux_fill(scale: Scale) -> dict[str, Any]:
             "tokenizer": toks.clip_tokenizer(), "tokenizer_2": t5tok, "scheduler": sched}
 
 
-BUILDERS: dict[str, Callable[[Scale], dict[str, Any]]] = {
-    "sdxl-inpaint": sdxl, "sdxs": sdxs, "qwen-image": qwen_image, "flux-fill": flux_fill, "composer": composer,
-}
+def _builders() -> dict[str, Callable[[Scale], dict[str, Any]]]:
+    """backend name → its builder here, from the backend table (ecomctl.render.BUILTIN, `arch`)."""
+    from ecomctl.render import BUILTIN
+
+    return {b.name: globals()[b.arch] for b in BUILTIN if b.arch}
+
+
+BUILDERS = _builders()
