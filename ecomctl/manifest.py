@@ -8,7 +8,7 @@ import os
 import re
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -172,6 +172,7 @@ class Manifest:
     rows: tuple[SkuRow, ...]
     source: str = ""  # what the file was read as, e.g. "GB18030 text, semicolon-separated" (validate says it)
     mapping: str = ""  # the shop export's or --columns' mapping its table was read through ("": none)
+    notes: tuple[str, ...] = ()  # warnings that stop nothing (a brand with no logo file), one line each
 
 
 def _clean_text(raw: RawRow, problems: Problems) -> tuple[dict[str, Any], set[str]]:
@@ -373,11 +374,12 @@ def _decode_message(shown: str, e: UnicodeDecodeError) -> str:
 def load_manifest(path: Path | str, default_size: str = "1024x1024", default_variants: int = 1,
                   styles: Iterable[str] | None = None, templates: Iterable[str] | None = None,
                   sheet: str | None = None, columns: str | None = None,
-                  url_hosts: list[str] | None = None) -> Manifest:
+                  url_hosts: list[str] | None = None, logos: Path | None = None) -> Manifest:
     """Read and validate the whole manifest; raise ManifestError listing every problem found. `sheet`:
     the sheet of an Excel workbook to read (default: its first); `columns`: --columns' `field=COLUMN,…`
     for a table whose header is not in manifest fields (a Shopify export or a Merchant feed is recognised
-    without it); `url_hosts`: the hosts a photo URL may name (input.url_hosts; None: any)."""
+    without it); `url_hosts`: the hosts a photo URL may name (input.url_hosts; None: any); `logos`: a
+    folder of brand logos (input.logos) for a shop export's brand (Shopify Vendor, a feed's brand)."""
     from ecomctl.manifest_exports import parse_columns
     from ecomctl.render.styles import load_styles
     from ecomctl.text.layout import TEMPLATES
@@ -405,6 +407,9 @@ def load_manifest(path: Path | str, default_size: str = "1024x1024", default_var
         raise ManifestError([f"{shown}: cannot read manifest: {why}"]) from None
     if not raws and not problems.items:
         problems.add(1, 1, "manifest has no SKU rows")
+    notes: list[str] = []
+    if logos is not None:
+        raws, notes = brand_logos(raws, Path(logos))
     known = _Known(styles if styles is not None else load_styles(None, path.parent),
                    templates if templates is not None else TEMPLATES, url_hosts)
     base = path.parent
@@ -416,7 +421,42 @@ def load_manifest(path: Path | str, default_size: str = "1024x1024", default_var
         if model is not None:
             rows.append(_to_row(model, base, raw.line, path, default_size, default_variants))
     problems.raise_if_any()
-    return Manifest(path, tuple(rows), source, used)
+    return Manifest(path, tuple(rows), source, used, tuple(notes))
+
+
+def brand_logos(raws: list[RawRow], folder: Path) -> tuple[list[RawRow], list[str]]:
+    """A shop export's rows with each brand's logo from `folder` (`<brand>.png`, the name in any case; another
+    image suffix when there is no .png), as if the export had a logo column at the brand's cell; the brand
+    is then drawn as the logo, not also as the subtitle. A brand without a file is one warning line (its
+    SKUs render without a logo), not an error."""
+    try:
+        entries = sorted(folder.iterdir())
+    except OSError as e:
+        raise ConfigError(neutralise(f"input.logos {folder}: not a folder of logos "
+                                     f"({e.strerror or e})")) from None
+    files: dict[str, Path] = {}
+    for p in sorted(entries, key=lambda p: (p.suffix.lower() != ".png", p.name)):
+        if p.suffix.lower() in IMAGE_SUFFIXES and file_kind(p) == "file":
+            files.setdefault(unicodedata.normalize("NFC", p.stem).casefold(), p)
+    out, missing = [], {}
+    for raw in raws:
+        if raw.brand is None or str(raw.data.get("logo") or "").strip():
+            out.append(raw)
+            continue
+        brand, line, col = raw.brand
+        found = files.get(unicodedata.normalize("NFC", brand.strip()).casefold())
+        if found is None:
+            missing[brand] = missing.get(brand, 0) + 1
+            out.append(raw)
+            continue
+        data = {**raw.data, "logo": str(found.resolve())}
+        if data.get("subtitle") == brand:  # a feed's brand line: the logo says it
+            data.pop("subtitle")
+        lines = {**(raw.lines or {}), "logo": line}
+        out.append(replace(raw, data=data, columns={**raw.columns, "logo": col}, lines=lines))
+    notes = [neutralise(f"no logo for brand {brand!r} in {folder} (looked for {brand}.png, any case); "
+                        f"{n} SKU{'s' if n > 1 else ''} drawn without one") for brand, n in missing.items()]
+    return out, notes
 
 
 def _resolved(path: Path) -> Path:
@@ -451,4 +491,4 @@ def load_run_manifest(path: Path, cfg: Any, sheet: str | None = None, columns: s
 
     styles = load_styles(cfg.render.styles, Path(path).parent)
     return load_manifest(path, cfg.render.size, cfg.render.variants, styles=styles, sheet=sheet,
-                         columns=columns, url_hosts=cfg.input.url_hosts), styles
+                         columns=columns, url_hosts=cfg.input.url_hosts, logos=cfg.input.logos), styles

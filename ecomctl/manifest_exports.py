@@ -40,6 +40,20 @@ def poster_price(text: str) -> str:
     return f"{symbol}{_whole(amount)}" if symbol else text
 
 
+def _amount(text: str) -> float | None:
+    """The amount of an export's price ("299.00 CNY", "USD 39", "19.90"), None when it is not one."""
+    value = text.strip()
+    m = _PRICE.match(value)
+    number = (m["amount"] or m["amount2"]) if m else value if _NUMBER.match(value) else None
+    return float(number.replace(",", "")) if number else None
+
+
+def _above(was: str, price: str) -> bool:
+    """Whether `was` is a higher amount than `price` (the only list price worth striking through)."""
+    a, b = _amount(was), _amount(price)
+    return a is not None and b is not None and a > b
+
+
 def _whole(amount: str) -> str:
     whole, _, cents = amount.partition(".")
     return whole if not cents.strip("0") else amount
@@ -143,8 +157,9 @@ def _by_columns(head_line: int, index: dict[str, int], records: Records, problem
 
 
 def _merchant(index: dict[str, int], records: Records, problems: Problems) -> Mapped:
-    """A Google Merchant Center feed: one item per row. id → sku, title, image_link → image, sale_price
-    (else price) → price, brand → subtitle."""
+    """A Google Merchant Center feed: one item per row. id → sku, title, image_link → image, brand →
+    subtitle (and the logo, with a logo folder); an item on sale (sale_price) is drawn at its sale price
+    with its price struck through (list_price); without one, price → price."""
     cols = {"sku": index["id"], "title": index["title"], "image": index["image_link"]}
     if "brand" in index:
         cols["subtitle"] = index["brand"]
@@ -155,14 +170,20 @@ def _merchant(index: dict[str, int], records: Records, problems: Problems) -> Ma
             continue
         _too_wide(line, values, width, problems)
         data = {f: _cell(values, c) for f, c in cols.items()}
-        sale = _cell(values, index.get("sale_price", 0))
-        price_col = index["sale_price"] if sale else index["price"]
-        data["price"] = poster_price(sale or _cell(values, index["price"]))
-        rows.append(RawRow(data, line, {**cols, "price": price_col}))
-    brand = ", brand → subtitle" if "brand" in index else ""
+        row_cols = dict(cols)
+        sale, regular = _cell(values, index.get("sale_price", 0)), _cell(values, index["price"])
+        if sale:
+            data["price"], row_cols["price"] = poster_price(sale), index["sale_price"]
+            if _above(regular, sale):
+                data["list_price"], row_cols["list_price"] = poster_price(regular), index["price"]
+        else:
+            data["price"], row_cols["price"] = poster_price(regular), index["price"]
+        brand = (data["subtitle"], line, cols["subtitle"]) if data.get("subtitle") else None
+        rows.append(RawRow(data, line, row_cols, brand=brand))
+    brand = ", brand → subtitle (or logo, with --logos)" if "brand" in index else ""
+    sale = " (an item on sale: sale_price → price, price → list_price)" if "sale_price" in index else ""
     return Mapped(rows, f"mapped as a Google Merchant Center feed: id → sku, title → title, image_link → image, "
-                        f"sale_price (else price) → price{brand}; the regular price of an item on sale is "
-                        "not drawn (no list-price field)")
+                        f"price → price{sale}{brand}")
 
 
 # a Shopify product export's columns by role: the classic names first, then the 2024 export's
@@ -171,7 +192,9 @@ SHOPIFY = {
     "price": ("variant price", "price"), "compare": ("variant compare at price", "compare-at price"),
     "image": ("image src", "product image url"), "variant_image": ("variant image", "variant image url"),
     "option1": ("option1 value",), "option2": ("option2 value",), "option3": ("option3 value",),
+    "vendor": ("vendor",), "status": ("status",),
 }
+SKIPPED_STATUS = ("archived",)  # products Shopify keeps but no longer sells; drafts (not yet on sale) render
 _VARIANT = ("sku", "price", "option1", "option2", "option3")
 
 
@@ -181,6 +204,8 @@ class _Product:
     line: int
     title: tuple[str, int] | None = None  # (text, line)
     image: tuple[str, int] | None = None
+    vendor: str = ""
+    status: str = ""
     variants: list[tuple[int, list[str]]] = field(default_factory=list)  # (line, cells)
 
 
@@ -205,15 +230,25 @@ def _shopify(head: list[str], col: dict[str, int], records: Records, problems: P
             p.title = (title, line)
         if image and p.image is None:
             p.image = (image, line)
+        p.vendor = p.vendor or _cell(values, col["vendor"])
+        p.status = p.status or _cell(values, col["status"]).lower()
         if any(_cell(values, col[r]) for r in _VARIANT):
             p.variants.append((line, values))
-    rows = [row for p in products.values() for row in _product_rows(p, head, col, problems)]
-    names = {r: head[col[r] - 1].strip() for r in ("handle", "title", "sku", "price", "image", "compare") if col[r]}
+    skipped = [p for p in products.values() if p.status in SKIPPED_STATUS]
+    rows = [row for p in products.values() if p.status not in SKIPPED_STATUS
+            for row in _product_rows(p, head, col, problems)]
+    names = {r: head[col[r] - 1].strip() for r in SHOPIFY if col[r]}
     used = (f"mapped as a Shopify product export: {names['handle']} → sku (or {names.get('sku', 'Variant SKU')}"
             f" when a product has several variants), {names['title']} → title, {names['image']} → image, "
             f"{names['price']} → price")
     if "compare" in names:
-        used += f"; {names['compare']} is not drawn (no list-price field)"
+        used += f", {names['compare']} → list_price (when above the price)"
+    if "vendor" in names:
+        used += f", {names['vendor']} → logo (with --logos)"
+    if skipped:
+        drafts = sum(p.status == "draft" for p in products.values())
+        used += (f"; {len(skipped)} archived product{'s' if len(skipped) > 1 else ''} skipped ({names['status']})"
+                 + (f", {drafts} draft{'s' if drafts > 1 else ''} kept" if drafts else ""))
     return Mapped(rows, used)
 
 
@@ -230,9 +265,11 @@ def _product_rows(p: _Product, head: list[str], col: dict[str, int], problems: P
             data["image"], cols["image"], lines["image"] = p.image[0], col["image"], p.image[1]
         else:
             data["image"], cols["image"], lines["image"] = "", col["image"], p.line
-        price = _cell(values, col["price"])
+        price, compare = _cell(values, col["price"]), _cell(values, col["compare"])
         if price:
             data["price"], cols["price"], lines["price"] = poster_price(price), col["price"], line
+            if _above(compare, price):  # Shopify writes an empty, zero or equal compare-at price for "not on sale"
+                data["list_price"], cols["list_price"], lines["list_price"] = poster_price(compare), col["compare"], line
         if len(variants) == 1:
             data["sku"], cols["sku"], lines["sku"] = p.handle, col["handle"], p.line
         else:
@@ -245,4 +282,4 @@ def _product_rows(p: _Product, head: list[str], col: dict[str, int], problems: P
             options = [o for o in (_cell(values, col[f"option{i}"]) for i in (1, 2, 3)) if o]
             data["sku"], cols["sku"], lines["sku"] = sku, col["sku"], line
             data["title"] = " ".join([title, " / ".join(options)]).strip() if title else ""
-        yield RawRow(data, line, cols, lines)
+        yield RawRow(data, line, cols, lines, brand=(p.vendor, p.line, col["vendor"]) if p.vendor else None)

@@ -34,6 +34,7 @@ class RawRow:
     columns: dict[str, int]  # field → column number (1-based)
     lines: dict[str, int] | None = None  # field → line, where fields sit on their own lines (YAML)
     bad: frozenset[str] = frozenset()  # fields already reported while reading (e.g. a refused YAML tag)
+    brand: tuple[str, int, int] | None = None  # a shop export's brand (Vendor, brand), its line and column
 
     def at(self, field: str) -> tuple[int, int]:
         return (self.lines or {}).get(field, self.line), self.columns.get(field, 1)

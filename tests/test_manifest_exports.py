@@ -30,11 +30,10 @@ SHOPIFY_HEADER = [
     "Status",
 ]
 MAPPED_SHOPIFY = ("mapped as a Shopify product export: Handle → sku (or Variant SKU when a product has several "
-                  "variants), Title → title, Image Src → image, Variant Price → price; Variant Compare At Price is "
-                  "not drawn (no list-price field)")
-MAPPED_FEED = ("mapped as a Google Merchant Center feed: id → sku, title → title, image_link → image, sale_price "
-               "(else price) → price, brand → subtitle; the regular price of an item on sale is not drawn "
-               "(no list-price field)")
+                  "variants), Title → title, Image Src → image, Variant Price → price, Variant Compare At Price → "
+                  "list_price (when above the price), Vendor → logo (with --logos)")
+MAPPED_FEED = ("mapped as a Google Merchant Center feed: id → sku, title → title, image_link → image, price → price "
+               "(an item on sale: sale_price → price, price → list_price), brand → subtitle (or logo, with --logos)")
 
 
 def _product(handle: str, **cells: str) -> dict[str, str]:
@@ -120,11 +119,11 @@ def test_shopify_export_one_sku_per_product_or_variant(tmp_path: Path) -> None:
     _images(tmp_path, "cream.png", "cream-100.png", "mug.png", "balm.png")
     path = _write_shopify(tmp_path / "products_export.csv", _shopify_rows())
     m = load_manifest(path)
-    assert [(r.sku, r.title, r.image.name, r.price, r.subtitle) for r in m.rows] == [
-        ("HC-50", "Hydra Cream 50 ml", "cream.png", "299", None),      # first image of the product
-        ("HC-100", "Hydra Cream 100 ml", "cream-100.png", "459", None),  # its own Variant Image
-        ("travel-mug", "Travel Mug", "mug.png", "19.90", None),       # Handle; the extra image row is no SKU
-        ("lip-balm", "Lip Balm", "balm.png", "5", None),              # one variant: Handle, not Variant SKU
+    assert [(r.sku, r.title, r.image.name, r.price, r.list_price, r.subtitle) for r in m.rows] == [
+        ("HC-50", "Hydra Cream 50 ml", "cream.png", "299", "399", None),      # first image; compare-at above
+        ("HC-100", "Hydra Cream 100 ml", "cream-100.png", "459", None, None),  # its own Variant Image
+        ("travel-mug", "Travel Mug", "mug.png", "19.90", None, None),       # Handle; the extra image row is no SKU
+        ("lip-balm", "Lip Balm", "balm.png", "5", None, None),              # one variant: Handle, not Variant SKU
     ]
     assert [r.where.rsplit(":", 1)[1] for r in m.rows] == ["2", "3", "4", "6"]
     assert m.mapping == MAPPED_SHOPIFY
@@ -176,6 +175,58 @@ def test_shopify_problems_name_the_source_cell(tmp_path: Path) -> None:
     ]
 
 
+def test_shopify_compare_at_price_is_the_list_price_only_when_above(tmp_path: Path) -> None:
+    """Shopify writes the compare-at price empty, 0.00 or equal to the price for a product not on sale."""
+    _images(tmp_path, "cream.png", "mug.png", "balm.png")
+    rows = _shopify_rows()
+    rows[2]["Variant Compare At Price"] = "19.90"  # equal: nothing struck through
+    rows[4]["Variant Compare At Price"] = "0.00"
+    rows[0]["Variant Compare At Price"] = "1,299.00"
+    path = _write_shopify(tmp_path / "products_export.csv", [rows[0], rows[2], rows[3], rows[4]])
+    assert [(r.sku, r.price, r.list_price) for r in load_manifest(path).rows] == [
+        ("hydra-cream", "299", "1,299"), ("travel-mug", "19.90", None), ("lip-balm", "5", None)]
+
+
+def test_shopify_archived_products_are_skipped_and_drafts_render(tmp_path: Path) -> None:
+    _images(tmp_path, "cream.png", "cream-100.png", "mug.png", "balm.png")
+    rows = _shopify_rows()
+    rows[2]["Status"] = "archived"  # travel-mug: no longer sold (its extra image row has no Status)
+    rows[4]["Status"] = "draft"  # lip-balm: not on sale yet, its poster is made ahead
+    path = _write_shopify(tmp_path / "products_export.csv", rows)
+    res = runner.invoke(app, ["validate", str(path), "--config", str(_config(tmp_path))])
+    assert res.exit_code == 0, res.output
+    assert res.stdout.splitlines() == [f"{path}: ok — 3 SKUs, 3 posters", "read as UTF-8 text, comma-separated",
+                                       MAPPED_SHOPIFY + "; 1 archived product skipped (Status), 1 draft kept"]
+    rows[2]["Image Src"] = "gone.png"  # an archived product's problems are not the catalog's
+    assert [r.sku for r in load_manifest(_write_shopify(path, rows)).rows] == ["HC-50", "HC-100", "lip-balm"]
+
+
+def test_a_brand_is_drawn_as_its_logo_from_the_logo_folder(tmp_path: Path) -> None:
+    """--logos DIR: DIR/<brand>.png in any case; a brand without a file is one warning line, not an error."""
+    _images(tmp_path, "cream.png", "mug.png", "cream-100.png", "balm.png")
+    logos = tmp_path / "logos"
+    logos.mkdir()
+    make_product(logos / "ACME.png")
+    (logos / "hydra.txt").write_text("not an image", encoding="utf-8")  # never a logo
+    feed = _write_feed(tmp_path / "feed.tsv", FEED, "\t")
+    m = load_manifest(feed, logos=logos)
+    assert [(r.sku, r.logo, r.subtitle) for r in m.rows] == [
+        ("A-1", None, "Hydra"),  # no hydra.png: the brand stays the subtitle
+        ("B-2", (logos / "ACME.png").resolve(), None),  # the logo says the brand
+    ]
+    assert m.notes == ((f"no logo for brand 'Hydra' in {logos} (looked for Hydra.png, any case); 1 SKU drawn "
+                        "without one"),)
+    res = runner.invoke(app, ["validate", str(feed), "--logos", str(logos), "--config", str(_config(tmp_path))])
+    assert res.exit_code == 0, res.output
+    assert res.stderr.splitlines() == [f"warning: {m.notes[0]}"]
+    shop = _write_shopify(tmp_path / "products_export.csv", _shopify_rows())  # Vendor: Acme on every product
+    assert {r.logo for r in load_manifest(shop, logos=logos).rows} == {(logos / "ACME.png").resolve()}
+    assert {r.logo for r in load_manifest(shop).rows} == {None}  # no folder: no logo
+    res = runner.invoke(app, ["validate", str(shop), "--logos", str(tmp_path / "nope")])
+    assert res.exit_code == 2
+    assert res.stderr.startswith(f"error: input.logos {tmp_path / 'nope'}: not a folder of logos")
+
+
 # ------------------------------------------------------------------------------------------------- Merchant feed
 
 @pytest.mark.parametrize(("name", "delimiter", "read_as"), [
@@ -186,9 +237,9 @@ def test_merchant_feed(tmp_path: Path, name: str, delimiter: str, read_as: str) 
     _images(tmp_path, "cream.png", "mug.png")
     path = _write_feed(tmp_path / name, FEED, delimiter)
     m = load_manifest(path)
-    assert [(r.sku, r.title, r.image.name, r.price, r.subtitle) for r in m.rows] == [
-        ("A-1", "保湿面霜", "cream.png", "¥299", "Hydra"),
-        ("B-2", "Travel Mug", "mug.png", "$29.50", "Acme"),  # on sale: the sale price is drawn
+    assert [(r.sku, r.title, r.image.name, r.price, r.list_price, r.subtitle) for r in m.rows] == [
+        ("A-1", "保湿面霜", "cream.png", "¥299", None, "Hydra"),
+        ("B-2", "Travel Mug", "mug.png", "$29.50", "$39", "Acme"),  # on sale: the price struck through
     ]
     res = runner.invoke(app, ["validate", str(path), "--config", str(_config(tmp_path))])
     assert res.exit_code == 0, res.output

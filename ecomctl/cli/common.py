@@ -20,7 +20,15 @@ if TYPE_CHECKING:
 console = Console()
 COLUMNS_HELP = ("Map another export's columns to manifest fields, e.g. sku=ItemID,title=Name,image=Photo "
                 "(a Shopify product export or a Google Merchant feed is recognised by its header).")
+LOGOS_HELP = ("Folder of brand logos for a shop export: a Shopify Vendor or a feed's brand is drawn as "
+              "DIR/<brand>.png (any case) [default: input.logos].")
 err_console = Console(stderr=True)
+
+
+def print_notes(notes) -> None:
+    """Warnings that stop nothing (a brand without a logo file): one yellow line each on stderr."""
+    for note in notes:
+        err_console.print(f"warning: {note}", style="yellow", highlight=False, soft_wrap=True, markup=False)
 
 
 @dataclass

@@ -8,7 +8,16 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from ecomctl.cli.common import COLUMNS_HELP, Bar, build_config, console, guard, print_traceback
+from ecomctl.cli.common import (
+    COLUMNS_HELP,
+    LOGOS_HELP,
+    Bar,
+    build_config,
+    console,
+    guard,
+    print_notes,
+    print_traceback,
+)
 from ecomctl.textsafe import neutralise
 
 if TYPE_CHECKING:  # imported for annotations only: `ecomctl --help` stays light
@@ -35,6 +44,7 @@ def register(app: typer.Typer) -> None:
         manifest: Path = typer.Argument(..., help="Manifest of SKUs: CSV/TSV, Excel (.xlsx) or YAML."),
         sheet: str = typer.Option(None, "--sheet", help="Sheet of an Excel workbook to read [default: the first]."),
         columns: str = typer.Option(None, "--columns", help=COLUMNS_HELP, metavar="FIELD=COLUMN,…"),
+        logos: Path = typer.Option(None, "--logos", help=LOGOS_HELP, metavar="DIR"),
         out: str = typer.Option(None, "--out", "-o", help="Output folder [default: run.out = out].", metavar="<path>"),
         backend: str = typer.Option(None, "--backend", "-b", help="Render backend (compose, sdxl-inpaint, …)."),
         config: Path = typer.Option(None, "--config", "-c", help="YAML config file (layered over defaults)."),
@@ -59,7 +69,7 @@ def register(app: typer.Typer) -> None:
 
         cfg = build_config(config, {"run.out": out, "render.backend": backend, "render.device": devices,
                                     "run.workers": workers, "run.seed": seed, "run.keep_layers": keep_layers,
-                                    "render.campaign": campaign})
+                                    "render.campaign": campaign, "input.logos": logos})
         cfg = _with_campaign_ref(cfg, campaign_ref)
         if quiet:
             summary = run_render(manifest, cfg, force=force, log_json=log_json, verify=verify, sheet=sheet,
@@ -98,6 +108,8 @@ def _print_quiet(summary) -> None:
     """Cron mails whatever a job prints: print nothing when every poster passed, else the problems."""
     if summary.exit_code == 0:
         return
+    for note in summary.notes:
+        print(f"warning: {note}", flush=True)
     for res in summary.results:
         if res.status in ("fail", "error"):
             print(_line(res), flush=True)
@@ -116,3 +128,4 @@ def _print_summary(summary) -> None:
     counts += "; " + ", ".join(kept) if kept else ""
     console.print(f"{len(summary.results)} posters in {summary.seconds:.1f}s ({counts}); "
                   f"report: {_report(summary.out)}", highlight=False, soft_wrap=True)
+    print_notes(summary.notes)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from ecomctl.cli.common import COLUMNS_HELP, build_config, console, guard
+from ecomctl.cli.common import COLUMNS_HELP, LOGOS_HELP, build_config, console, guard, print_notes
 
 
 def register(app: typer.Typer) -> None:
@@ -18,6 +18,7 @@ def register(app: typer.Typer) -> None:
         config: Path = typer.Option(None, "--config", "-c", help="YAML config file."),
         sheet: str = typer.Option(None, "--sheet", help="Sheet of an Excel workbook to read [default: the first]."),
         columns: str = typer.Option(None, "--columns", help=COLUMNS_HELP, metavar="FIELD=COLUMN,…"),
+        logos: Path = typer.Option(None, "--logos", help=LOGOS_HELP, metavar="DIR"),
         check_urls: bool = typer.Option(False, "--check-urls", help="Ask each photo URL's host whether it is "
                                         "there (HEAD requests, input.url_* timeouts); nothing is downloaded."),
     ) -> None:
@@ -33,7 +34,7 @@ def register(app: typer.Typer) -> None:
           ecomctl validate items.csv --columns sku=ItemID,title=Name,image=Photo"""
         from ecomctl.manifest import load_run_manifest
 
-        cfg = build_config(config, {})
+        cfg = build_config(config, {"input.logos": logos})
         manifest_, _ = load_run_manifest(manifest, cfg, sheet=sheet, columns=columns)
         posters = sum(r.variants for r in manifest_.rows)
         console.print(f"{manifest}: ok — {len(manifest_.rows)} SKUs, {posters} posters", highlight=False,
@@ -41,6 +42,7 @@ def register(app: typer.Typer) -> None:
         console.print(f"read as {manifest_.source}", highlight=False, soft_wrap=True)
         if manifest_.mapping:
             console.print(manifest_.mapping, highlight=False, soft_wrap=True)
+        print_notes(manifest_.notes)
         urls = len({r.url for r in manifest_.rows if r.url})
         if urls and check_urls:
             from ecomctl.errors import ManifestError

@@ -38,6 +38,7 @@ class RunSummary:
     results: tuple[ItemResult, ...]  # slim (qa/report.py `slim`): no QA details, only checks that did not pass
     seconds: float
     qa_summary: dict | None = None  # counts and per-metric figures over every poster (the terminal's table)
+    notes: tuple[str, ...] = ()  # the manifest's warnings (a brand without a logo file)
 
     @property
     def exit_code(self) -> int:
@@ -141,7 +142,8 @@ def _render(manifest_path: Path, cfg: Config, on_result: OnResult | None, force:
         posters = sum(r.variants for r in rows)
         if log:
             log.start(manifest=str(manifest.path.resolve()), out=str(out.resolve()), backend=name,
-                      executor=kind, skus=len(rows), posters=posters, force=force)
+                      executor=kind, skus=len(rows), posters=posters, force=force,
+                      **({"notes": list(manifest.notes)} if manifest.notes else {}))
         if on_start:
             on_start(posters)
         results = ReportSpool(out)  # each result's report row spooled as it comes, a slim copy kept: flat memory
@@ -170,7 +172,7 @@ def _render(manifest_path: Path, cfg: Config, on_result: OnResult | None, force:
         if failed:  # every poster is done; only the reports did not fit
             raise RunFault(_fault_line(failed[0], out, results, posters, failed[1]))
     summary = RunSummary(manifest.path, out, tuple(results), time.perf_counter() - t0,
-                         qa_summary=results.report_summary())
+                         qa_summary=results.report_summary(), notes=manifest.notes)
     results.close()
     if log:
         log.write("run_end", exit_code=summary.exit_code, seconds=round(summary.seconds, 3),
