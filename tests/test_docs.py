@@ -222,6 +222,12 @@ def test_every_config_key_the_pages_name_exists():
                 continue
             if _lookup(tree, m.group(1)) is _NOTHING:
                 unknown.append(f"{page.name}: {m.group(1)}")
+        for key in re.findall(r"--set ([\w.-]+)=", _text(page)):  # command lines, code blocks included
+            if key != "qa.KEY" and _lookup(tree, key) is _NOTHING:
+                unknown.append(f"{page.name}: --set {key}")
+        for env in re.findall(r"\bECOMCTL__(\w+)=", _text(page)):
+            if env not in ("SECTION__KEY",) and _lookup(tree, env.lower().replace("__", ".")) is _NOTHING:
+                unknown.append(f"{page.name}: ECOMCTL__{env}")
     assert unknown == []
 
 
