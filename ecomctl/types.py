@@ -154,7 +154,7 @@ class Style:
 class TextLine:
     """One typeset line: its role, exact text, the box its ink occupies and how it is drawn."""
 
-    role: str  # title | subtitle | price | badge
+    role: str  # title | subtitle | price | badge | point | price_label | list_price (drawn struck through)
     text: str
     box: Box  # ink box on the canvas
     font_size: int
@@ -170,7 +170,7 @@ class Plate:
     role: str
     box: Box
     color: RGB
-    kind: Literal["tag", "badge", "band", "pill"] = "pill"
+    kind: Literal["tag", "badge", "band", "pill", "dot"] = "pill"  # dot: a list bullet (role "bullet")
 
 
 @dataclass(frozen=True)
@@ -181,6 +181,8 @@ class Layout:
     lines: tuple[TextLine, ...]
     plates: tuple[Plate, ...] = ()
     font: str = ""  # font file used for every line
+    logo: Box | None = None  # where the brand's logo is drawn (its trimmed image, aspect kept)
+    dropped: tuple[str, ...] = ()  # copy the canvas could not hold, in drop order ("points[2:]", "subtitle")
 
 
 @dataclass(frozen=True, eq=False)
@@ -231,6 +233,7 @@ class Poster:
     layout: Layout
     style: Style
     meta: Mapping[str, Any] = field(default_factory=dict)
+    logo: Image.Image | None = None  # the logo as drawn (RGBA, the size of layout.logo); None without one
 
     @property
     def name(self) -> str:

@@ -118,9 +118,14 @@ def test_small_canvas_falls_back_to_a_template_that_fits():
         plan_layout(row, TEMPLATES["hero-top"], row.size, (500, 500), STYLES["clean-studio"])
     layout = plan_for_variant(row, 2, (500, 500), STYLES["clean-studio"])  # variant 2 prefers hero-top
     assert layout.template in ("split-left", "split-right")
-    pinned = SkuRow(**{**row.__dict__, "template": "hero-top"})
-    with pytest.raises(LayoutError, match="hero-top"):
-        plan_for_variant(pinned, 2, (500, 500), STYLES["clean-studio"])
+    assert layout.dropped == ()
+    pinned = SkuRow(**{**row.__dict__, "template": "hero-top"})  # pinned: it gives up copy, and says which
+    layout = plan_for_variant(pinned, 2, (500, 500), STYLES["clean-studio"])
+    assert layout.template == "hero-top" and layout.dropped and layout.dropped[0] == "subtitle"
+    assert {t.role for t in layout.lines} == {"title", "price", "badge"} - set(layout.dropped)
+    huge = SkuRow(**{**pinned.__dict__, "title": "超" * 120})
+    with pytest.raises(LayoutError, match="hero-top"):  # not even the title and price fit
+        plan_for_variant(huge, 2, (500, 500), STYLES["clean-studio"])
 
 
 def test_typeset_never_touches_product_pixels():

@@ -25,17 +25,17 @@ PACKAGE = Path(__file__).resolve().parent.parent / "ecomctl"
 
 @pytest.fixture
 def logo_check(monkeypatch):
-    """A new check, `layout.logo`, added the way a newcomer would: its measurer in its own module and one
+    """A new check, `layout.glow` (not a real one), added the way a newcomer would: its measurer in its own module and one
     table entry (with a Measure), nothing else."""
     module = types.ModuleType("ecomctl_logo_check")
 
     def measure(sample):
-        return [judge("layout.logo", 0.4, sample.t, "logo legibility 0.40", 2)]
+        return [judge("layout.glow", 0.4, sample.t, "glow legibility 0.40", 2)]
 
     module.measure = measure
     monkeypatch.setitem(sys.modules, module.__name__, module)
-    spec = CheckSpec("layout.logo", "logo", column=8, warn=Limit("layout.logo_warn", 0.5, "logo warns below"),
-                     fail=Limit("layout.logo_fail", 0.2))
+    spec = CheckSpec("layout.glow", "logo", column=8, warn=Limit("layout.glow_warn", 0.5, "glow warns below"),
+                     fail=Limit("layout.glow_fail", 0.2))
     checks = list(registry.CHECKS)
     checks.insert(checks.index(registry.spec("layout.contrast")) + 1, spec)
     monkeypatch.setattr(registry, "CHECKS", tuple(checks))
@@ -45,24 +45,24 @@ def logo_check(monkeypatch):
 
 def test_a_check_declared_only_in_the_table_is_configured_measured_and_shown(logo_check, tmp_path):
     t = thresholds({})
-    assert (t.layout.logo_warn, t.layout.logo_fail) == (0.5, 0.2)  # its config fields, from the table
-    assert thresholds({"layout": {"logo_warn": 0.6}}).layout.logo_warn == 0.6
-    with pytest.raises(ConfigError, match=r"layout\.logo: the fail/warn thresholds are in the wrong order"):
-        thresholds({"layout": {"logo_warn": 0.1, "logo_fail": 0.3}})
+    assert (t.layout.glow_warn, t.layout.glow_fail) == (0.5, 0.2)  # its config fields, from the table
+    assert thresholds({"layout": {"glow_warn": 0.6}}).layout.glow_warn == 0.6
+    with pytest.raises(ConfigError, match=r"layout\.glow: the fail/warn thresholds are in the wrong order"):
+        thresholds({"layout": {"glow_warn": 0.1, "glow_fail": 0.3}})
 
     cfg = load_config(environ={}, overrides={"qa.text.enabled": False})
     result = check_poster(make_poster(), cfg)
     names = [c.name for c in result.checks]
-    assert names.index("layout.logo") == names.index("layout.contrast") + 1  # in table order
-    logo = result.checks[names.index("layout.logo")]
-    assert (logo.status, logo.reason) == ("warn", "logo legibility 0.40 < 0.5")
+    assert names.index("layout.glow") == names.index("layout.contrast") + 1  # in table order
+    logo = result.checks[names.index("layout.glow")]
+    assert (logo.status, logo.reason) == ("warn", "glow legibility 0.40 < 0.5")
 
     item = ItemResult(sku="S", variant=1, status=result.status, qa=result)
     ctx = page_context(report_rows([item], tmp_path), [item], tmp_path, t)
     assert ctx["columns"] == ["subject.iou", "subject.psnr", "subject.ssim", "layout.contrast", "layout.overlap",
-                              "layout.logo", "layout.ove", "layout.ali", "layout.und_l", "layout.und_s", "layout.uti",
+                              "layout.glow", "layout.ove", "layout.ali", "layout.und_l", "layout.und_s", "layout.uti",
                               "layout.occ", "layout.rea"]
-    assert "layout.logo" in report_rows([item], tmp_path)[0]["metrics"]  # report.csv's columns
+    assert "layout.glow" in report_rows([item], tmp_path)[0]["metrics"]  # report.csv's columns
 
 
 def test_the_report_columns_keep_their_order():

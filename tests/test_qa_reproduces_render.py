@@ -1,7 +1,7 @@
 """`ecomctl qa OUT` measures what `render` measured: same figures, same verdicts, from what the store kept.
 
 The suite renders a representative subset of the demo (3 of its 7 SKUs, 6 posters: a transparent
-packshot at 1024², a banner, and a photo on paper extracted by the classical chain in a story canvas with
+packshot at 1024² with a logo, selling points and a struck-through list price, a banner with points, and a photo on paper extracted by the classical chain in a story canvas with
 a brand style from manifests/styles.yaml), without --keep-layers, text QA on. The whole demo (14 posters)
 takes ~100 s to render and ~75 s to re-check on a shared 2-core machine; set ECOMCTL_QA_FULL_DEMO=1 to
 run it over every SKU.
@@ -33,6 +33,8 @@ def _manifest(folder: Path) -> Path:
         rows = [r for r in csv.DictReader(f) if r["sku"] in SUBSET]
     for r in rows:
         r["image"] = str(ROOT / "manifests" / r["image"])
+        if r.get("logo"):
+            r["logo"] = str(ROOT / "manifests" / r["logo"])
     shutil.copy(ROOT / "manifests" / "styles.yaml", folder / "styles.yaml")
     path = folder / "demo-subset.csv"
     with open(path, "w", newline="", encoding="utf-8") as f:

@@ -23,7 +23,7 @@ from ecomctl.render.prompt import NEGATIVE, build_prompt
 from ecomctl.render.styles import resolve_style
 from ecomctl.store import OutputStore, PosterFiles
 from ecomctl.store.files import cached_digest, fault_of, stat_key
-from ecomctl.store.posters import poster_intact, rewrite_sidecar, write_poster, write_source_mask
+from ecomctl.store.posters import logo_name, poster_intact, rewrite_sidecar, write_poster, write_source_mask
 from ecomctl.store.sidecar import (
     SidecarError,
     layout_json,
@@ -35,6 +35,7 @@ from ecomctl.store.sidecar import (
 )
 from ecomctl.subject import extract_subject
 from ecomctl.text.layout import plan_for_variant
+from ecomctl.text.logo import load_logo, logo_layer
 from ecomctl.text.typeset import typeset
 from ecomctl.types import ItemResult, Poster, SceneRequest, SkuRow, Style, Subject
 
@@ -328,12 +329,13 @@ def _render(row: SkuRow, ctx: RunContext, key: str, digest: str) -> list[ItemRes
     backend = get_backend(ctx.backend, ctx.backend_settings, WORKER_DEVICE or cfg.render.device)
     requests, layout_s = [], []
     cutout = premultiplied_cutout(subject)  # decoded and converted once, shared by every variant
+    logo = load_logo(row.logo, row.where) if row.logo is not None else None  # a bad logo: this SKU's error
     for v in range(1, row.variants + 1):
         t = time.perf_counter()
         style = style_for(row, v, ctx)
         layout = plan_for_variant(row, v, (subject.bbox.w, subject.bbox.h), style,
                                   str(cfg.text.font) if cfg.text.font else None, cfg.text.margin,
-                                  cfg.text.min_font_size)
+                                  cfg.text.min_font_size, logo.size if logo is not None else None)
         layer = place_subject(subject, layout.subject_box, row.size, cutout)
         seed = derive_seed(row.seed if row.seed is not None else cfg.run.seed, row.sku, v)
         requests.append(SceneRequest(row=row, variant=v, seed=seed, style=style, layout=layout,
@@ -351,7 +353,7 @@ def _render(row: SkuRow, ctx: RunContext, key: str, digest: str) -> list[ItemRes
                                       error=scene.error or "no scene", where=row.where, seconds=scene_s))
             continue
         tm = dict(timings, layout=lay_s, scene=scene_s)
-        poster = _finish(req, scene.image, subject, backend.describe() | dict(scene.meta), tm, ctx)
+        poster = _finish(req, scene.image, subject, backend.describe() | dict(scene.meta), tm, ctx, logo)
         posters.append(poster)
     verdicts = [qa.check_poster(p, cfg) for p in posters]
     verdicts = qa.check_variants(posters, verdicts, cfg)
@@ -386,19 +388,20 @@ def _logo_inputs(row: SkuRow) -> dict[str, Any]:
 
 
 def _finish(req: SceneRequest, scene: Image.Image, subject: Subject, backend_meta: dict[str, Any],
-            timings: dict[str, float], ctx: RunContext) -> Poster:
+            timings: dict[str, float], ctx: RunContext, logo: Image.Image | None = None) -> Poster:
     t = time.perf_counter()
     composed = paste_subject(scene, req.subject_layer)
     timings["paste"] = time.perf_counter() - t
     t = time.perf_counter()
-    image, layout = typeset(composed, req.layout, req.style, ctx.cfg.text.min_contrast, req.subject_mask)
+    layer = logo_layer(logo, req.layout.logo) if logo is not None and req.layout.logo is not None else None
+    image, layout = typeset(composed, req.layout, req.style, ctx.cfg.text.min_contrast, req.subject_mask, layer)
     timings["typeset"] = time.perf_counter() - t
     meta = {"backend": backend_meta, "timings": timings,
             "subject": {"method": subject.method, "note": subject.note, "bbox": subject.bbox.as_list(),
                         "confidence": subject.confidence, "confidence_why": subject.confidence_why}}
     return Poster(row=req.row, variant=req.variant, seed=req.seed, image=image, background=scene.convert("RGB"),
                   subject_mask=req.subject_mask.copy(), subject_layer=req.subject_layer, layout=layout,
-                  style=req.style, meta=meta)
+                  style=req.style, meta=meta, logo=layer)
 
 
 def _write(poster: Poster, verdict: Any, subject: Subject, key: str, digest: str,
@@ -414,7 +417,7 @@ def _write(poster: Poster, verdict: Any, subject: Subject, key: str, digest: str
         "backend": poster.meta["backend"],
         "subject": dict(poster.meta["subject"], box=poster.layout.subject_box.as_list()),
         "style": style_json(poster.style), "template": poster.layout.template,
-        "layout": layout_json(poster.layout), "timings": timings, "qa": qa_json(verdict),
+        "layout": layout_json(poster.layout, logo_name(ctx.store, poster)), "timings": timings, "qa": qa_json(verdict),
         "qa_key": ctx.grading_key,
     }
     from ecomctl.qa.thresholds import thresholds

@@ -17,7 +17,7 @@ from ecomctl.types import Check, Poster, QAResult
 
 # the code whose change can change a verdict: the checks and their thresholds, and the OCR engines (the
 # report writers, qa/__init__.py included, are not here: a new report layout re-grades nothing)
-_GRADING_CODE = ("qa/grade.py", "qa/registry.py", "qa/checks.py", "qa/metrics.py", "qa/layout_metrics.py",
+_GRADING_CODE = ("qa/grade.py", "qa/registry.py", "qa/checks.py", "qa/brand.py", "qa/metrics.py", "qa/layout_metrics.py",
                  "qa/text.py", "qa/thresholds.py", "qa/variants.py", "qa/style.py", "text/ocr/__init__.py",
                  "text/ocr/rapidocr.py",
                  "text/ocr/paddleocr.py")

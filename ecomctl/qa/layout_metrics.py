@@ -54,7 +54,7 @@ def elements(layout: Layout) -> list[Element]:
     for line in layout.lines:
         blocks.setdefault(line.block, []).append(line)
     out = [Element("text", _union([t.box for t in group]), group[0].color) for _, group in sorted(blocks.items())]
-    out += [Element("underlay", p.box) for p in layout.plates]
+    out += [Element("underlay", p.box) for p in layout.plates if p.kind != "dot"]  # list bullets: ornament
     logo = getattr(layout, "logo", None)
     if isinstance(logo, Box):
         out.append(Element("logo", logo))

@@ -105,6 +105,7 @@ MEASURES: tuple[Measure, ...] = (
     Measure("confidence", _C + "measure_confidence"),
     Measure("layout", _C + "measure_layout", details="layout"),
     Measure("layout_metrics", "ecomctl.qa.layout_metrics:measure_layout_metrics", details="layout_metrics"),
+    Measure("brand", "ecomctl.qa.brand:measure_brand"),
     Measure("text", "ecomctl.qa.text:measure_text", clock="text", details="text", enabled="text.enabled"),
     Measure("variants", "ecomctl.qa.variants:variant_checks", scope="sku"),
     Measure("style", "ecomctl.qa.style:CampaignScorer", scope="run"),
@@ -152,6 +153,11 @@ CHECKS: tuple[CheckSpec, ...] = (
     CheckSpec("layout.uti", "layout_metrics", column=12),
     CheckSpec("layout.occ", "layout_metrics", column=13, higher_is_better=False),
     CheckSpec("layout.rea", "layout_metrics", column=14, higher_is_better=False),
+    CheckSpec("layout.logo", "brand",
+              warn=Limit("layout.logo_warn", 0.98, "share of the logo's solid pixels the poster shows as the logo "
+                                                   "has them, in the logo box"),
+              fail=Limit("layout.logo_fail", 0.90)),
+    CheckSpec("layout.dropped", "brand", warn=0.0, higher_is_better=False),  # copy given up: warns, names it
     CheckSpec("variants.palette_de", "variants", column=15),  # qa.variants.palette_delta_e, status
     CheckSpec("variants.phash", "variants", column=16),  # qa.variants.phash_distance, status
     CheckSpec("style.campaign", "style", column=17,

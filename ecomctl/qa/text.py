@@ -69,12 +69,15 @@ def line_checks(per_line: list[dict[str, Any]], t: TextThresholds) -> list[Check
 
 
 def allowed_region(poster: Poster, t: TextThresholds) -> np.ndarray:
-    """Where text is expected: the typeset lines (padded) and the product (its own print is fine)."""
+    """Where text is expected: the typeset lines (padded), the logo and the product (its own print is fine)."""
     w, h = poster.image.size
     mask = poster.subject_mask if poster.subject_mask.shape[:2] == (h, w) else np.zeros((h, w), np.uint8)
     allowed = cv2.dilate((mask > 0).astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
     for line in poster.layout.lines:
         b = line.box.expand(max(4, round(line.box.h * t.pad * 2))).clip(Size(w, h))
+        allowed[b.y0:b.y1, b.x0:b.x1] = True
+    if poster.layout.logo is not None:  # a wordmark's letters are the brand's, not stray text
+        b = poster.layout.logo.expand(max(4, round(poster.layout.logo.h * 0.3))).clip(Size(w, h))
         allowed[b.y0:b.y1, b.x0:b.x1] = True
     return allowed
 

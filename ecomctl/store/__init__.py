@@ -80,7 +80,8 @@ class PosterFiles:
         """Layer names as stored in the sidecar's `files` (relative to the SKU folder)."""
         return {"mask": f"{self.sku}.mask.png", "subject": self._name(".subject.png"),
                 "cutout": self._name(".cutout.png"), "under": self._name(".under.png"),
-                "background": self._name(".bg.png"), "thumb": self._name(".thumb.jpg")}
+                "background": self._name(".bg.png"), "thumb": self._name(".thumb.jpg"),
+                "logo": self._name(".logo.png")}
 
     def layer(self, name: str) -> Path:
         """A layer file named in the sidecar's `files` (names are checked to be plain file names)."""

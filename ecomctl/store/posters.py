@@ -55,6 +55,8 @@ def write_poster(store: OutputStore, poster: Poster, sidecar: dict[str, Any], ke
     atomic_save_image(files.layer(names["cutout"]), poster.subject_layer.crop(tuple(box.as_list())), **png)
     atomic_save_image(files.layer(names["under"]), scene.crop(tuple(box.as_list())).convert("RGB"), **png)
     recorded = {k: names[k] for k in ("mask", "subject", "cutout", "under")} | {"cutout_box": box.as_list()}
+    if poster.logo is not None:  # the logo as drawn: what QA compares the poster's logo box with
+        atomic_save_image(files.layer(names["logo"]), poster.logo, **png)
     if keep_background and poster.background is not None:
         atomic_save_image(files.layer(names["background"]), poster.background, **png)
         recorded["background"] = names["background"]
@@ -72,6 +74,11 @@ def write_poster(store: OutputStore, poster: Poster, sidecar: dict[str, Any], ke
            "poster": {"bytes": len(data), "sha256": bytes_digest(data), "mtime_ns": st.st_mtime_ns, "ino": st.st_ino}}
     atomic_write_json(files.sidecar, doc)
     return files
+
+
+def logo_name(store: OutputStore, poster: Poster) -> str | None:
+    """The file name of the poster's logo layer (None without a logo), as the sidecar's layout records it."""
+    return store.poster(poster.row.sku, poster.variant).names["logo"] if poster.logo is not None else None
 
 
 def write_source_mask(store: OutputStore, sku: str, mask: np.ndarray, **png: Any) -> None:
@@ -98,6 +105,9 @@ def poster_intact(files: PosterFiles, data: dict[str, Any], verify: bool = False
         if st.st_size != want["bytes"]:
             return False
         if not all(files.layer(data["files"][k]).is_file() for k in ("subject", "cutout", "under")):
+            return False
+        logo = data["layout"].get("logo")
+        if logo and not files.layer(logo["file"]).is_file():  # QA re-grades the logo box from it
             return False
         if not verify and (want.get("mtime_ns"), want.get("ino")) == (st.st_mtime_ns, st.st_ino):
             return True
@@ -162,9 +172,11 @@ def load_poster(path: Path) -> Poster:
         background.paste(_open(files.layer(recorded["under"]), "RGB"), (box.x0, box.y0))
     meta = {k: d[k] for k in ("backend", "timings", "subject", "key") if k in d}
     meta |= {"sidecar": str(path), "qa": d.get("qa")}
+    logo = d["layout"].get("logo")
     return Poster(row=row_from_json(d["inputs"]), variant=d["variant"], seed=d["seed"], image=image,
                   background=background, subject_mask=canvas_mask, subject_layer=layer,
-                  layout=layout_from_json(d["layout"]), style=style_from_json(d["style"]), meta=meta)
+                  layout=layout_from_json(d["layout"]), style=style_from_json(d["style"]), meta=meta,
+                  logo=_open(files.layer(logo["file"]), "RGBA") if logo else None)
 
 
 def full_background(path: Path, data: dict[str, Any] | None = None) -> Image.Image | None:

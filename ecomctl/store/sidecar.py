@@ -38,7 +38,12 @@ class _Plate(_Model):
     role: str
     box: list[int] = Field(min_length=4, max_length=4)
     color: list[int] = Field(min_length=3, max_length=3)
-    kind: Literal["tag", "badge", "band", "pill"]
+    kind: Literal["tag", "badge", "band", "pill", "dot"]
+
+
+class _Logo(_Model):
+    box: list[int] = Field(min_length=4, max_length=4)
+    file: str = Field(pattern=_NAME)  # the logo as drawn (RGBA, the box's size): what QA compares the box with
 
 
 class _Layout(_Model):
@@ -48,6 +53,8 @@ class _Layout(_Model):
     font: str = ""
     lines: list[_Line]
     plates: list[_Plate] = []
+    logo: _Logo | None = None
+    dropped: list[str] = []
 
 
 class _Inputs(_Model):
@@ -123,7 +130,7 @@ def read_sidecar(path: Path, check: bool = True) -> dict[str, Any]:
     return data
 
 
-def layout_json(layout: Layout) -> dict[str, Any]:
+def layout_json(layout: Layout, logo_file: str | None = None) -> dict[str, Any]:
     return {
         "canvas": [layout.canvas.w, layout.canvas.h], "template": layout.template,
         "subject_box": layout.subject_box.as_list(), "font": layout.font,
@@ -131,7 +138,17 @@ def layout_json(layout: Layout) -> dict[str, Any]:
                    "weight": t.weight, "color": list(t.color), "block": t.block} for t in layout.lines],
         "plates": [{"role": p.role, "box": p.box.as_list(), "color": list(p.color), "kind": p.kind}
                    for p in layout.plates],
-    }
+    } | _brand_json(layout, logo_file)
+
+
+def _brand_json(layout: Layout, logo_file: str | None) -> dict[str, Any]:
+    """The logo's box and layer file, and what was dropped: only when there is any (older sidecars unchanged)."""
+    out: dict[str, Any] = {}
+    if layout.logo is not None:
+        out["logo"] = {"box": layout.logo.as_list(), "file": logo_file}
+    if layout.dropped:
+        out["dropped"] = list(layout.dropped)
+    return out
 
 
 def layout_from_json(d: dict[str, Any]) -> Layout:
@@ -140,8 +157,10 @@ def layout_from_json(d: dict[str, Any]) -> Layout:
                   for t in d["lines"])
     plates = tuple(Plate(role=p["role"], box=Box.from_list(p["box"]), color=tuple(p["color"]), kind=p["kind"])
                    for p in d.get("plates", []))
+    logo = d.get("logo")
     return Layout(canvas=Size(*d["canvas"]), template=d["template"], subject_box=Box.from_list(d["subject_box"]),
-                  lines=lines, plates=plates, font=d.get("font", ""))
+                  lines=lines, plates=plates, font=d.get("font", ""),
+                  logo=Box.from_list(logo["box"]) if logo else None, dropped=tuple(d.get("dropped", ())))
 
 
 def qa_json(qa: QAResult | None) -> dict[str, Any] | None:

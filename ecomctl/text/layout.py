@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from PIL import ImageFont
+from dataclasses import dataclass, replace
 
 from ecomctl.errors import LayoutError
-from ecomctl.text.colour import best_text_colour
-from ecomctl.text.fonts import load_font
-from ecomctl.text.wrap import wrap
+from ecomctl.text.blocks import (
+    ROLE_FLOOR,
+    TYPE_SCALE,
+    Block,
+    LogoBlock,
+    logo_size,
+    points_block,
+    price_block,
+    text_block,
+)
 from ecomctl.types import Box, Layout, Plate, Size, SkuRow, Style, TextLine
 
 Frac = tuple[float, float, float, float]
@@ -29,27 +34,48 @@ class Template:
     subject: Frac
     regions: tuple[Region, ...]
     max_title_lines: int = 3
+    # the composition for a row with a logo or selling points, where it differs (more room for the copy), and
+    # on a tall canvas where that differs again
+    rich: Template | None = None
+    rich_tall: Template | None = None
+
+    def for_row(self, row: SkuRow) -> Template:
+        if self.rich is None or (row.logo is None and not row.points):
+            return self
+        return self.rich_tall if self.rich_tall is not None and shape_of(row.size) == "tall" else self.rich
 
 
+_COPY = ("logo", "badge", "title", "subtitle", "points", "price")  # top to bottom; absent roles take no room
 TEMPLATES: dict[str, Template] = {t.name: t for t in (
     Template("split-left", subject=(0.47, 0.02, 1.0, 0.98),
-             regions=(Region((0.0, 0.04, 0.44, 0.96), ("badge", "title", "subtitle", "price")),)),
+             regions=(Region((0.0, 0.04, 0.44, 0.96), _COPY),)),
     Template("split-right", subject=(0.0, 0.02, 0.53, 0.98),
-             regions=(Region((0.56, 0.04, 1.0, 0.96), ("badge", "title", "subtitle", "price")),)),
+             regions=(Region((0.56, 0.04, 1.0, 0.96), _COPY),)),
     Template("hero-top", subject=(0.14, 0.36, 0.86, 1.0), max_title_lines=2,
-             regions=(Region((0.0, 0.0, 1.0, 0.31), ("badge", "title", "subtitle", "price"), "center", "top"),)),
+             regions=(Region((0.0, 0.0, 1.0, 0.31), ("badge", "title", "subtitle", "price"), "center", "top"),),
+             # with a logo or points: the title band on top, the product low right, points and price beside it
+             rich=Template("hero-top", subject=(0.39, 0.31, 1.0, 1.0), max_title_lines=2,
+                           regions=(Region((0.0, 0.0, 1.0, 0.28), ("logo", "title", "subtitle"), "center", "top"),
+                                    Region((0.0, 0.34, 0.37, 1.0), ("badge", "points", "price"), "left", "center"))),
+             # … on a tall canvas a side column starves the product: the product high, all the copy under it
+             rich_tall=Template("hero-top", subject=(0.04, 0.075, 0.96, 0.56), max_title_lines=2,
+                                regions=(Region((0.0, 0.0, 1.0, 0.06), ("logo",), "center", "top"),
+                                         Region((0.0, 0.59, 1.0, 1.0), ("badge", "title", "subtitle", "points",
+                                                                         "price"), "center", "center")))),
     Template("story", subject=(0.03, 0.26, 0.97, 0.86), max_title_lines=2,
              regions=(Region((0.0, 0.0, 1.0, 0.24), ("badge", "title", "subtitle"), "center", "top"),
-                      Region((0.0, 0.88, 1.0, 1.0), ("price",), "center", "center"))),
+                      Region((0.0, 0.88, 1.0, 1.0), ("price",), "center", "center")),
+             # with a logo or points: the product a little smaller, the points and the price row under it
+             rich=Template("story", subject=(0.05, 0.245, 0.95, 0.72), max_title_lines=2,
+                           regions=(Region((0.0, 0.0, 1.0, 0.23), ("logo", "badge", "title", "subtitle"), "center",
+                                           "top"),
+                                    Region((0.0, 0.745, 1.0, 1.0), ("points", "price"), "center", "center")))),
 )}
 # templates that suit a canvas shape; variants cycle through them
 BY_SHAPE = {"wide": ("split-left", "split-right"), "square": ("split-left", "hero-top", "split-right"),
             "tall": ("story", "hero-top")}
-# size of each role relative to the title size, and its weight key
-ROLE_SCALE = {"title": 1.0, "subtitle": 0.44, "price": 0.66, "badge": 0.34}
-ROLE_LINES = {"subtitle": 2, "price": 1, "badge": 1}
-# floor of each role's size as a multiple of the canvas's smallest legible size: secondary copy stays readable
-ROLE_FLOOR = {"title": 1.0, "subtitle": 1.3, "price": 1.6, "badge": 1.1}
+# what a canvas that cannot hold all the copy gives up first (title, price and logo are never dropped)
+DROP_ORDER = ("points[2:]", "subtitle", "points", "badge", "price_label", "list_price")
 
 
 def shape_of(size: Size) -> str:
@@ -81,72 +107,69 @@ def fit_subject_box(region: Box, subject_wh: tuple[int, int], fill: float = 0.9)
 
 
 @dataclass(frozen=True)
-class _Block:
-    role: str
-    lines: tuple[str, ...]
-    font: ImageFont.FreeTypeFont
-    size: int
-    weight: int
-    pad: tuple[int, int]  # plate padding (x, y); (0, 0) = no plate
+class Content:
+    """What a layout places: the copy by key (SkuRow.copy_lines, less what was dropped) and the logo's size."""
 
-    def line_h(self) -> int:
-        return round(self.size * 1.22)
-
-    def width(self) -> float:
-        return max(self.font.getlength(t) for t in self.lines) + 2 * self.pad[0]
-
-    def height(self) -> int:
-        return self.line_h() * len(self.lines) + 2 * self.pad[1]
+    copy: dict[str, str]
+    logo_wh: tuple[int, int] | None = None
 
 
-def _blocks(copy: dict[str, str], roles: tuple[str, ...], title_px: int, max_w: int, style: Style,
-            font_path: str | None, max_title_lines: int, min_px: int, phrases: bool) -> list[_Block] | None:
-    out = []
+def _blocks(content: Content, roles: tuple[str, ...], title_px: int, max_w: int, style: Style,
+            font_path: str | None, max_title_lines: int, min_px: int, phrases: bool, canvas: Size
+            ) -> list[Block] | None:
+    copy, out = content.copy, []
     for role in roles:
-        if role not in copy:
+        block: Block | None
+        if role == "logo":
+            if content.logo_wh is None:
+                continue
+            block = LogoBlock(*logo_size(canvas, content.logo_wh, max_w))
+        elif role == "points":
+            points = tuple(v for k, v in copy.items() if k.startswith("point"))
+            if not points:
+                continue
+            block = points_block(points, title_px, max_w, style, font_path, min_px)
+        elif role not in copy:
             continue
-        size = max(round(min_px * ROLE_FLOOR[role]), round(title_px * ROLE_SCALE[role]))
-        weight = style.title_weight if role in ("title", "price", "badge") else style.body_weight
-        font = load_font(size, weight, font_path)
-        pad = {"price": (round(size * 0.8), round(size * 0.22)),
-               "badge": (round(size * 0.6), round(size * 0.25))}.get(role, (0, 0))
-        lines = wrap(copy[role], font, max_w - 2 * pad[0],
-                     max_title_lines if role == "title" else ROLE_LINES[role], phrases)
-        if lines is None:
+        elif role == "price":
+            block = price_block(copy, title_px, max_w, style, font_path, min_px, phrases)
+        else:
+            block = text_block(role, copy[role], title_px, max_w, style, font_path, max_title_lines, min_px, phrases)
+        if block is None:
             return None
-        out.append(_Block(role, tuple(lines), font, size, weight, pad))
+        out.append(block)
     return out
 
 
-def _stack_h(blocks: list[_Block], gap: int) -> int:
+def _stack_h(blocks: list[Block], gap: int) -> int:
     return sum(b.height() for b in blocks) + gap * max(0, len(blocks) - 1)
 
 
-def _fit(copy: dict[str, str], tpl: Template, safe: Box, style: Style, font_path: str | None,
-         min_px: int) -> tuple[int, list[list[_Block]]]:
-    """Largest title size that fits; breaking only at spaces is preferred unless it costs > 35% size."""
-    anywhere = _fit_mode(copy, tpl, safe, style, font_path, min_px, False)
-    at_spaces = _fit_mode(copy, tpl, safe, style, font_path, min_px, True)
+def _fit(content: Content, tpl: Template, safe: Box, style: Style, font_path: str | None, min_px: int,
+         canvas: Size, lo: int) -> tuple[int, list[list[Block]]]:
+    """Largest title size (>= `lo`) that fits; breaking only at spaces is preferred unless it costs > 35% size."""
+    anywhere = _fit_mode(content, tpl, safe, style, font_path, min_px, False, canvas, lo)
+    at_spaces = _fit_mode(content, tpl, safe, style, font_path, min_px, True, canvas, lo)
     if at_spaces and (not anywhere or at_spaces[0] >= 0.65 * anywhere[0]):
         return at_spaces
     if anywhere is None:
         raise LayoutError(f"copy does not fit template {tpl.name!r} at {safe.w}x{safe.h} px "
-                          f"even at {min_px} px; shorten the title or choose another template")
+                          f"even at {lo} px; shorten the title or choose another template")
     return anywhere
 
 
-def _fit_mode(copy: dict[str, str], tpl: Template, safe: Box, style: Style, font_path: str | None,
-              min_px: int, phrases: bool) -> tuple[int, list[list[_Block]]] | None:
+def _fit_mode(content: Content, tpl: Template, safe: Box, style: Style, font_path: str | None, min_px: int,
+              phrases: bool, canvas: Size, lo: int) -> tuple[int, list[list[Block]]] | None:
     """Largest title size at which every region's copy fits; binary search over integer px."""
-    lo, hi = min_px, max(min_px, round(min(safe.w, safe.h) * 0.16))
-    best: tuple[int, list[list[_Block]]] | None = None
+    hi = max(lo, round(min(safe.w, safe.h) * 0.16))
+    best: tuple[int, list[list[Block]]] | None = None
     while lo <= hi:
         mid = (lo + hi) // 2
         fitted = []
         for reg in tpl.regions:
             box = _abs(reg.box, safe)
-            blocks = _blocks(copy, reg.roles, mid, box.w, style, font_path, tpl.max_title_lines, min_px,
-                             phrases)
+            blocks = _blocks(content, reg.roles, mid, box.w, style, font_path, tpl.max_title_lines, min_px,
+                             phrases, canvas)
             if blocks is None or _stack_h(blocks, round(mid * 0.32)) > box.h:
                 break
             fitted.append(blocks)
@@ -157,72 +180,122 @@ def _fit_mode(copy: dict[str, str], tpl: Template, safe: Box, style: Style, font
     return best
 
 
-def _place_block(b: _Block, x_left: int, y: int, align: str, box: Box, style: Style
-                 ) -> tuple[list[TextLine], list[Plate]]:
-    lines, plates = [], []
-    w = round(b.width())
-    bx = x_left if align == "left" else box.x0 + (box.w - w) // 2
-    if b.pad != (0, 0):
-        plate_col = style.accent if b.role == "price" else style.text
-        plates.append(Plate(b.role, Box(bx, y, bx + w, y + b.height()), plate_col,
-                            "tag" if b.role == "price" else "badge"))
-        colour = best_text_colour(plate_col, (style.plate, (255, 255, 255), (17, 17, 17)))
-    else:
-        colour = style.text
-    for i, text in enumerate(b.lines):
-        tw = b.font.getlength(text)
-        x = bx + b.pad[0] if align == "left" or b.pad != (0, 0) else round(box.x0 + (box.w - tw) / 2)
-        if b.pad != (0, 0):
-            x = round(bx + (w - tw) / 2)
-        baseline = y + b.pad[1] + i * b.line_h() + round(b.size * 0.98)
-        l, t, r, btm = b.font.getbbox(text, anchor="ls")
-        lines.append(TextLine(b.role, text, Box(x + l, baseline + t, x + r, baseline + btm), b.size,
-                              b.weight, colour))
-    return lines, plates
+def drop_steps(copy: dict[str, str]) -> list[tuple[str, tuple[str, ...]]]:
+    """The DROP_ORDER steps that apply to this copy: (name recorded in Layout.dropped, copy keys it removes)."""
+    points = [k for k in copy if k.startswith("point")]
+    steps: list[tuple[str, tuple[str, ...]]] = []
+    for name in DROP_ORDER:
+        if name == "points[2:]" and len(points) > 2:
+            steps.append((name, tuple(points[2:])))
+        elif name == "points" and points:
+            steps.append(("points[:2]" if len(points) > 2 else "points", tuple(points[:2])))
+        elif name in copy:
+            steps.append((name, (name,)))
+    return steps
+
+
+def _scale_floor(copy: dict[str, str], min_px: int) -> int:
+    """The smallest title size that keeps the type scale (title above every other role present)."""
+    roles = {"point" if k.startswith("point") else k for k in copy}
+    floors = [round(min_px * ROLE_FLOOR[r]) for r in TYPE_SCALE[1:] if r in roles]
+    return max(floors, default=min_px - 1) + 1
 
 
 def plan_layout(row: SkuRow, tpl: Template, size: Size, subject_wh: tuple[int, int], style: Style,
-                font_path: str | None = None, margin: float = 0.06, min_px: int = 18) -> Layout:
-    """Place the product and every copy line on the canvas; lines never overlap the product box."""
+                font_path: str | None = None, margin: float = 0.06, min_px: int = 18,
+                logo_wh: tuple[int, int] | None = None, drops: bool = False) -> Layout:
+    """Place the product, the logo (`logo_wh`: its trimmed size) and every copy line on the canvas; nothing
+    overlaps the product box. A row with brand fields keeps the type scale (TYPE_SCALE). With `drops`, copy
+    that does not fit is given up in DROP_ORDER and named in Layout.dropped; without, LayoutError."""
+    tpl = tpl.for_row(row)
     m = round(min(size.w, size.h) * margin)
     safe = Box(m, m, size.w - m, size.h - m)
     subject_box = fit_subject_box(_abs(tpl.subject, safe), subject_wh)
     min_px = max(min_px, round(min(size.w, size.h) * 0.022))  # smallest legible size on this canvas
-    title_px, fitted = _fit(row.copy_lines(), tpl, safe, style, font_path, min_px)
-    lines: list[TextLine] = []
-    plates: list[Plate] = []
-    for block_idx, (reg, blocks) in enumerate(zip(tpl.regions, fitted)):
-        box = _abs(reg.box, safe)
-        gap = round(title_px * 0.32)
-        total = _stack_h(blocks, gap)
-        y = {"top": box.y0, "bottom": box.y1 - total}.get(reg.valign, box.y0 + (box.h - total) // 2)
-        for j, b in enumerate(blocks):
-            ls, ps = _place_block(b, box.x0, y, reg.align, box, style)
-            lines += [TextLine(t.role, t.text, t.box, t.font_size, t.weight, t.color, block_idx * 10 + j)
-                      for t in ls]
-            plates += ps
-            y += b.height() + gap
-    layout = Layout(size, tpl.name, subject_box, tuple(lines), tuple(plates), font_path or "")
+    copy = row.copy_lines()
+    brand = logo_wh is not None or any(k in copy for k in ("point1", "list_price", "price_label"))
+    steps = drop_steps(copy) if drops else []
+    dropped: list[str] = []
+    while True:
+        lo = _scale_floor(copy, min_px) if brand else min_px
+        try:
+            title_px, fitted = _fit(Content(copy, logo_wh), tpl, safe, style, font_path, min_px, size, lo)
+            break
+        except LayoutError:
+            if steps:
+                name, keys = steps.pop(0)
+                copy = {k: v for k, v in copy.items() if k not in keys}
+                dropped.append(name)
+            elif drops and brand:  # nothing left to drop: legibility floors before the type scale
+                brand = False
+            else:
+                raise
+    lines, plates, logo = _place(fitted, tpl, safe, style, title_px)
+    layout = Layout(size, tpl.name, subject_box, tuple(lines), tuple(plates), font_path or "", logo, tuple(dropped))
     for t in layout.lines:
         if t.box.intersection(subject_box) > 0:
             raise LayoutError(f"template {tpl.name!r}: {t.role} line overlaps the product")
+    for box, what in [(p.box, p.role) for p in layout.plates] + ([(logo, "logo")] if logo else []):
+        if box.intersection(subject_box) > 0:
+            raise LayoutError(f"template {tpl.name!r}: the {what} overlaps the product")
     return layout
 
 
+def _place(fitted: list[list[Block]], tpl: Template, safe: Box, style: Style, title_px: int
+           ) -> tuple[list[TextLine], list[Plate], Box | None]:
+    """Stack each region's blocks (the logo pinned to the region's top); each group of lines is one block
+    number (the unit the typesetter picks a colour for)."""
+    lines: list[TextLine] = []
+    plates: list[Plate] = []
+    logo: Box | None = None
+    gap = round(title_px * 0.32)
+    for region_idx, (reg, blocks) in enumerate(zip(tpl.regions, fitted)):
+        box = _abs(reg.box, safe)
+        if blocks and blocks[0].role == "logo" and reg.valign != "top":
+            logo = blocks[0].place(box.x0, box.y0, reg.align, box, style).logo
+            box = Box(box.x0, box.y0 + blocks[0].height() + gap, box.x1, box.y1)
+            blocks = blocks[1:]
+        total = _stack_h(blocks, gap)
+        y = {"top": box.y0, "bottom": box.y1 - total}.get(reg.valign, box.y0 + (box.h - total) // 2)
+        k = 0
+        for b in blocks:
+            placed = b.place(box.x0, y, reg.align, box, style)
+            for group in placed.groups:
+                lines += [replace(t, block=region_idx * 10 + k) for t in group]
+                k += 1
+            plates += placed.plates
+            logo = placed.logo or logo
+            y += b.height() + gap
+    return lines, plates, logo
+
+
 def plan_for_variant(row: SkuRow, variant: int, subject_wh: tuple[int, int], style: Style,
-                     font_path: str | None = None, margin: float = 0.06, min_px: int = 18) -> Layout:
+                     font_path: str | None = None, margin: float = 0.06, min_px: int = 18,
+                     logo_wh: tuple[int, int] | None = None) -> Layout:
     """The variant's template, or — when the copy does not fit it and the row did not pin one — the next
-    template that suits the canvas shape (small canvases cannot hold every template's copy block)."""
+    template that suits the canvas shape (small canvases cannot hold every template's copy block). When no
+    template holds all of the copy, the one that gives up the least (Layout.dropped, DROP_ORDER)."""
     first = template_for(row.size, variant, row.template)
-    if row.template:
-        return plan_layout(row, first, row.size, subject_wh, style, font_path, margin, min_px)
-    names = BY_SHAPE[shape_of(row.size)]
-    order = [first.name] + [n for n in names if n != first.name]
-    order += [n for n in TEMPLATES if n not in order]
+    order = [first.name]
+    if not row.template:  # the shape's templates from the variant's own on: variants stay different
+        names = BY_SHAPE[shape_of(row.size)]
+        order += [names[(variant - 1 + k) % len(names)] for k in range(1, len(names))]
+        order += [n for n in TEMPLATES if n not in order]
+    args = (row.size, subject_wh, style, font_path, margin, min_px, logo_wh)
     error: LayoutError | None = None
     for name in order:
         try:
-            return plan_layout(row, TEMPLATES[name], row.size, subject_wh, style, font_path, margin, min_px)
+            return plan_layout(row, TEMPLATES[name], *args)
         except LayoutError as e:
             error = error or e
-    raise error  # type: ignore[misc]
+    best: Layout | None = None
+    for name in order:
+        try:
+            layout = plan_layout(row, TEMPLATES[name], *args, drops=True)
+        except LayoutError:
+            continue
+        if best is None or len(layout.dropped) < len(best.dropped):
+            best = layout
+    if best is None:
+        raise error  # type: ignore[misc]
+    return best

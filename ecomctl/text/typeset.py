@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
@@ -9,6 +11,7 @@ from ecomctl.text.colour import best_text_colour, contrast_ratios, luminance, lu
 from ecomctl.text.fonts import load_font
 from ecomctl.types import RGB, Box, Layout, Plate, Style, TextLine
 
+STRIKE = 0.06  # the strike-through's thickness, a share of the font size
 _BLACKISH: RGB = (17, 17, 17)
 _WHITE: RGB = (255, 255, 255)
 
@@ -43,9 +46,11 @@ def _block_box(lines: list[TextLine], pad: int) -> Box:
                max(t.box.x1 for t in lines) + pad, max(t.box.y1 for t in lines) + pad)
 
 
-def choose_colours(scene: Image.Image, layout: Layout, style: Style, min_contrast: float) -> Layout:
-    """Fix each free-standing block's colour against the real scene; add a backing plate where needed."""
-    plated = {p.role for p in layout.plates}
+def choose_colours(scene: Image.Image, layout: Layout, style: Style, min_contrast: float,
+                   logo: Image.Image | None = None) -> Layout:
+    """Fix each free-standing block's colour against the real scene; add a backing plate where needed (and
+    one under the logo when it would not stand out from the scene: `logo`, its layer at the logo box)."""
+    plated = {p.role for p in layout.plates if p.kind != "dot"}
     rgb = np.asarray(scene if scene.mode == "RGB" else scene.convert("RGB"))  # converted once per poster
     lines = list(layout.lines)
     plates = list(layout.plates)
@@ -61,12 +66,28 @@ def choose_colours(scene: Image.Image, layout: Layout, style: Style, min_contras
         colour = max(options, key=lambda c: worst[c])
         if worst[colour] < min_contrast:
             pad = max(8, group[0].font_size // 3)
-            plates.append(Plate(group[0].role, _block_box(group, pad), style.plate, "band"))
+            box = _block_box(group, pad)
+            for bullet in (p for p in layout.plates if p.kind == "dot" and _beside(p.box, group)):
+                box = Box(min(box.x0, bullet.box.x0 - pad), box.y0, box.x1, box.y1)  # the band holds the bullets
+            plates.append(Plate(group[0].role, box, style.plate, "band"))
             colour = best_text_colour(style.plate, options)
         for i in idx:
             t = lines[i]
             lines[i] = TextLine(t.role, t.text, t.box, t.font_size, t.weight, colour, t.block)
-    return Layout(layout.canvas, layout.template, layout.subject_box, tuple(lines), tuple(plates), layout.font)
+    if logo is not None and layout.logo is not None:
+        from ecomctl.text.logo import logo_plate
+
+        plate = logo_plate(rgb, layout.logo, logo, style.plate)
+        if plate is not None:
+            plates.insert(0, plate)
+    return replace(layout, lines=tuple(lines), plates=tuple(plates))
+
+
+def _beside(dot: Box, group: list[TextLine]) -> bool:
+    """A bullet on the rows of these lines."""
+    cy = (dot.y0 + dot.y1) / 2
+    return any(t.box.y0 - t.font_size * 0.3 <= cy <= t.box.y1 + t.font_size * 0.3 for t in group) and \
+        dot.x1 <= min(t.box.x0 for t in group)
 
 
 def _draw_plate(img: Image.Image, p: Plate) -> None:
@@ -94,25 +115,48 @@ def _draw_plate(img: Image.Image, p: Plate) -> None:
 
 
 def typeset(scene: Image.Image, layout: Layout, style: Style, min_contrast: float = 4.5,
-            product: np.ndarray | None = None) -> tuple[Image.Image, Layout]:
+            product: np.ndarray | None = None, logo: Image.Image | None = None) -> tuple[Image.Image, Layout]:
     """Draw the copy on `scene`; returns the poster and the layout with the colours/plates actually used.
 
     `product` (HxW alpha of the pasted product) marks pixels the typesetter must leave exactly as they are:
     a plate's soft shadow may reach the product, and the product is never altered after paste-back.
+    `logo`: the logo's layer (RGBA, the size of layout.logo), drawn over the plates and under nothing.
     """
-    layout = choose_colours(scene, layout, style, min_contrast)
+    layout = choose_colours(scene, layout, style, min_contrast, logo)
     img = scene.copy() if scene.mode == "RGB" else scene.convert("RGB")
-    for plate in layout.plates:
-        _draw_plate(img, plate)
+    for plate in sorted(layout.plates, key=lambda p: p.kind == "dot"):  # bullets over any band behind them
+        if plate.kind == "dot":
+            ImageDraw.Draw(img).ellipse(plate.box.as_list(), fill=plate.color)
+        else:
+            _draw_plate(img, plate)
+    if logo is not None and layout.logo is not None:
+        img.paste(logo, (layout.logo.x0, layout.logo.y0), logo)
     draw = ImageDraw.Draw(img)
     path = layout.font or None
     for t in layout.lines:
         font = load_font(t.font_size, t.weight, path)
         left, top, _, _ = font.getbbox(t.text, anchor="ls")
         draw.text((t.box.x0 - left, t.box.y0 - top), t.text, font=font, fill=t.color, anchor="ls")
+        if t.role == "list_price":
+            _strike(draw, t)
     if product is not None:
         _restore(img, scene, np.asarray(product) > 0)
     return img, layout
+
+
+def strike_box(line: TextLine) -> Box:
+    """The line through a struck-through price: across its ink, a little past both ends, at the middle of
+    its height (digits and currency signs sit between the baseline and the cap height), as thick as ~6% of
+    the font size."""
+    thick = max(1, round(line.font_size * STRIKE))
+    over = max(1, round(line.font_size * 0.06))
+    cy = (line.box.y0 + line.box.y1) // 2
+    return Box(line.box.x0 - over, cy - thick // 2, line.box.x1 + over, cy - thick // 2 + thick)
+
+
+def _strike(draw: ImageDraw.ImageDraw, line: TextLine) -> None:
+    b = strike_box(line)
+    draw.rectangle((b.x0, b.y0, b.x1 - 1, b.y1 - 1), fill=line.color)
 
 
 def _restore(img: Image.Image, scene: Image.Image, keep: np.ndarray) -> None:

@@ -12,6 +12,9 @@ _TOKEN = re.compile(r"[A-Za-z0-9'’%.,!?&+\-/:$¥￥€£#]+\s*|\s+|.", re.DOTA
 # may not start a line (closing punctuation) / may not end a line (opening punctuation)
 _NO_START = set("，。！？、；：）」』】》〉”’…%,.!?;:)]}·～~")
 _NO_END = set("（「『【《〈“‘([{$¥￥€£#")
+# separators between phrases ("Two cases · one price", "A | B"): a line break replaces them, so one is never
+# left dangling at the end of a line, nor starts the next
+_SEPARATORS = "·•|｜/／—–-~～ \u3000"
 
 
 def tokens(text: str) -> list[str]:
@@ -85,4 +88,17 @@ def _wrap_part(text: str, font: ImageFont.FreeTypeFont, max_w: float, max_lines:
             hi = mid
         else:
             lo = mid
-    return _greedy(toks, length, hi) or lines
+    return _drop_separators(_greedy(toks, length, hi) or lines)
+
+
+def _drop_separators(lines: list[str]) -> list[str]:
+    """A separator at a line break goes: "Two cases ·" / "one price" → "Two cases" / "one price"."""
+    out = []
+    for i, line in enumerate(lines):
+        if i < len(lines) - 1:
+            line = line.rstrip(_SEPARATORS)
+        if i > 0:
+            line = line.lstrip(_SEPARATORS)
+        if line:
+            out.append(line)
+    return out
