@@ -78,6 +78,7 @@ class InputConfig(_Section):
     url_max_redirects: int = Field(ge=0, le=30)
     url_max_mb: float = Field(gt=0)
     url_concurrency: int = Field(ge=1, le=64)
+    url_cache_days: float = Field(ge=0)  # a cached photo no run named for this long is deleted (0: never)
     logos: Path | None  # a folder of brand logos for shop exports: <brand>.png (any case)
 
     @field_validator("url_hosts")

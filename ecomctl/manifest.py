@@ -419,7 +419,8 @@ def load_manifest(path: Path | str, default_size: str = "1024x1024", default_var
         model = _check_row(raw, base, problems, known)
         _check_sku(raw, problems, seen)
         if model is not None:
-            rows.append(_to_row(model, base, raw.line, path, default_size, default_variants))
+            rows.append(_to_row(model, base, raw.line, path, default_size, default_variants,
+                                neutralise(problems.where(*raw.at("image")))))
     problems.raise_if_any()
     return Manifest(path, tuple(rows), source, used, tuple(notes))
 
@@ -468,7 +469,8 @@ def _resolved(path: Path) -> Path:
         return Path(os.path.abspath(path))
 
 
-def _to_row(m: RowModel, base: Path, line: int, path: Path, default_size: str, default_variants: int) -> SkuRow:
+def _to_row(m: RowModel, base: Path, line: int, path: Path, default_size: str, default_variants: int,
+            image_at: str = "") -> SkuRow:
     style = m.style
     if style and Path(style).suffix.lower() in IMAGE_SUFFIXES:
         style = str(_resolved(base / style))
@@ -480,6 +482,7 @@ def _to_row(m: RowModel, base: Path, line: int, path: Path, default_size: str, d
         template=m.template, variants=m.variants or default_variants, seed=m.seed, lang=m.lang,
         campaign=m.campaign, where=f"{path}:{line}", logo=_resolved(base / m.logo) if m.logo else None,
         points=tuple(m.points or ()), list_price=m.list_price, price_label=m.price_label,
+        url_where=image_at if url else None,
     )
 
 

@@ -47,8 +47,11 @@ class Problems:
 
     def add(self, line: int, col: int, msg: str) -> None:
         # the file name may be anything the user typed; messages never carry raw control characters
-        where = column_letter(col) if self.letters else col
-        self.items.add((line, col, neutralise(f"{self.path}:{line}:{where}: {msg}")))
+        self.items.add((line, col, neutralise(f"{self.where(line, col)}: {msg}")))
+
+    def where(self, line: int, col: int) -> str:
+        """`file:row:column` as problems name a cell (column letters in an Excel workbook)."""
+        return f"{self.path}:{line}:{column_letter(col) if self.letters else col}"
 
     def raise_if_any(self) -> None:
         if self.items:

@@ -3,8 +3,10 @@ before rendering into OUT's photo cache (store.photo), whose file every later st
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import re
 import threading
 import time
@@ -17,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from ecomctl.feed import Feed
-from ecomctl.textsafe import neutralise
+from ecomctl.textsafe import hide_credentials, neutralise
 from ecomctl.types import ItemResult, SkuRow
 
 if TYPE_CHECKING:  # requests loads only when a manifest has photos by URL
@@ -39,7 +41,7 @@ def is_url(text: str) -> bool:
 def url_problem(url: str, hosts: list[str] | None) -> str | None:
     """Why a manifest may not name `url` as its photo (None: it may): a scheme other than http(s), no host,
     or a host that `input.url_hosts` does not list."""
-    parts = urlsplit(url)
+    parts, url = urlsplit(url), hide_credentials(url)
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
         return f"only http:// and https:// URLs are fetched, not {scheme}://: {url}"
@@ -85,6 +87,7 @@ def fetch_ahead(rows: list[SkuRow], store: OutputStore, settings: InputConfig) -
     for row in rows:
         if row.url:
             waiting.setdefault(row.url, []).append(row)
+    tend_cache(store, list(waiting), settings.url_cache_days)
     if not waiting:
         feed.close()
         return feed
@@ -120,7 +123,45 @@ def _deliver(feed: Feed, rows: list[SkuRow], store: OutputStore, why: str | None
         feed.put(*(replace(r, image=store.photo(r.url or "")) for r in rows))
     else:
         feed.put_result(*(ItemResult(sku=r.sku, variant=None, status="error", where=r.where,
-                                     error=neutralise(f"{r.url}: {why}")) for r in rows))
+                                     error=neutralise(hide_credentials(f"{r.url}: {why}"))) for r in rows))
+
+
+def tend_cache(store: OutputStore, urls: list[str], days: float) -> int:
+    """The photo cache's upkeep at the start of a run: each cached photo the run's manifest names is marked
+    used now (its .json's mtime; the photo file itself is not touched, so its stat still matches the
+    sidecars); a photo no run has named for `days` days (input.url_cache_days; 0: keep all) is deleted with
+    its .json. Returns how many photos were deleted."""
+    folder = store.photo_cache
+    if not folder.is_dir():
+        return 0
+    used = {store.photo(u).stem for u in urls}
+    now = time.time()
+    for stem in used:
+        with contextlib.suppress(OSError):
+            os.utime(folder / f"{stem}.json", (now, now))
+    if not days:
+        return 0
+    named: dict[str, float] = {}  # stem → when a run last named it (its .json's mtime)
+    files: dict[str, float] = {}  # stem → its newest file (a photo whose .json is gone)
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return 0
+    for entry in entries:
+        stem = entry.name.split(".", 1)[0]
+        if stem in used or entry.name.startswith(".") or not entry.is_file(follow_symlinks=False):
+            continue
+        with contextlib.suppress(OSError):
+            mtime = entry.stat(follow_symlinks=False).st_mtime
+            if entry.name.endswith(".json"):
+                named[stem] = mtime
+            files[stem] = max(files.get(stem, 0.0), mtime)
+    old = {stem for stem, t in files.items() if now - named.get(stem, t) > days * 86400}
+    for entry in entries:
+        if entry.name.split(".", 1)[0] in old:
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
+    return len(old)
 
 
 def fetch_rows(rows: list[SkuRow], store: OutputStore, settings: InputConfig
@@ -155,7 +196,8 @@ def check_urls(rows: list[SkuRow], settings: InputConfig) -> list[str]:
     if not urls:
         return []
     why = dict(zip(urls, _map(lambda u: _head_quietly(u, settings), urls, settings.url_concurrency)))
-    return [neutralise(f"{r.where}: image: {r.url}: {why[r.url]}") for r in rows if r.url and why.get(r.url)]
+    return [neutralise(hide_credentials(f"{r.url_where or r.where}: image: {r.url}: {why[r.url]}"))
+            for r in rows if r.url and why.get(r.url)]
 
 
 def _head_quietly(url: str, settings: InputConfig) -> str | None:
@@ -271,7 +313,8 @@ def fetch(url: str, store: OutputStore, settings: InputConfig, session: requests
             if r.status_code != 200:
                 raise FetchError(_status(r.status_code, settings))
             _store_body(r, path, settings)
-            new = {"url": url, "etag": r.headers.get("ETag"), "last_modified": r.headers.get("Last-Modified")}
+            new = {"url": hide_credentials(url), "etag": r.headers.get("ETag"),
+                   "last_modified": r.headers.get("Last-Modified")}
     except (requests.RequestException, HTTPError) as e:  # urllib3's own from reading the body (read1)
         raise FetchError(_why(e, settings)) from None
     try:
@@ -292,7 +335,7 @@ def _validators(meta_path: Path, url: str) -> dict[str, Any]:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-    return meta if isinstance(meta, dict) and meta.get("url") == url else {}
+    return meta if isinstance(meta, dict) and meta.get("url") == hide_credentials(url) else {}
 
 
 def _store_body(r: requests.Response, path: Path, settings: InputConfig) -> None:

@@ -15,6 +15,16 @@ _NAMES = {0x00: "NUL", 0x07: "BEL", 0x08: "backspace", 0x09: "tab", 0x0A: "line 
 _BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
+# the user:password@ of a URL (up to the authority's last '@': a password may hold an unescaped one)
+_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/?#\s]*@")
+
+
+def hide_credentials(text: str) -> str:
+    """Every URL in `text` with its user and password replaced: `https://***@host/…`. A photo URL may carry
+    credentials (requests sends them as Basic auth); no line, log, report or sidecar shows them."""
+    return _CREDENTIALS.sub(r"\1***@", text)
+
+
 def normalise_breaks(text: str) -> str:
     return _BREAKS.sub("\n", text)
 

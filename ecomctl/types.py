@@ -100,6 +100,7 @@ class SkuRow:
     points: tuple[str, ...] = ()  # selling points, at most 4, drawn as a list
     list_price: str | None = None  # the price before discount, drawn smaller and struck through
     price_label: str | None = None  # a word before the price: "到手价", "Now"
+    url_where: str | None = None  # `file:row:column` of a photo URL's cell (validate --check-urls); not an input
 
     def copy_lines(self) -> dict[str, str]:
         """The manifest copy by copy key, only what is present: the roles title, subtitle, price_label,

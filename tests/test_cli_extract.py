@@ -159,3 +159,23 @@ def test_studio_fast_path_setting_reaches_the_chain_and_a_bad_value_is_exit_2(tm
     res = _extract(manifest, tmp_path / "out2", "--config", str(cfg))
     assert res.exit_code == 2, res.output
     assert "config subject.studio: unknown key(s) min_confidense" in res.output
+
+
+def test_extract_reads_a_sheet_and_columns_like_render(tmp_path: Path):
+    openpyxl = pytest.importorskip("openpyxl")
+    make_product(tmp_path / "cut.png")
+    wb = openpyxl.Workbook()
+    wb.active.title = "Old"
+    wb.active.append(["sku", "image", "title"])
+    wb.active.append(["OLD", "gone.png", "t"])
+    spring = wb.create_sheet("Spring")
+    spring.append(["Article", "Bild", "Name"])
+    spring.append(["A-7", "cut.png", "Creme"])
+    wb.save(tmp_path / "artikel.xlsx")
+    res = _extract(tmp_path / "artikel.xlsx", tmp_path / "out", "--sheet", "Spring",
+                   "--columns", "sku=Article,image=Bild,title=Name")
+    assert res.exit_code == 0, res.output
+    assert res.stdout.splitlines()[0] == "ok      A-7  alpha"
+    res = _extract(tmp_path / "artikel.xlsx", tmp_path / "out")  # the first sheet, as render reads it
+    assert res.exit_code == 2
+    assert res.stderr.splitlines() == [f"error: {tmp_path / 'artikel.xlsx'}:2:B: image: file not found: gone.png"]

@@ -250,16 +250,59 @@ def test_validate_check_urls_asks_each_host_and_downloads_nothing(tmp_path: Path
     cfg.write_text("input:\n  url_read_timeout: 0.5\n  url_retries: 0\n", encoding="utf-8")
     res = runner.invoke(app, ["validate", str(m), "--config", str(cfg), "--check-urls"])
     assert res.exit_code == 2
-    assert res.stderr.splitlines() == [f"error: {m}:3: image: {base}/gone.png: HTTP 404",
-                                       f"error: {m}:4: image: {silent}/slow.png: timed out after 0.5 s"]
+    assert res.stderr.splitlines() == [f"error: {m}:3:3: image: {base}/gone.png: HTTP 404",
+                                       f"error: {m}:4:3: image: {silent}/slow.png: timed out after 0.5 s"]
     assert sorted(s.seen) == [("/gone.png", False, 404), ("/p/a.png", False, 200)]  # one per distinct URL
     assert s.methods == ["HEAD", "HEAD"]
     ok = write_manifest(tmp_path / "ok.csv", [{"sku": "A", "title": "T", "image": f"{base}/p/a.png"},
                                               {"sku": "B", "title": "T", "image": f"{base}/nohead.png"}])
     res = runner.invoke(app, ["validate", str(ok), "--config", str(cfg), "--check-urls"])
     assert res.exit_code == 0 and "2 photo URLs answered (HEAD)" in res.stdout, res.output
-    assert s.methods[2:] == ["HEAD", "HEAD", "GET"]  # HEAD refused (405): a GET whose body is not read
+    assert sorted(s.methods[2:]) == ["GET", "HEAD", "HEAD"]  # HEAD refused (405): a GET whose body is not read (the two URLs are asked at once: any order)
     assert not (tmp_path / "out").exists()
+
+
+def test_check_urls_names_the_cell_of_an_excel_manifest(tmp_path: Path, site):
+    openpyxl = pytest.importorskip("openpyxl")
+    _, base = site
+    wb = openpyxl.Workbook()
+    wb.active.append(["sku", "title", "price", "image"])
+    wb.active.append(["A", "T", "9", f"{base}/gone.png"])
+    wb.save(tmp_path / "m.xlsx")
+    res = runner.invoke(app, ["validate", str(tmp_path / "m.xlsx"), "--check-urls"])
+    assert res.exit_code == 2
+    assert res.stderr.splitlines() == [f"error: {tmp_path / 'm.xlsx'}:2:D: image: {base}/gone.png: HTTP 404"]
+
+
+@pytest.mark.slow
+def test_credentials_in_a_photo_url_are_never_shown(tmp_path: Path, site):
+    """A URL's user:password is sent (Basic auth) but every line, log, report and sidecar shows ***."""
+    s, base = site
+    s.put("/p/a.png", _png(tmp_path, "a.png"))
+    host = base.removeprefix("http://")
+    secret = f"http://shop:s3cr@t@{host}"  # an unescaped '@' in the password, as people write them
+    m = write_manifest(tmp_path / "m.csv", [{"sku": "A", "title": "T", "image": f"{secret}/p/a.png"},
+                                            {"sku": "B", "title": "T", "image": f"{secret}/gone.png"},
+                                            {"sku": "C", "title": "T", "image": f"ftp://shop:s3cr@t@{host}/c.png"}])
+    res = runner.invoke(app, ["validate", str(m)])
+    assert res.exit_code == 2
+    assert res.stderr.splitlines() == [(f"error: {m}:4:3: image: only http:// and https:// URLs are fetched, not "
+                                       f"ftp://: ftp://***@{host}/c.png")]
+    write_manifest(m, [{"sku": "A", "title": "T", "image": f"{secret}/p/a.png"},
+                       {"sku": "B", "title": "T", "image": f"{secret}/gone.png"}])
+    res = runner.invoke(app, ["validate", str(m), "--check-urls"])
+    assert res.stderr.splitlines() == [f"error: {m}:3:3: image: http://***@{host}/gone.png: HTTP 404"]
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("qa:\n  text:\n    enabled: false\nrender:\n  size: 256x256\n  variants: 1\n", encoding="utf-8")
+    out, log = tmp_path / "out", tmp_path / "run.jsonl"
+    res = runner.invoke(app, ["render", str(m), "--out", str(out), "--config", str(cfg), "--log-json", str(log)])
+    assert res.exit_code == 1, res.output
+    assert f"B  http://***@{host}/gone.png: HTTP 404" in res.stdout
+    written = [p for p in [log, *out.rglob("*")] if p.is_file() and p.suffix in (".json", ".jsonl", ".csv",
+                                                                                   ".html", ".yaml", ".log")]
+    assert written and [p for p in written if "s3cr" in p.read_text(encoding="utf-8")] == []
+    assert "s3cr" not in res.output
+    assert (out / "A" / "A-v1.png").is_file()  # the credentials were used
 
 
 # fetching -----------------------------------------------------------------------------------------------------
@@ -473,3 +516,28 @@ def test_a_local_photo_renders_while_a_slow_download_is_still_running(tmp_path: 
     assert by_sku["MUTE"].error == f"{silent}/mute.png: timed out after 0.5 s"
     report = json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))["items"]
     assert [r["sku"] for r in report] == ["MUTE", "L", "SLOW"]  # by status then SKU, whatever finished first
+
+
+def test_the_photo_cache_forgets_photos_no_run_named_for_its_days(tmp_path: Path):
+    import os
+
+    from ecomctl.photos import tend_cache
+
+    store = OutputStore(tmp_path / "out")
+    store.photo_cache.mkdir(parents=True)
+    urls = {name: f"https://cdn.example.com/{name}.png" for name in ("gone", "back", "fresh")}
+    long_ago = time.time() - 40 * 86400
+    for name, url in urls.items():
+        store.photo(url).write_bytes(b"photo")
+        store.photo_validators(url).write_text(json.dumps({"url": url}), encoding="utf-8")
+        os.utime(store.photo(url), (long_ago, long_ago))  # downloaded long ago, unchanged since (304s)
+        if name != "fresh":
+            os.utime(store.photo_validators(url), (long_ago, long_ago))
+    photo_stat = store.photo(urls["back"]).stat()
+    assert tend_cache(store, [urls["back"]], 0) == 0 and store.photo(urls["gone"]).exists()  # 0: keep all
+    assert tend_cache(store, [urls["back"]], 30) == 1  # "back" is named by this run; "fresh" by a recent one
+    assert not store.photo(urls["gone"]).exists() and not store.photo_validators(urls["gone"]).exists()
+    assert store.photo(urls["fresh"]).exists() and store.photo(urls["back"]).exists()
+    assert store.photo_validators(urls["back"]).stat().st_mtime > long_ago + 86400  # marked used now
+    after = store.photo(urls["back"]).stat()
+    assert (after.st_mtime_ns, after.st_ino) == (photo_stat.st_mtime_ns, photo_stat.st_ino)  # sidecars still match

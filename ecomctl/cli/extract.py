@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from ecomctl.cli.common import Bar, build_config, console, guard
+from ecomctl.cli.common import COLUMNS_HELP, Bar, build_config, console, guard
 
 
 def _line(res) -> str:
@@ -20,19 +20,23 @@ def register(app: typer.Typer) -> None:
     @app.command()
     @guard
     def extract(
-        manifest: Path = typer.Argument(..., help="Manifest of SKUs: CSV/TSV, Excel (.xlsx, first sheet) or YAML."),
+        manifest: Path = typer.Argument(..., help="Manifest of SKUs: CSV/TSV, Excel (.xlsx) or YAML."),
         out: Path = typer.Option(..., "--out", "-o", help="Output folder for cutouts, masks and previews."),
         method: str = typer.Option(None, "--method", "-m",
                                    help="auto | alpha | grounded-sam | saliency | classical (default: config subject.method)."),
         config: Path = typer.Option(None, "--config", "-c", help="YAML config file (layered over defaults)."),
+        sheet: str = typer.Option(None, "--sheet", help="Sheet of an Excel workbook to read [default: the first]."),
+        columns: str = typer.Option(None, "--columns", help=COLUMNS_HELP, metavar="FIELD=COLUMN,…"),
     ) -> None:
-        """Extract every SKU's product: RGBA cutout, mask, overlay preview, plus one contact sheet."""
+        """Extract every SKU's product: RGBA cutout, mask, overlay preview, plus one contact sheet. Reads the
+        manifests render reads (Excel, shop exports, --columns); photos by URL are rendered, not extracted."""
         from ecomctl.io import usable_dir
         from ecomctl.manifest import load_manifest
         from ecomctl.subject.catalog import SHEET, extract_catalog
 
         cfg = build_config(config, {"subject.method": method})
-        rows = list(load_manifest(manifest, cfg.render.size, cfg.render.variants).rows)
+        rows = list(load_manifest(manifest, cfg.render.size, cfg.render.variants, sheet=sheet, columns=columns,
+                                  url_hosts=cfg.input.url_hosts).rows)
         usable_dir(out, "--out")
         summary = _run(extract_catalog, rows, out, cfg, len(rows))
         console.print(f"{len(summary.results)} SKUs in {summary.seconds:.1f}s "

@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ecomctl.errors import EcomctlError
+from ecomctl.textsafe import hide_credentials
 from ecomctl.types import Box, Check, Layout, Plate, QAResult, Size, SkuRow, Style, TextLine
 
 SCHEMA = "ecomctl.sidecar/2"  # /2: poster size + digest, cutout and scene-under-product layers
@@ -178,8 +179,11 @@ def qa_from_json(d: dict[str, Any] | None) -> QAResult | None:
 def row_json(row: SkuRow) -> dict[str, Any]:
     out = {f.name: getattr(row, f.name) for f in fields(row)}
     out["image"], out["size"] = str(row.image), str(row.size)
+    del out["url_where"]  # where the photo URL sits in the manifest: not an input
     if out["url"] is None:  # a local photo's inputs (and render key) stay as before photos by URL existed
         del out["url"]
+    else:
+        out["url"] = hide_credentials(out["url"])  # OUT is shared; the key still follows the photo's digest
     # a row without the brand fields keeps the inputs (and render key) it had before they existed
     for name in ("logo", "points", "list_price", "price_label"):
         if not out[name]:

@@ -16,6 +16,7 @@ from ecomctl.io import open_image
 from ecomctl.store.files import atomic_save_image, atomic_write_json
 from ecomctl.subject import check_settings, extract_subjects, usable_extractor
 from ecomctl.subject.preview import SheetEntry, overlay, sheet_from_tiles, tile
+from ecomctl.textsafe import hide_credentials
 from ecomctl.types import SkuRow, Subject
 
 SHEET = "contact_sheet.png"
@@ -63,7 +64,8 @@ def _batches(rows: list[SkuRow], size: int) -> Iterator[list[SkuRow]]:
 
 def _open(row: SkuRow) -> Image.Image | ExtractionError:
     if row.url:  # fetching (and its cache) belongs to a render's OUT
-        return ExtractionError(f"{row.where}: {row.url}: photos by URL are fetched by `ecomctl render`, not extract")
+        return ExtractionError(hide_credentials(f"{row.where}: {row.url}: photos by URL are fetched by `ecomctl render`, "
+                                                "not extract"))
     try:
         return open_image(row.image)  # upright by EXIF, like render
     except InputImageError as e:
