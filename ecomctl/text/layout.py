@@ -34,13 +34,13 @@ class Template:
     subject: Frac
     regions: tuple[Region, ...]
     max_title_lines: int = 3
-    # the composition for a row with a logo or selling points, where it differs (more room for the copy), and
-    # on a tall canvas where that differs again
+    # the composition for a row with selling points, where it differs (room for the list), and on a tall
+    # canvas where that differs again
     rich: Template | None = None
     rich_tall: Template | None = None
 
     def for_row(self, row: SkuRow) -> Template:
-        if self.rich is None or (row.logo is None and not row.points):
+        if self.rich is None or not row.points:  # a logo alone takes the top of the copy in any composition
             return self
         return self.rich_tall if self.rich_tall is not None and shape_of(row.size) == "tall" else self.rich
 
@@ -52,8 +52,9 @@ TEMPLATES: dict[str, Template] = {t.name: t for t in (
     Template("split-right", subject=(0.0, 0.02, 0.53, 0.98),
              regions=(Region((0.56, 0.04, 1.0, 0.96), _COPY),)),
     Template("hero-top", subject=(0.14, 0.36, 0.86, 1.0), max_title_lines=2,
-             regions=(Region((0.0, 0.0, 1.0, 0.31), ("badge", "title", "subtitle", "price"), "center", "top"),),
-             # with a logo or points: the title band on top, the product low right, points and price beside it
+             regions=(Region((0.0, 0.0, 1.0, 0.31), ("logo", "badge", "title", "subtitle", "price"), "center",
+                             "top"),),
+             # with points: the title band on top, the product low right, points and price beside it
              rich=Template("hero-top", subject=(0.39, 0.31, 1.0, 1.0), max_title_lines=2,
                            regions=(Region((0.0, 0.0, 1.0, 0.28), ("logo", "title", "subtitle"), "center", "top"),
                                     Region((0.0, 0.34, 0.37, 1.0), ("badge", "points", "price"), "left", "center"))),
@@ -63,9 +64,9 @@ TEMPLATES: dict[str, Template] = {t.name: t for t in (
                                          Region((0.0, 0.59, 1.0, 1.0), ("badge", "title", "subtitle", "points",
                                                                          "price"), "center", "center")))),
     Template("story", subject=(0.03, 0.26, 0.97, 0.86), max_title_lines=2,
-             regions=(Region((0.0, 0.0, 1.0, 0.24), ("badge", "title", "subtitle"), "center", "top"),
+             regions=(Region((0.0, 0.0, 1.0, 0.24), ("logo", "badge", "title", "subtitle"), "center", "top"),
                       Region((0.0, 0.88, 1.0, 1.0), ("price",), "center", "center")),
-             # with a logo or points: the product a little smaller, the points and the price row under it
+             # with points: the product a little smaller, the points and the price row under it
              rich=Template("story", subject=(0.05, 0.245, 0.95, 0.72), max_title_lines=2,
                            regions=(Region((0.0, 0.0, 1.0, 0.23), ("logo", "badge", "title", "subtitle"), "center",
                                            "top"),
