@@ -61,7 +61,7 @@ class RenderConfig(_Section):
     @field_validator("size")
     @classmethod
     def _size(cls, v: str) -> str:
-        from ecomctl.manifest import parse_size  # the manifest's rule: WxH 256..4096 or a preset
+        from ecomctl.sizes import parse_size  # the manifest's rule: WxH 256..4096 or a preset
 
         parse_size(v)
         return v

@@ -9,6 +9,11 @@ STATUS_COLOURS = {"pass": "green", "ok": "green", "warn": "yellow", "fail": "red
 FAILED = frozenset({"fail", "error"})
 
 
+def worst(statuses: Iterable[str]) -> str:
+    """The worst of `statuses` in STATUS_ORDER (error, fail, warn, pass, skipped); "pass" when there are none."""
+    return min(statuses, key=STATUS_ORDER.__getitem__, default="pass")
+
+
 def exit_code(statuses: Iterable[str]) -> int:
     """0 when every item passed (warnings allowed), 1 when any failed QA or errored. (2, a run that could not
     start, and 3, a run stopped by a disk fault, are the exit codes of EcomctlError / RunFault.)"""

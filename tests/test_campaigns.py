@@ -206,7 +206,7 @@ def test_warn_threshold_recheck_and_log_lines(tmp_path: Path):
     assert figures() == first  # the render-time verdicts again
     items = [json.loads(x) for x in log.read_text(encoding="utf-8").splitlines() if '"item"' in x]
     assert all("style.campaign" in e["qa"] for e in items)
-    from ecomctl.qa.recheck import recheck
+    from ecomctl.engine.recheck import recheck
 
     again = recheck(out, _cfg(out))  # default threshold: pass again, the figure stays
     assert all(r.status == "pass" and r.qa.metrics["style.campaign"] > 0.8 for r in again)

@@ -7,6 +7,7 @@ import pytest
 
 from ecomctl.config import load_config
 from ecomctl.errors import ConfigError
+from ecomctl.outcome import worst
 from ecomctl.qa.metrics import (
     contrast_ratio,
     exact,
@@ -19,7 +20,7 @@ from ecomctl.qa.metrics import (
     srgb_to_lab,
     ssim,
 )
-from ecomctl.qa.thresholds import grade, thresholds, worst
+from ecomctl.qa.thresholds import grade, thresholds
 
 
 @pytest.mark.parametrize("a, b", [

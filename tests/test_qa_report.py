@@ -11,8 +11,9 @@ import pytest
 from PIL import Image
 from rich.console import Console
 
+from ecomctl.cli.summary import summary_table
 from ecomctl.config import load_config
-from ecomctl.qa import summary_table, write_reports
+from ecomctl.qa import write_reports
 from ecomctl.qa.report import safe_cell
 from ecomctl.types import Check, ItemResult, QAResult
 

@@ -91,7 +91,7 @@ def hf_cache_dir() -> Path:
 
         return Path(constants.HF_HUB_CACHE)
     except ImportError:
-        return Path(os.environ.get("HF_HOME", Path.home() / ".cache" / "huggingface")) / "hub"
+        return Path(os.environ.get("HF_HOME", Path("~/.cache/huggingface").expanduser())) / "hub"
 
 
 def disk_info(paths: dict[str, Path]) -> dict[str, Any]:

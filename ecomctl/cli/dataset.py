@@ -22,7 +22,7 @@ def register(app: typer.Typer) -> None:
 @guard
 def build(
     source: Path = typer.Argument(..., help="An `ecomctl render` output folder or a folder of posters."),
-    out: Path = typer.Option(..., "--out", "-o", help="Corpus folder (created; resumed when it exists)."),
+    corpus: Path = typer.Option(..., "--out", "-o", help="Corpus folder (created; resumed when it exists)."),
     kind: str = typer.Option("auto", "--source", help="auto | render | poster"),
     metadata: Path = typer.Option(None, "--metadata", help="CSV for a poster folder: file, sku, group, prompt, subject."),
     size: int = typer.Option(None, "--size", help="Normalised square side (default 800)."),
@@ -38,7 +38,7 @@ def build(
     from ecomctl.dataset import build_corpus, settings_from
     from ecomctl.io import usable_dir
 
-    usable_dir(out, "--out")
+    usable_dir(corpus, "--out")
     cfg = build_config(config, {})
     # other sections supply defaults (one OCR thread per worker); the `dataset` section wins over them
     base = {"ocr": {"threads": 1, **cfg.section("ocr")}, "subject": cfg.section("subject"),
@@ -46,8 +46,8 @@ def build(
     settings = settings_from({**base, **cfg.section("dataset")}, size=size, workers=workers, bench_size=bench,
                              shards=shards, pair_siblings=pair, seed=seed,
                              metadata=str(metadata) if metadata else None)
-    report = _with_progress(lambda progress: build_corpus(source, out, settings, kind, progress, force))
-    stats = json.loads((out / "stats.json").read_text(encoding="utf-8"))
+    report = _with_progress(lambda progress: build_corpus(source, corpus, settings, kind, progress, force))
+    stats = json.loads((corpus / "stats.json").read_text(encoding="utf-8"))
     splits = ", ".join(f"{k} {v}" for k, v in stats["splits"].items()) or "none"
     drops = ", ".join(f"{k} {v}" for k, v in report.dropped.items()) or "none"
     console.print(f"{report.kept} samples ({splits}) from {report.items} posters "
@@ -56,7 +56,7 @@ def build(
     for e in report.errors:
         err_console.print(f"[red]error:[/red] {escape(e['id'])}: {escape(e['error'])}", highlight=False,
                           soft_wrap=True)
-    console.print(f"corpus: {out}", highlight=False, soft_wrap=True)
+    console.print(f"corpus: {corpus}", highlight=False, soft_wrap=True)
     raise typer.Exit(1 if report.errors else 0)
 
 

@@ -21,7 +21,7 @@ def register(app: typer.Typer) -> None:
     @guard
     def extract(
         manifest: Path = typer.Argument(..., help="Manifest of SKUs: CSV/TSV, Excel (.xlsx) or YAML."),
-        out: Path = typer.Option(..., "--out", "-o", help="Output folder for cutouts, masks and previews."),
+        dest: Path = typer.Option(..., "--out", "-o", help="Output folder for cutouts, masks and previews."),
         method: str = typer.Option(None, "--method", "-m",
                                    help="auto | alpha | grounded-sam | saliency | classical (default: config subject.method)."),
         config: Path = typer.Option(None, "--config", "-c", help="YAML config file (layered over defaults)."),
@@ -37,19 +37,19 @@ def register(app: typer.Typer) -> None:
         cfg = build_config(config, {"subject.method": method})
         rows = list(load_manifest(manifest, cfg.render.size, cfg.render.variants, sheet=sheet, columns=columns,
                                   url_hosts=cfg.input.url_hosts).rows)
-        usable_dir(out, "--out")
-        summary = _run(extract_catalog, rows, out, cfg, len(rows))
+        usable_dir(dest, "--out")
+        summary = _run(extract_catalog, rows, dest, cfg, len(rows))
         console.print(f"{len(summary.results)} SKUs in {summary.seconds:.1f}s "
                       f"({len(summary.results) - summary.failed} ok, {summary.failed} failed); "
-                      f"contact sheet: {out / SHEET}", highlight=False, soft_wrap=True)
+                      f"contact sheet: {dest / SHEET}", highlight=False, soft_wrap=True)
         raise typer.Exit(summary.exit_code)
 
 
-def _run(extract_catalog, rows, out, cfg, total):
+def _run(extract_catalog, rows, dest, cfg, total):
     with Bar("extract", total) as bar:
 
         def on_result(res) -> None:
             bar.advance()
             bar.print(_line(res), res.status)
 
-        return extract_catalog(rows, out, cfg, on_result=on_result)
+        return extract_catalog(rows, dest, cfg, on_result=on_result)

@@ -69,14 +69,14 @@ def register(app: typer.Typer) -> None:
         quiet: bool = typer.Option(False, "--quiet", "-q", help="Only the summary table."),
     ) -> None:
         """Re-run QA on every poster of OUT (thresholds: the run's run.yaml < --config < env < --set); rewrite sidecars and reports."""
-        from ecomctl import qa as qa_lib
+        from ecomctl.cli.summary import summary_table
         from ecomctl.config import load_config
-        from ecomctl.qa.recheck import recheck
+        from ecomctl.engine.recheck import recheck
         from ecomctl.store import OutputStore
 
         cfg = load_config(config, parse_sets(sets), base=run_sections(out))
         on_result = None if quiet else (lambda r: console.print(_line(r), highlight=False, soft_wrap=True))
         results = recheck(out, cfg, on_result)
-        console.print(qa_lib.summary_table(results))
+        console.print(summary_table(results))
         console.print(f"report: {escape(str(OutputStore(out).report_html))}", highlight=False, soft_wrap=True)
         raise typer.Exit(exit_code(r.status for r in results))

@@ -118,9 +118,9 @@ def _print_quiet(summary) -> None:
 
 
 def _print_summary(summary) -> None:
-    from ecomctl import qa
+    from ecomctl.cli.summary import summary_table
 
-    console.print(qa.summary_table(list(summary.results), summary.qa_summary))
+    console.print(summary_table(list(summary.results), summary=summary.qa_summary))
     counts = ", ".join(f"{s} {summary.count(s)}" for s in ("pass", "warn", "fail", "error")
                        if summary.count(s))
     kept = [f"{summary.resumed} unchanged since the last run"] if summary.resumed else []

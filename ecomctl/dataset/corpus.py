@@ -61,15 +61,15 @@ def read_samples(corpus: Path) -> list[dict[str, Any]]:
 
 def write_shards(corpus: Path, rows: list[dict[str, Any]], shard_size: int) -> list[Path]:
     """WebDataset layout: shards/<split>-NNNNNN.tar, members `<id>.<kind>.png` + `<id>.json`."""
-    out_dir = corpus / "shards"
-    out_dir.mkdir(exist_ok=True)
-    for old in out_dir.glob("*.tar"):
+    shards = corpus / "shards"
+    shards.mkdir(exist_ok=True)
+    for old in shards.glob("*.tar"):
         old.unlink()
     written = []
     for split in sorted({r["split"] for r in rows}):
         members = [r for r in rows if r["split"] == split]
         for n in range(0, len(members), max(1, shard_size)):
-            path = out_dir / f"{split}-{n // max(1, shard_size):06d}.tar"
+            path = shards / f"{split}-{n // max(1, shard_size):06d}.tar"
             _write_tar(corpus, path, members[n:n + shard_size])
             written.append(path)
     return written

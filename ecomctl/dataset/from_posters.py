@@ -9,12 +9,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ecomctl.dataset.inpaint import boxes_mask, grow_mask, inpaint
 from ecomctl.dataset.items import Conditions, SourceItem
 from ecomctl.dataset.ocr import read_lines
 from ecomctl.dataset.prompts import found_poster_prompt
 from ecomctl.dataset.settings import DatasetSettings
 from ecomctl.errors import ConfigError
+from ecomctl.imaging import boxes_mask, grow_mask, inpaint
 from ecomctl.io import IMAGE_SUFFIXES, open_image
 from ecomctl.subject import extract_subject
 from ecomctl.text.glyph import fit_font_size

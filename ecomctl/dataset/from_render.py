@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 
 from ecomctl.dataset.from_posters import safe_id
-from ecomctl.dataset.inpaint import boxes_mask, grow_mask, inpaint
 from ecomctl.dataset.items import Conditions, SourceItem
 from ecomctl.dataset.prompts import render_prompt
 from ecomctl.dataset.settings import DatasetSettings
+from ecomctl.imaging import boxes_mask, grow_mask, inpaint
 from ecomctl.store import OutputStore
 from ecomctl.store.posters import full_background, load_poster
 

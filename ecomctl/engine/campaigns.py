@@ -1,22 +1,35 @@
-"""Campaigns: every SKU of a campaign renders against one reference style — a given image, or its first scene."""
+"""The campaign stage, in one place: every SKU of a campaign renders against one reference style — a given image,
+or its first scene — and each of its posters gets a `style.campaign` check against that reference.
+
+Here: campaign names and given references, which rows join the run's campaign, the order (each campaign's
+first SKU, then the rest), the reference made from a first scene, and the scoring step (`Scorer`), which
+applies the check that qa/style.py measures and has the store keep it in the poster's sidecar. The store
+names `OUT/campaigns/<name>.png`; `render/styles.py` treats the reference as a style image."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
+from ecomctl.config import Config
 from ecomctl.engine import executors
 from ecomctl.engine.item import RunContext, style_for
-from ecomctl.errors import ConfigError, InputImageError
+from ecomctl.errors import ConfigError, EcomctlError, InputImageError
 from ecomctl.feed import Feed
+from ecomctl.imaging import grow_mask, inpaint
 from ecomctl.io import open_image
+from ecomctl.qa import merge_checks, style
+from ecomctl.qa.thresholds import thresholds
 from ecomctl.store import OutputStore, atomic_save_image
-from ecomctl.types import ItemResult, SkuRow
+from ecomctl.store.posters import rewrite_sidecar
+from ecomctl.store.sidecar import qa_json, read_sidecar
+from ecomctl.types import Check, ItemResult, QAResult, SkuRow
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 REF_SIDE = 1536  # longest side a campaign reference is stored at (it is blurred or resized by every backend)
@@ -138,8 +151,6 @@ def _reference_from_scene(out: Path, row: SkuRow, name: str) -> Path | None:
     scene, placed = _scene_path(out, row), _layer(out, row, "subject")
     if not (scene.is_file() and placed.is_file()):
         return None
-    from ecomctl.dataset.inpaint import grow_mask, inpaint
-
     image = Image.open(scene).convert("RGB")
     mask = np.asarray(Image.open(placed).convert("L"))
     w, h = image.size
@@ -161,3 +172,60 @@ def _save(out: Path, name: str, image: Image.Image) -> Path:
     target = reference_path(out, name)
     atomic_save_image(target, image)
     return target
+
+
+class Scorer:
+    """The scoring step: adds a `style.campaign` check to each poster of a campaign (and, through the store, to
+    its sidecar); other results pass through. Reference vectors are computed once per campaign, from
+    OUT/campaigns/<name>.png."""
+
+    def __init__(self, out: Path, cfg: Config):
+        limits = thresholds(cfg).style
+        self.store, self.enabled, self.warn = OutputStore(out), limits.enabled, limits.campaign_warn
+        self.refs: dict[str, np.ndarray | None] = {}
+
+    def __call__(self, res: ItemResult) -> ItemResult:
+        return self._score(res) if self.enabled else res
+
+    def _score(self, res: ItemResult) -> ItemResult:
+        if res.sidecar is None or res.image is None or res.status == "error":
+            return res
+        if res.resumed and (not res.campaign or (res.qa and any(c.name == style.CHECK for c in res.qa.checks))):
+            return res  # unchanged since it was scored (a new reference or threshold re-renders or re-grades it)
+        try:
+            data = read_sidecar(res.sidecar)
+        except EcomctlError:
+            return res
+        name = (data.get("inputs") or {}).get("campaign")
+        if not name:
+            return res
+        if name not in self.refs:
+            self.refs[name] = self._reference_vector(name)
+        check = self._check(res, data, name)
+        qa = merge_checks(res.qa or QAResult("pass"), [check])
+        if (data.get("qa") or {}) != qa_json(qa):
+            rewrite_sidecar(res.sidecar, {**data, "qa": qa_json(qa)})
+        return replace(res, qa=qa, status=qa.status, campaign=name)
+
+    def _reference_vector(self, name: str) -> np.ndarray | None:
+        path = self.store.campaign_reference(name)
+        if not path.is_file():
+            return None
+        with Image.open(path) as im:
+            return style.style_vector(im)
+
+    def _check(self, res: ItemResult, data: dict[str, Any], name: str) -> Check:
+        ref = self.refs[name]
+        if ref is None:
+            return style.campaign_check(None, None, None, name, self.warn)
+        mask_file = (data.get("files") or {}).get("subject")
+        mask_path = self.store.of_sidecar(res.sidecar).layer(mask_file) if mask_file else None
+        mask = np.asarray(Image.open(mask_path).convert("L")) if mask_path and mask_path.is_file() else None
+        with Image.open(res.image) as im:
+            return style.campaign_check(im, mask, ref, name, self.warn)
+
+
+def score_campaigns(out: Path, results: Sequence[ItemResult], cfg: Config) -> list[ItemResult]:
+    """Every result through one Scorer (`ecomctl qa OUT` rescoring a finished folder)."""
+    scorer = Scorer(out, cfg)
+    return [scorer(r) for r in results]

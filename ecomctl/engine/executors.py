@@ -130,7 +130,9 @@ def _context(devices: list[str] | None) -> Any:
     if devices or "forkserver" not in mp.get_all_start_methods():
         return mp.get_context("spawn")
     ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(["ecomctl.engine.preload"])
+    # "__main__": the server imports the parent's main script (the console script: the CLI) as each worker
+    # would, so workers find it loaded; the engine names no module above it
+    ctx.set_forkserver_preload(["__main__", "ecomctl.engine.preload"])
     return ctx
 
 

@@ -3,7 +3,9 @@
 A spawned worker re-imports NumPy, OpenCV, onnxruntime and RapidOCR (whose import parses its model tables)
 on its own: ~2 CPU-seconds per worker per run. The fork server (see `engine/executors.py`) imports this
 module once, before any thread or model exists, and every worker it forks shares those pages. Nothing here
-creates a session, a thread or a file; models still load in each worker, on first use."""
+creates a session, a thread or a file; models still load in each worker, on first use. The parent's
+`__main__` (the `ecomctl` console script, which imports the CLI) is preloaded by name beside this module
+(`engine/executors.py`), so the engine never imports the CLI above it."""
 
 from __future__ import annotations
 
@@ -13,7 +15,6 @@ import cv2  # noqa: F401
 import numpy  # noqa: F401
 from PIL import Image  # noqa: F401
 
-import ecomctl.cli  # the console script is the workers' __main__
 import ecomctl.engine.item
 import ecomctl.qa
 import ecomctl.render.compose

@@ -22,7 +22,6 @@ from ecomctl.io import usable_dir
 from ecomctl.manifest import Manifest, load_run_manifest
 from ecomctl.outcome import exit_code
 from ecomctl.qa.report import ReportSpool
-from ecomctl.qa.style import CampaignScorer
 from ecomctl.render import get_backend
 from ecomctl.store import OutputStore, atomic_write_text
 from ecomctl.store.files import FAULTS, fault_error, fault_of, fault_remedy
@@ -147,7 +146,7 @@ def _render(manifest_path: Path, cfg: Config, on_result: OnResult | None, force:
         if on_start:
             on_start(posters)
         results = ReportSpool(out)  # each result's report row spooled as it comes, a slim copy kept: flat memory
-        work = _fetch_then_render(kind, rows, ctx, given, CampaignScorer(out, cfg))
+        work = _fetch_then_render(kind, rows, ctx, given, campaigns.Scorer(out, cfg))
         try:
             for res in work:
                 if res.fault:  # the disk, not this SKU: dispatch nothing more; the next run redoes this SKU
@@ -181,7 +180,7 @@ def _render(manifest_path: Path, cfg: Config, on_result: OnResult | None, force:
 
 
 def _fetch_then_render(kind: str, rows: list, ctx: RunContext, given: dict[str, Path],
-                       scorer: CampaignScorer) -> Iterator[ItemResult]:
+                       scorer: campaigns.Scorer) -> Iterator[ItemResult]:
     """Photos by URL download ahead of rendering on a few threads of this process (photos.fetch_ahead): SKUs
     with a local photo are dispatched at once, a URL SKU as soon as its photo is in the cache, so a slow CDN
     does not idle the workers; a SKU whose photo could not be fetched is an error row and the rest render.

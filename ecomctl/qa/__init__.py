@@ -22,7 +22,7 @@ from ecomctl.qa.thresholds import thresholds
 from ecomctl.types import ItemResult
 
 __all__ = ["check_poster", "check_variants", "grading_key", "merge_checks", "ocr_section", "ocr_settings",
-           "preflight", "process_ocr", "summary_table", "write_reports"]
+           "preflight", "process_ocr", "write_reports"]
 
 
 def prepare_reports() -> None:
@@ -75,11 +75,3 @@ def _written(store: Any, key: str) -> bool:
     except (OSError, UnicodeDecodeError):
         return False
     return recorded == key and all(p.is_file() for p in (store.report_json, store.report_csv, store.report_html))
-
-
-def summary_table(results: Sequence[ItemResult], summary: dict[str, Any] | None = None):  # -> rich Table
-    """The terminal's QA summary; `summary`: the run's (`ReportSpool.report_summary`), when `results` are
-    slim (their passing checks dropped)."""
-    from ecomctl.qa.summary import summary_table as _table
-
-    return _table(results, summary=summary)

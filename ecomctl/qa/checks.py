@@ -8,10 +8,11 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from ecomctl.outcome import worst
 from ecomctl.qa.metrics import contrast_ratio, iou, psnr, same_inside, ssim
 from ecomctl.qa.registry import Sample, judge, status
 from ecomctl.qa.text import line_labels
-from ecomctl.qa.thresholds import ImageThresholds, LayoutThresholds, SubjectThresholds, worst
+from ecomctl.qa.thresholds import ImageThresholds, LayoutThresholds, SubjectThresholds
 from ecomctl.types import Check, Poster, Size
 
 _ALPHA = np.arange(256, dtype=np.float32) / 255.0  # alpha byte → 0..1, the values a float32 division gives

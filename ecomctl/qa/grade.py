@@ -9,9 +9,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from ecomctl.config import Config
+from ecomctl.outcome import worst
 from ecomctl.qa import registry
 from ecomctl.qa.checks import poster_rgb
-from ecomctl.qa.thresholds import thresholds, worst
+from ecomctl.qa.thresholds import thresholds
 from ecomctl.qa.variants import variant_checks
 from ecomctl.types import Check, Poster, QAResult
 

@@ -108,7 +108,7 @@ MEASURES: tuple[Measure, ...] = (
     Measure("brand", "ecomctl.qa.brand:measure_brand"),
     Measure("text", "ecomctl.qa.text:measure_text", clock="text", details="text", enabled="text.enabled"),
     Measure("variants", "ecomctl.qa.variants:variant_checks", scope="sku"),
-    Measure("style", "ecomctl.qa.style:CampaignScorer", scope="run"),
+    Measure("style", "ecomctl.qa.style:campaign_check", scope="run"),  # applied by engine/campaigns.py
 )
 
 # A result lists its checks in this order.

@@ -20,6 +20,7 @@ from typing import Any, Self
 
 from ecomctl import __version__, source_digest
 from ecomctl.outcome import STATUS_ORDER
+from ecomctl.store import campaign_reference_name
 from ecomctl.store.files import atomic_write_text, atomic_writer
 from ecomctl.textsafe import neutralise
 from ecomctl.types import ItemResult, QAResult
@@ -102,7 +103,7 @@ class Tally:
         self.metric_names.update(row["metrics"])
         if row.get("campaign"):
             name = row["campaign"]
-            camp = self.campaigns.setdefault(name, {"reference": f"campaigns/{name}.png", "posters": 0,
+            camp = self.campaigns.setdefault(name, {"reference": campaign_reference_name(name), "posters": 0,
                                                     "scores": array("d")})
             camp["posters"] += 1
             if row["metrics"].get(self.style_check) is not None:

@@ -17,6 +17,7 @@ from PIL import Image
 from ecomctl.qa import registry
 from ecomctl.qa.report import ReportSpool, campaigns, header, summarize
 from ecomctl.qa.thresholds import QAThresholds
+from ecomctl.store import OutputStore
 from ecomctl.store.files import atomic_writer, thumbnail_jpeg
 from ecomctl.store.posters import stored_thumbnail
 from ecomctl.textsafe import neutralise
@@ -132,16 +133,18 @@ def _page_rows(rows: Iterable[dict[str, Any]], out_dir: Path, settings: Any) -> 
 def row_thumbnail(row: dict[str, Any], out_dir: Path, px: int, quality: int) -> str | None:
     """A report row's thumbnail: the one stored with its poster (see `poster_thumbnail`), else made from the
     poster file; its paths are relative to `out_dir`."""
-    sidecar = Path(out_dir) / row["sidecar"] if row.get("sidecar") else None
+    store = OutputStore(out_dir)
+    sidecar = store.resolve(row["sidecar"]) if row.get("sidecar") else None
     stored = stored_thumbnail(sidecar, px, quality) if sidecar is not None else None
     if stored is not None:
         return _data_uri(stored)
-    return thumbnail(Path(out_dir) / row["image"] if row.get("image") else None, px, quality)
+    return thumbnail(store.resolve(row["image"]) if row.get("image") else None, px, quality)
 
 
 def _campaign_thumbs(found: dict[str, Any], out_dir: Path, settings: Any) -> dict[str, Any]:
+    store = OutputStore(out_dir)
     for c in found.values():
-        c["thumb"] = thumbnail(Path(out_dir) / c["reference"], settings.thumb_px, settings.thumb_quality)
+        c["thumb"] = thumbnail(store.resolve(c["reference"]), settings.thumb_px, settings.thumb_quality)
     return found
 
 

@@ -8,9 +8,10 @@ from typing import Any
 import cv2
 import numpy as np
 
+from ecomctl.outcome import worst
 from ecomctl.qa.metrics import exact, ned
 from ecomctl.qa.registry import Sample, status
-from ecomctl.qa.thresholds import TextThresholds, worst
+from ecomctl.qa.thresholds import TextThresholds
 from ecomctl.text.ocr import OcrEngine
 from ecomctl.types import Box, Check, Poster, Size, TextLine
 

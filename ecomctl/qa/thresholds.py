@@ -10,7 +10,6 @@ from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 from ecomctl.config import Config, validate_section
 from ecomctl.qa import registry
 from ecomctl.qa.registry import CheckSpec, Limit, grade  # noqa: F401 (grade: re-exported)
-from ecomctl.types import Status
 
 
 class _S(BaseModel):
@@ -118,8 +117,3 @@ def thresholds(cfg: Config | dict[str, Any] | None) -> Any:  # -> QAThresholds
     if isinstance(cfg, Config):
         return cfg.typed("qa", model)
     return validate_section(model, dict(cfg or {}), "qa")
-
-
-def worst(statuses: list[Status]) -> Status:
-    order = {"pass": 0, "warn": 1, "fail": 2}
-    return max(statuses, key=order.__getitem__, default="pass")

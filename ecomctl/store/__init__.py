@@ -42,6 +42,7 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_json",
     "atomic_write_text",
+    "campaign_reference_name",
     "file_digest",
     "output_lock",
 ]
@@ -54,6 +55,11 @@ CAMPAIGNS = "campaigns"
 CACHE = ".cache"
 RESERVED_NAMES = frozenset({LOGS, RUN_YAML, LOCK, CAMPAIGNS, CACHE, *REPORTS})  # never a SKU folder name
 _SIDECAR = re.compile(r"^(?P<sku>.+)-v(?P<variant>[1-9]\d*)\.json$")
+
+
+def campaign_reference_name(name: str) -> str:
+    """OUT-relative name of campaign `name`'s reference image, as the reports give it."""
+    return f"{CAMPAIGNS}/{name}.png"
 
 
 @dataclass(frozen=True)
@@ -179,7 +185,12 @@ class OutputStore:
 
     def campaign_reference(self, name: str) -> Path:
         """The reference image every SKU of campaign `name` is rendered and scored against."""
-        return self.root / CAMPAIGNS / f"{name}.png"
+        return self.root / campaign_reference_name(name)
+
+    def resolve(self, name: str) -> Path:
+        """The file an OUT-relative name from a report row stands for (its `image`, `sidecar`, a campaign's
+        `reference`)."""
+        return self.root / name
 
     # logs --------------------------------------------------------------------------------------------
     def log_path(self, sku: str) -> Path:

@@ -196,7 +196,7 @@ def row_json(row: SkuRow) -> dict[str, Any]:
 
 
 def row_from_json(d: dict[str, Any]) -> SkuRow:
-    from ecomctl.manifest import parse_size
+    from ecomctl.sizes import parse_size
 
     known = {f.name for f in fields(SkuRow)}  # sidecar inputs also carry manifest, image_sha256
     row = {k: v for k, v in d.items() if k in known}

@@ -72,20 +72,20 @@ def _open(row: SkuRow) -> Image.Image | ExtractionError:
         return ExtractionError(f"{row.where}: {e}")
 
 
-def _write(row: SkuRow, subject: Subject, out: Path, seconds: float) -> ExtractResult:
-    folder = out / row.sku
+def _write(row: SkuRow, subject: Subject, dest: Path, seconds: float) -> ExtractResult:
+    folder = dest / row.sku
     files = {"mask": f"{row.sku}/{row.sku}.mask.png", "cutout": f"{row.sku}/{row.sku}.cutout.png",
              "overlay": f"{row.sku}/{row.sku}.overlay.jpg"}
     folder.mkdir(parents=True, exist_ok=True)
-    atomic_save_image(out / files["mask"], Image.fromarray(subject.mask, "L"))
-    atomic_save_image(out / files["cutout"], subject.cutout())
-    atomic_save_image(out / files["overlay"], overlay(subject), quality=90)
+    atomic_save_image(dest / files["mask"], Image.fromarray(subject.mask, "L"))
+    atomic_save_image(dest / files["cutout"], subject.cutout())
+    atomic_save_image(dest / files["overlay"], overlay(subject), quality=90)
     return ExtractResult(row.sku, "ok", subject.method, subject.note, subject.confidence, subject.confidence_why, bbox=subject.bbox.as_list(), files=files,
                          seconds=seconds, where=row.where)
 
 
 def _extract_batch(rows: list[SkuRow], method: str, settings: dict[str, Any], default_prompt: str,
-                   out: Path) -> Iterator[tuple[ExtractResult, Subject | None]]:
+                   dest: Path) -> Iterator[tuple[ExtractResult, Subject | None]]:
     t0 = time.perf_counter()
     opened = [_open(r) for r in rows]
     ok = [i for i, im in enumerate(opened) if isinstance(im, Image.Image)]
@@ -96,16 +96,16 @@ def _extract_batch(rows: list[SkuRow], method: str, settings: dict[str, Any], de
     for i, row in enumerate(rows):
         got = found.get(i, opened[i])
         if isinstance(got, Subject):
-            yield _write(row, got, out, per_item), got
+            yield _write(row, got, dest, per_item), got
         else:
             yield ExtractResult(row.sku, "error", error=str(got), seconds=per_item, where=row.where), None
 
 
 def extract_catalog(
-    rows: list[SkuRow], out: Path, cfg: Config, method: str | None = None,
+    rows: list[SkuRow], dest: Path, cfg: Config, method: str | None = None,
     on_result: Callable[[ExtractResult], None] | None = None,
 ) -> ExtractSummary:
-    """Extract every row's subject into `out`; one item's failure never stops the batch.
+    """Extract every row's subject into `dest`; one item's failure never stops the batch.
 
     An explicitly requested extractor that cannot run (extra or weights missing, model id wrong)
     raises BackendUnavailable before any item is processed.
@@ -122,15 +122,15 @@ def extract_catalog(
     results: list[ExtractResult] = []
     tiles: list[Image.Image] = []
     for chunk in _batches(list(rows), batch):
-        for res, subject in _extract_batch(chunk, method, settings, cfg.subject.default_prompt, out):
+        for res, subject in _extract_batch(chunk, method, settings, cfg.subject.default_prompt, dest):
             results.append(res)
             tiles.append(tile(SheetEntry(res.sku, subject, res.error)))
             if on_result:
                 on_result(res)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_save_image(out / SHEET, sheet_from_tiles(tiles, title=f"ecomctl extract — {len(tiles)} SKUs, method {method}"))
-    summary = ExtractSummary(out, tuple(results), time.perf_counter() - t0)
-    atomic_write_json(out / SUMMARY, {"schema": "ecomctl.extract/1", "method": method, "sheet": SHEET,
+    dest.mkdir(parents=True, exist_ok=True)
+    atomic_save_image(dest / SHEET, sheet_from_tiles(tiles, title=f"ecomctl extract — {len(tiles)} SKUs, method {method}"))
+    summary = ExtractSummary(dest, tuple(results), time.perf_counter() - t0)
+    atomic_write_json(dest / SUMMARY, {"schema": "ecomctl.extract/1", "method": method, "sheet": SHEET,
                                       "seconds": round(summary.seconds, 3),
                                       "items": [_row_json(r) for r in results]})
     return summary

@@ -21,11 +21,11 @@ def enter(attn: Any, hidden_states: Any, temb: Any) -> tuple[Any, Any, tuple[int
     return hidden_states, residual, shape
 
 
-def leave(attn: Any, out: Any, residual: Any, shape: tuple[int, ...] | None) -> Any:
+def leave(attn: Any, hidden: Any, residual: Any, shape: tuple[int, ...] | None) -> Any:
     """Output projection, back to the input's shape, residual and rescale."""
-    out = attn.to_out[1](attn.to_out[0](out))
+    hidden = attn.to_out[1](attn.to_out[0](hidden))
     if shape is not None:
-        out = out.transpose(-1, -2).reshape(*shape)
+        hidden = hidden.transpose(-1, -2).reshape(*shape)
     if attn.residual_connection:
-        out = out + residual
-    return out / attn.rescale_output_factor
+        hidden = hidden + residual
+    return hidden / attn.rescale_output_factor

@@ -1,4 +1,5 @@
-"""Terminal summary of a run's QA: a rich Table built from the report rows (the CLI prints it)."""
+"""Terminal summary of a run's QA: a rich Table built from the report rows (`render` and `qa` print it; the
+figures come from qa/report.py, the rendering stays in cli/, the only package that imports rich)."""
 
 from __future__ import annotations
 

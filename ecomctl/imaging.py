@@ -1,4 +1,5 @@
-"""Style images by removal: OpenCV inpainting of text boxes and the subject (found posters, missing layers)."""
+"""Neutral imaging helpers the engine, QA and the dataset builder all use: masks from boxes, grown masks and
+OpenCV inpainting (text boxes and the subject of found posters, missing layers, campaign references)."""
 
 from __future__ import annotations
 
