@@ -136,9 +136,9 @@ def tend_cache(store: OutputStore, urls: list[str], days: float) -> int:
         return 0
     used = {store.photo(u).stem for u in urls}
     now = time.time()
-    for stem in used:
+    for url in set(urls):
         with contextlib.suppress(OSError):
-            os.utime(folder / f"{stem}.json", (now, now))
+            os.utime(store.photo_validators(url), (now, now))
     if not days:
         return 0
     named: dict[str, float] = {}  # stem → when a run last named it (its .json's mtime)
