@@ -82,3 +82,21 @@ def test_cpu_actor_count_follows_the_cluster_or_the_setting(local_ray):
     assert ray_exec.actor_count(ray, False, None, 10) == 2
     assert ray_exec.actor_count(ray, False, None, 1) == 1  # never more actors than SKUs
     assert ray_exec.actor_count(ray, False, 5, 3) == 3
+
+
+def test_ray_takes_rows_as_they_arrive(local_ray, small_manifest: Path, tmp_path: Path):
+    """Photos by URL reach the executor over time (ecomctl/feed.py): the actors render what has arrived, wait
+    while the feed is open and empty, and take the next row when it comes."""
+    from ecomctl.feed import Feed
+
+    rows = list(load_manifest(small_manifest).rows)
+    out = tmp_path / "out"
+    ctx = RunContext(_cfg(out, **{"run.executor": "ray", "run.ray_actors": 1}), out, load_styles(None), "compose")
+    feed = Feed(rows[:1], planned=rows, open=True)
+    seen = []
+    for res in ray_exec.run(feed, ctx, ["auto"]):
+        seen.append(res.sku)
+        if len(seen) == rows[0].variants:  # the first SKU is done while the second is still "downloading"
+            feed.put(rows[1])
+            feed.close()
+    assert seen == [rows[0].sku] * rows[0].variants + [rows[1].sku] * rows[1].variants
