@@ -57,6 +57,7 @@ class RenderConfig(_Section):
     campaign: str | None  # campaign of rows that name none (--campaign)
     campaigns: dict[str, Path]  # campaign → reference image (--campaign-ref); others: their first scene
     png_compress: int = Field(ge=0, le=9)
+    variant_delta_e: float = Field(ge=0)  # unstyled SKUs: a variant's preset this far (palette ΔE) from the others
 
     @field_validator("size")
     @classmethod

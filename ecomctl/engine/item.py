@@ -20,7 +20,7 @@ from ecomctl.io import open_image
 from ecomctl.render import get_backend, resolved_settings
 from ecomctl.render.paste import paste_subject, place_subject, premultiplied_cutout
 from ecomctl.render.prompt import NEGATIVE, build_prompt
-from ecomctl.render.styles import resolve_style
+from ecomctl.render.styles import preset_walk, resolve_style
 from ecomctl.store import OutputStore, PosterFiles
 from ecomctl.store.files import cached_digest, fault_of, stat_key
 from ecomctl.store.posters import logo_name, poster_intact, rewrite_sidecar, write_poster, write_source_mask
@@ -93,12 +93,18 @@ def derive_seed(run_seed: int, sku: str, variant: int) -> int:
 
 
 def style_for(row: SkuRow, variant: int, ctx: RunContext) -> Style:
-    """The row's style for every variant; without one, variants walk the presets from a SKU-stable start."""
+    """The row's style for every variant; without one, the SKU's preset walk (render/styles.preset_walk:
+    its rendezvous order of the presets, each variant's palette apart from the earlier ones'), so a new
+    preset re-renders only the SKUs that take it."""
     if row.style:
         return resolve_style(row.style, ctx.styles, row.style)
-    names = sorted(ctx.styles)
-    start = derive_seed(0, row.sku, 0) % len(names)
-    return ctx.styles[names[(start + variant - 1) % len(names)]]
+    walks = ctx.__dict__.setdefault("_walks", {})  # the render key and each variant ask again: walk once
+    key = (row.sku, max(variant, row.variants))
+    if key not in walks:
+        if len(walks) >= 256:  # bounded: a worker sees each SKU once, a run 50,000 of them
+            walks.clear()
+        walks[key] = preset_walk(row.sku, ctx.styles, key[1], ctx.cfg.render.variant_delta_e)
+    return walks[key][variant - 1]
 
 
 def item_key(row: SkuRow, ctx: RunContext, digest: str, logo: str | None = None) -> str:

@@ -18,7 +18,7 @@ import numpy as np
 from rapidfuzz.distance import Levenshtein
 
 from ecomctl.text.colour import contrast as contrast_ratio  # noqa: F401 — QA's WCAG is the typesetter's
-from ecomctl.text.colour import srgb_to_linear
+from ecomctl.text.colour import palette_distance, srgb_to_lab  # noqa: F401 — colour maths shared with render
 
 _FOLD = str.maketrans({
     **dict.fromkeys("‘’‚′`´", "'"),
@@ -144,17 +144,6 @@ def _luma(rgb: np.ndarray) -> np.ndarray:
     return x[..., 0] * 0.299 + x[..., 1] * 0.587 + x[..., 2] * 0.114
 
 
-def srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
-    """CIE L*a*b* (D65) of an (..., 3) array of 0..255 sRGB values."""
-    lin = srgb_to_linear(rgb)
-    m = np.array([[0.4124564, 0.3575761, 0.1804375],
-                  [0.2126729, 0.7151522, 0.0721750],
-                  [0.0193339, 0.1191920, 0.9503041]])
-    xyz = lin @ m.T / np.array([0.95047, 1.0, 1.08883])
-    f = np.where(xyz > (6 / 29) ** 3, np.cbrt(xyz), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
-    return np.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], -1)
-
-
 def palette(rgb: np.ndarray, k: int = 5, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Dominant colours of an image: (k×3 Lab centres, k weights summing to 1), k-means on a 64-px thumbnail."""
     h, w = rgb.shape[:2]
@@ -167,10 +156,3 @@ def palette(rgb: np.ndarray, k: int = 5, seed: int = 0) -> tuple[np.ndarray, np.
     _, labels, centres = cv2.kmeans(lab, k, None, criteria, 3, cv2.KMEANS_PP_CENTERS)
     weights = np.bincount(labels.ravel(), minlength=k).astype(np.float64)
     return centres.astype(np.float64), weights / weights.sum()
-
-
-def palette_distance(p: tuple[np.ndarray, np.ndarray], q: tuple[np.ndarray, np.ndarray]) -> float:
-    """Symmetric weighted mean of each colour's ΔE76 to the nearest colour of the other palette."""
-    (ca, wa), (cb, wb) = p, q
-    d = np.linalg.norm(ca[:, None, :] - cb[None, :, :], axis=-1)
-    return float((wa @ d.min(axis=1) + wb @ d.min(axis=0)) / 2)

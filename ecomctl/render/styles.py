@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -139,3 +141,55 @@ def resolve_style(value: str | None, styles: dict[str, Style], fallback: str) ->
     if name not in styles:
         raise ConfigError(f"unknown style {name!r} (known: {', '.join(sorted(styles))})")
     return styles[name]
+
+
+# The look a preset gives a poster, as a palette: its two background stops (most of the canvas) and its accent.
+_PALETTE_WEIGHTS = (0.4, 0.4, 0.2)
+
+
+@functools.lru_cache(maxsize=512)
+def style_palette(style: Style) -> tuple[np.ndarray, np.ndarray]:
+    """(Lab colours, weights) of a style's background stops and accent, for palette ΔE between presets."""
+    import numpy as np
+
+    from ecomctl.text.colour import srgb_to_lab
+
+    colours = [style.background[0], style.background[-1], style.accent]
+    return srgb_to_lab(np.asarray(colours, dtype=np.float64)), np.asarray(_PALETTE_WEIGHTS)
+
+
+@functools.lru_cache(maxsize=4096)
+def style_distance(a: Style, b: Style) -> float:
+    """Palette ΔE between two styles' looks (`style_palette`)."""
+    from ecomctl.text.colour import palette_distance
+
+    return palette_distance(style_palette(a), style_palette(b))
+
+
+def preset_order(key: str, names: Iterable[str]) -> list[str]:
+    """Rendezvous order of the presets for one SKU: each name ranked by a hash of (key, name). A new preset
+    takes its own place in every SKU's order and leaves the others' relative order as it was."""
+    def rank(name: str) -> bytes:
+        return hashlib.blake2b(f"{key}\0{name}".encode(), digest_size=8).digest()
+
+    return sorted(names, key=lambda n: (rank(n), n))
+
+
+def preset_walk(key: str, styles: Mapping[str, Style], count: int, min_delta_e: float) -> list[Style]:
+    """The presets of one SKU's `count` variants: variant 1 takes the first in the SKU's rendezvous order,
+    each next variant the next preset whose palette is at least `min_delta_e` (ΔE in Lab, `style_palette`)
+    from every preset chosen before it (none left that far: the one farthest from them). Past the number of
+    presets, variants repeat from the first. A SKU's walk changes only where a new preset is chosen in it."""
+    order = [styles[n] for n in preset_order(key, styles)]
+    chosen: list[Style] = []
+    for k in range(count):
+        left = [s for s in order if s not in chosen]
+        if not left:
+            chosen.append(chosen[k % len(order)])
+            continue
+
+        def nearest(s: Style) -> float:
+            return min((style_distance(s, c) for c in chosen), default=float("inf"))
+
+        chosen.append(next((s for s in left if nearest(s) >= min_delta_e), None) or max(left, key=nearest))
+    return chosen

@@ -1,5 +1,6 @@
 """Colour maths for legible copy, shared by the typesetter and QA: sRGB linearisation, WCAG relative
-luminance and contrast ratio (one definition: what the typesetter guarantees is what QA measures)."""
+luminance and contrast ratio (one definition: what the typesetter guarantees is what QA measures); CIE Lab
+and palette ΔE, shared by QA's variant check and the preset walk that keeps variants apart."""
 
 from __future__ import annotations
 
@@ -46,3 +47,21 @@ def contrast(a: RGB | np.ndarray, b: RGB | np.ndarray) -> float:
 def best_text_colour(background: RGB, candidates: Iterable[RGB]) -> RGB:
     """The candidate with the highest contrast against `background`."""
     return max(candidates, key=lambda c: contrast(c, background))
+
+
+def srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
+    """CIE L*a*b* (D65) of an (..., 3) array of 0..255 sRGB values."""
+    lin = srgb_to_linear(rgb)
+    m = np.array([[0.4124564, 0.3575761, 0.1804375],
+                  [0.2126729, 0.7151522, 0.0721750],
+                  [0.0193339, 0.1191920, 0.9503041]])
+    xyz = lin @ m.T / np.array([0.95047, 1.0, 1.08883])
+    f = np.where(xyz > (6 / 29) ** 3, np.cbrt(xyz), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
+    return np.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], -1)
+
+
+def palette_distance(p: tuple[np.ndarray, np.ndarray], q: tuple[np.ndarray, np.ndarray]) -> float:
+    """Symmetric weighted mean of each colour's ΔE76 to the nearest colour of the other palette."""
+    (ca, wa), (cb, wb) = p, q
+    d = np.linalg.norm(ca[:, None, :] - cb[None, :, :], axis=-1)
+    return float((wa @ d.min(axis=1) + wb @ d.min(axis=0)) / 2)
