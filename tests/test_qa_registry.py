@@ -97,3 +97,12 @@ def test_every_measurer_and_limit_resolves():
 @pytest.mark.parametrize(("margin", "verdict"), [(-0.01, "fail"), (0.0, "warn"), (0.019, "warn"), (0.02, "pass")])
 def test_layout_margin_grades_through_the_table(margin, verdict):
     assert registry.status("layout.margin", margin, thresholds({})) == verdict
+
+
+def test_the_grading_key_covers_every_measurer_module_the_table_names():
+    from ecomctl.qa.grade import grading_code
+
+    code = grading_code()
+    for m in registry.MEASURES:
+        path = m.function.partition(":")[0].removeprefix("ecomctl.").replace(".", "/") + ".py"
+        assert path in code and (PACKAGE / path).is_file()

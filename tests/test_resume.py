@@ -212,7 +212,9 @@ def test_the_grading_key_follows_grading_settings_and_code_not_report_or_thread_
     assert grade.grading_key(load_config(None, {"qa.report.thumb_px": 99, "ocr.threads": 3})) == base
     assert grade.grading_key(load_config(None, {"qa.layout.contrast_warn": 4.0})) != base
     assert grade.grading_key(load_config(None, {"ocr.min_score": 0.6})) != base
-    assert "qa/grade.py" in grade._GRADING_CODE and "qa/__init__.py" not in grade._GRADING_CODE  # report code
+    code = grade.grading_code()
+    assert "qa/grade.py" in code and "qa/__init__.py" not in code  # report code
+    assert {"qa/checks.py", "qa/text.py", "qa/variants.py"} <= set(code)  # the table's measurer modules
     monkeypatch.setattr(grade, "_CODE_DIGEST", "another version of the checks")
     assert grade.grading_key(load_config(None, {})) != base
 

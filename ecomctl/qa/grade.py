@@ -1,6 +1,6 @@
 """QA grading: measure one finished poster (text, subject, layout, image) and compare a SKU's variants
 against the `qa:` thresholds; the grading key that says which settings and code made a stored verdict.
-Everything whose change can change a verdict lives here or in the modules named in _GRADING_CODE."""
+Everything whose change can change a verdict lives here or in the modules `grading_code` names."""
 
 from __future__ import annotations
 
@@ -16,12 +16,21 @@ from ecomctl.qa.thresholds import thresholds
 from ecomctl.qa.variants import variant_checks
 from ecomctl.types import Check, Poster, QAResult
 
-# the code whose change can change a verdict: the checks and their thresholds, and the OCR engines (the
-# report writers, qa/__init__.py included, are not here: a new report layout re-grades nothing)
-_GRADING_CODE = ("qa/grade.py", "qa/registry.py", "qa/checks.py", "qa/brand.py", "qa/metrics.py", "qa/layout_metrics.py",
-                 "qa/text.py", "qa/thresholds.py", "qa/variants.py", "qa/style.py", "text/ocr/__init__.py",
-                 "text/ocr/rapidocr.py",
-                 "text/ocr/paddleocr.py")
+# the code whose change can change a verdict: the table and every measurer module it names (grading_code),
+# these helpers they share, and the OCR engines (the report writers, qa/__init__.py included, are not here: a
+# new report layout re-grades nothing)
+_SHARED_CODE = ("qa/grade.py", "qa/registry.py", "qa/thresholds.py", "qa/metrics.py", "text/colour.py",
+                "text/ocr/__init__.py", "text/ocr/rapidocr.py", "text/ocr/paddleocr.py")
+
+
+def grading_code() -> tuple[str, ...]:
+    """The source files (relative to the package) a verdict depends on: the shared ones above and the module
+    of every measurer the check table names (a check added in its own module counts without a list here)."""
+    measured = [m.function.partition(":")[0].removeprefix("ecomctl.").replace(".", "/") + ".py"
+                for m in registry.MEASURES]
+    return tuple(dict.fromkeys([*_SHARED_CODE, *measured]))
+
+
 _CODE_DIGEST: str | None = None
 
 
@@ -34,7 +43,7 @@ def _code_digest() -> str:
 
         from ecomctl import source_digest
 
-        h = hashlib.sha256(source_digest(_GRADING_CODE).encode())
+        h = hashlib.sha256(source_digest(grading_code()).encode())
         for dist in ("rapidocr", "onnxruntime", "paddleocr"):
             try:
                 h.update(f"{dist}={metadata.version(dist)};".encode())
