@@ -103,3 +103,21 @@ def test_bench_and_the_tiny_models_take_their_backends_from_the_table():
                  and issubclass(render.BACKENDS.get(n), DiffusionBackend)]
     assert sorted(diffusion) == sorted(with_model)
     assert render.default_settings("sdxs")["steps"] == 1 and render.default_settings("compose") is None
+
+
+def test_the_optional_extractor_follows_the_same_rule(monkeypatch):
+    """grounded-sam was hidden on any ImportError; a fault in its own module is now one line naming it."""
+    from ecomctl import registry, subject
+
+    real = importlib.import_module
+
+    def broken(name: str):
+        if name == "ecomctl.subject.grounded_sam":
+            raise SyntaxError("invalid syntax", ("ecomctl/subject/grounded_sam.py", 7, 3, "def x(:", 7, 4))
+        return real(name)
+
+    monkeypatch.setattr(registry.importlib, "import_module", broken)
+    with pytest.raises(BrokenModule) as e:
+        subject._load_builtins()
+    assert str(e.value) == ("ecomctl/subject/grounded_sam.py:7: subject extractor 'grounded-sam' cannot be "
+                            "loaded: SyntaxError: invalid syntax")

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 from PIL import Image
 
 from ecomctl.errors import BackendUnavailable, ExtractionError
-from ecomctl.registry import Registry
+from ecomctl.registry import Registry, import_builtin
 from ecomctl.types import Box, Subject
 
 
@@ -164,10 +164,10 @@ def has_useful_alpha(image: Image.Image) -> bool:
 
 
 def _load_builtins() -> None:
-    # importing registers; grounded_sam is optional (heavy deps are imported inside it lazily)
+    # importing registers; grounded_sam's heavy packages are imported inside it lazily, so only a missing
+    # optional extra may hide it (an error in its own code is one line naming the file, as for backends)
     from ecomctl.subject import alpha, classical, saliency  # noqa: F401
 
-    try:
-        from ecomctl.subject import grounded_sam  # noqa: F401
-    except ImportError:
-        pass
+    why = import_builtin("ecomctl.subject.grounded_sam", "subject extractor 'grounded-sam'")
+    if why is not None:
+        EXTRACTORS.hide("grounded-sam", why)
