@@ -92,7 +92,8 @@ def fetch_ahead(rows: list[SkuRow], store: OutputStore, settings: InputConfig) -
         feed.close()
         return feed
     pool = ThreadPoolExecutor(min(settings.url_concurrency, len(waiting)), thread_name_prefix="ecomctl-photo")
-    feed.on_cancel(lambda: pool.shutdown(wait=False, cancel_futures=True))
+    stop = threading.Event()  # the run stopped: a download under way ends at its next read, storing nothing
+    feed.on_cancel(lambda: (stop.set(), pool.shutdown(wait=False, cancel_futures=True)))
     left = [len(waiting)]
     lock = threading.Lock()
 
@@ -112,7 +113,7 @@ def fetch_ahead(rows: list[SkuRow], store: OutputStore, settings: InputConfig) -
             pool.shutdown(wait=False)
 
     for url in waiting:
-        fut = pool.submit(_fetch_quietly, url, store, settings)
+        fut = pool.submit(_fetch_quietly, url, store, settings, stop)
         fut.add_done_callback(lambda f, u=url: done(u, f))
     return feed
 
@@ -229,10 +230,11 @@ def _status(code: int, settings: InputConfig) -> str:
 _LOCAL = threading.local()  # one requests.Session per download thread (a Session is not thread-safe)
 
 
-def _fetch_quietly(url: str, store: OutputStore, settings: InputConfig) -> str | None:
+def _fetch_quietly(url: str, store: OutputStore, settings: InputConfig,
+                   stop: threading.Event | None = None) -> str | None:
     """None when the cached photo is current, else why it could not be fetched."""
     try:
-        fetch(url, store, settings, _session(settings))
+        fetch(url, store, settings, _session(settings), stop)
     except FetchError as e:
         return str(e)
     except OSError as e:
@@ -294,7 +296,8 @@ def _redirect_guard(hosts: list[str]) -> Callable[..., None]:
     return check
 
 
-def fetch(url: str, store: OutputStore, settings: InputConfig, session: requests.Session) -> bool:
+def fetch(url: str, store: OutputStore, settings: InputConfig, session: requests.Session,
+          stop: threading.Event | None = None) -> bool:
     """Bring the cached copy of `url` up to date; True when new bytes were stored. With a cached copy the
     request is conditional (If-None-Match / If-Modified-Since): 304 keeps the file untouched, so its stat,
     and the digest a sidecar recorded for it, stay valid. Raises FetchError."""
@@ -312,7 +315,7 @@ def fetch(url: str, store: OutputStore, settings: InputConfig, session: requests
                 return False
             if r.status_code != 200:
                 raise FetchError(_status(r.status_code, settings))
-            _store_body(r, path, settings)
+            _store_body(r, path, settings, stop)
             new = {"url": hide_credentials(url), "etag": r.headers.get("ETag"),
                    "last_modified": r.headers.get("Last-Modified")}
     except (requests.RequestException, HTTPError) as e:  # urllib3's own from reading the body (read1)
@@ -338,7 +341,8 @@ def _validators(meta_path: Path, url: str) -> dict[str, Any]:
     return meta if isinstance(meta, dict) and meta.get("url") == hide_credentials(url) else {}
 
 
-def _store_body(r: requests.Response, path: Path, settings: InputConfig) -> None:
+def _store_body(r: requests.Response, path: Path, settings: InputConfig,
+                stop: threading.Event | None = None) -> None:
     """The body streamed into the cache file (atomically: a failed download leaves the old copy whole),
     refused as soon as it passes `url_max_mb` (counted after any Content-Encoding is undone) or takes longer
     than `url_download_timeout`."""
@@ -357,6 +361,8 @@ def _store_body(r: requests.Response, path: Path, settings: InputConfig) -> None
             n += len(chunk)
             if n > cap:
                 raise too_big
+            if stop is not None and stop.is_set():  # the run is over: nothing more is written into OUT
+                raise FetchError("the run stopped")
             if time.monotonic() > deadline:
                 raise FetchError(f"still downloading after {settings.url_download_timeout:g} s "
                                  "(input.url_download_timeout)")

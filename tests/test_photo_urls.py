@@ -541,3 +541,20 @@ def test_the_photo_cache_forgets_photos_no_run_named_for_its_days(tmp_path: Path
     assert store.photo_validators(urls["back"]).stat().st_mtime > long_ago + 86400  # marked used now
     after = store.photo(urls["back"]).stat()
     assert (after.st_mtime_ns, after.st_ino) == (photo_stat.st_mtime_ns, photo_stat.st_ino)  # sidecars still match
+
+
+def test_a_cancelled_run_leaves_no_download_writing(tmp_path: Path, site):
+    """Ctrl-C or a full disk cancels the feed: a download under way stops at its next read and stores nothing,
+    so nothing writes into OUT once the run has let go of it (the trickling host would go on for 100 s)."""
+    from ecomctl.photos import fetch_ahead
+
+    _, base = site
+    store = OutputStore(tmp_path / "out")
+    feed = fetch_ahead(_rows(tmp_path, [f"{base}/trickle.png"]), store, _settings(**{"input.url_download_timeout": 600}))
+    while not [h for h in site[0].seen if h[0] == "/trickle.png"]:  # the download has started
+        time.sleep(0.05)
+    feed.cancel()
+    for t in [t for t in threading.enumerate() if t.name.startswith("ecomctl-photo")]:
+        t.join(timeout=30)
+        assert not t.is_alive()
+    assert list(store.photo_cache.iterdir()) == []  # nothing half-written left behind either
