@@ -2,14 +2,16 @@
 or its first scene — and each of its posters gets a `style.campaign` check against that reference.
 
 Here: campaign names and given references, which rows join the run's campaign, the order (each campaign's
-first SKU, then the rest), the reference made from a first scene, and the scoring step (`Scorer`), which
-applies the check that qa/style.py measures and has the store keep it in the poster's sidecar. The store
-names `OUT/campaigns/<name>.png`; `render/styles.py` treats the reference as a style image."""
+first SKU, then the rest), the reference made from a first scene, and the scoring: `with_check` adds the
+check that qa/style.py measures to a poster's verdict where it is graded (the worker, a re-grade), before
+the store writes its sidecar, so the sidecar is written once; `Scorer` scores what could not be scored
+there (a campaign's first SKU, rendered before its reference existed). The store names
+`OUT/campaigns/<name>.png`; `render/styles.py` treats the reference as a style image."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -27,9 +29,10 @@ from ecomctl.io import open_image
 from ecomctl.qa import merge_checks, style
 from ecomctl.qa.thresholds import thresholds
 from ecomctl.store import OutputStore, atomic_save_image
+from ecomctl.store.files import cached_digest
 from ecomctl.store.posters import rewrite_sidecar
 from ecomctl.store.sidecar import qa_json, read_sidecar
-from ecomctl.types import Check, ItemResult, QAResult, SkuRow
+from ecomctl.types import Check, ItemResult, Poster, QAResult, SkuRow
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 REF_SIDE = 1536  # longest side a campaign reference is stored at (it is blurred or resized by every backend)
@@ -174,10 +177,55 @@ def _save(out: Path, name: str, image: Image.Image) -> Path:
     return target
 
 
+_VECTORS: dict[str, np.ndarray] = {}  # reference content digest → style vector, per process
+
+
+def reference_vector(path: Path) -> np.ndarray | None:
+    """The style vector of a campaign reference (None when there is none), once per process per content."""
+    try:
+        digest = cached_digest(path)
+    except OSError:
+        return None
+    if digest not in _VECTORS:
+        with Image.open(path) as im:
+            _VECTORS[digest] = style.style_vector(im)
+    return _VECTORS[digest]
+
+
+def poster_check(poster: Poster, store: OutputStore, cfg: Config, rendered: bool = True) -> Check | None:
+    """The `style.campaign` check of a campaign's poster against OUT/campaigns/<name>.png, made from the poster
+    in memory. `rendered`: only for a poster rendered against that reference (the run's first SKU of a
+    campaign renders before its reference exists: `Scorer` scores it later); else any campaign poster (a
+    re-grade by `ecomctl qa`). None: no check to add here."""
+    limits, name = thresholds(cfg).style, poster.row.campaign
+    if not (name and limits.enabled):
+        return None
+    path = store.campaign_reference(name)
+    if rendered and (not poster.row.style or Path(poster.row.style) != path):
+        return None
+    vector = reference_vector(path)
+    if vector is None and rendered:
+        return None
+    image = None if vector is None else poster.image
+    return style.campaign_check(image, np.asarray(poster.subject_mask), vector, name, limits.campaign_warn)
+
+
+def with_check(poster: Poster, verdict: QAResult, store: OutputStore, cfg: Config,
+               rendered: bool = True) -> QAResult:
+    """`verdict` with the poster's campaign check (see `poster_check`), before the store writes it."""
+    check = poster_check(poster, store, cfg, rendered)
+    return verdict if check is None else merge_checks(verdict, [check])
+
+
+def scored(qa: QAResult | None) -> bool:
+    """Whether a verdict carries its campaign check."""
+    return qa is not None and any(c.name == style.CHECK for c in qa.checks)
+
+
 class Scorer:
-    """The scoring step: adds a `style.campaign` check to each poster of a campaign (and, through the store, to
-    its sidecar); other results pass through. Reference vectors are computed once per campaign, from
-    OUT/campaigns/<name>.png."""
+    """The run's scoring step for what was not scored where it was graded: adds a `style.campaign` check to a
+    campaign poster that has none (a campaign's first SKU) and has the store rewrite its sidecar; other
+    results pass through. Reference vectors come from OUT/campaigns/<name>.png."""
 
     def __init__(self, out: Path, cfg: Config):
         limits = thresholds(cfg).style
@@ -190,8 +238,10 @@ class Scorer:
     def _score(self, res: ItemResult) -> ItemResult:
         if res.sidecar is None or res.image is None or res.status == "error":
             return res
-        if res.resumed and (not res.campaign or (res.qa and any(c.name == style.CHECK for c in res.qa.checks))):
+        if res.resumed and (not res.campaign or scored(res.qa)):
             return res  # unchanged since it was scored (a new reference or threshold re-renders or re-grades it)
+        if res.campaign and scored(res.qa):
+            return res  # scored where it was graded, against the reference it was rendered with
         try:
             data = read_sidecar(res.sidecar)
         except EcomctlError:
@@ -200,19 +250,12 @@ class Scorer:
         if not name:
             return res
         if name not in self.refs:
-            self.refs[name] = self._reference_vector(name)
+            self.refs[name] = reference_vector(self.store.campaign_reference(name))
         check = self._check(res, data, name)
         qa = merge_checks(res.qa or QAResult("pass"), [check])
         if (data.get("qa") or {}) != qa_json(qa):
             rewrite_sidecar(res.sidecar, {**data, "qa": qa_json(qa)})
         return replace(res, qa=qa, status=qa.status, campaign=name)
-
-    def _reference_vector(self, name: str) -> np.ndarray | None:
-        path = self.store.campaign_reference(name)
-        if not path.is_file():
-            return None
-        with Image.open(path) as im:
-            return style.style_vector(im)
 
     def _check(self, res: ItemResult, data: dict[str, Any], name: str) -> Check:
         ref = self.refs[name]
@@ -223,9 +266,3 @@ class Scorer:
         mask = np.asarray(Image.open(mask_path).convert("L")) if mask_path and mask_path.is_file() else None
         with Image.open(res.image) as im:
             return style.campaign_check(im, mask, ref, name, self.warn)
-
-
-def score_campaigns(out: Path, results: Sequence[ItemResult], cfg: Config) -> list[ItemResult]:
-    """Every result through one Scorer (`ecomctl qa OUT` rescoring a finished folder)."""
-    scorer = Scorer(out, cfg)
-    return [scorer(r) for r in results]

@@ -314,7 +314,10 @@ def _regrade(row: SkuRow, ctx: RunContext, sidecars: list[Path]) -> list[ItemRes
     from ecomctl.qa.recheck import regrade_sku
 
     qa.process_ocr(ctx.cfg)
-    results = regrade_sku(ctx.store, sidecars, ctx.cfg, ctx.grading_key)
+    from ecomctl.engine import campaigns  # (it imports this module)
+
+    results = regrade_sku(ctx.store, sidecars, ctx.cfg, ctx.grading_key,
+                          also=lambda p, v: campaigns.with_check(p, v, ctx.store, ctx.cfg))
     if any(r.status == "error" for r in results):  # a layer that cannot be read back: make the poster again
         digest = cached_digest(row.image)
         return _render(row, ctx, item_key(row, ctx, digest), digest)
@@ -363,6 +366,9 @@ def _render(row: SkuRow, ctx: RunContext, key: str, digest: str) -> list[ItemRes
         posters.append(poster)
     verdicts = [qa.check_poster(p, cfg) for p in posters]
     verdicts = qa.check_variants(posters, verdicts, cfg)
+    from ecomctl.engine import campaigns  # (it imports this module)
+
+    verdicts = [campaigns.with_check(p, v, ctx.store, cfg) for p, v in zip(posters, verdicts)]
     for poster, verdict in zip(posters, verdicts):
         results.append(_write(poster, verdict, subject, key, digest, ctx))
     ctx.store.clear_log(row.sku)
@@ -433,6 +439,9 @@ def _write(poster: Poster, verdict: Any, subject: Subject, key: str, digest: str
                          compress_level=ctx.cfg.render.png_compress, thumb=(report.thumb_px, report.thumb_quality))
     timings = sidecar["timings"]
     status = verdict.status if verdict else "pass"
+    from ecomctl.qa.style import CHECK
+
+    scored = verdict is not None and any(c.name == CHECK for c in verdict.checks)  # its campaign's check
     return ItemResult(sku=row.sku, variant=v, status=status, image=files.image, sidecar=files.sidecar, qa=verdict,
                       seconds=timings["total"], where=row.where, subject_method=subject.method,
-                      subject_note=subject.note)
+                      subject_note=subject.note, campaign=row.campaign if scored else None)

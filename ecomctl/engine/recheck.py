@@ -1,6 +1,6 @@
 """`ecomctl qa OUT`: recompute QA for a finished output folder from what the store kept (e.g. after a
-threshold change): every SKU re-graded (qa/recheck.py), the campaign stage's style check applied again
-(engine/campaigns.py), each sidecar's `qa` and the run's reports rewritten."""
+threshold change): every SKU re-graded (qa/recheck.py) with the campaign stage's style check
+(engine/campaigns.py), each sidecar's `qa` written once, and the run's reports rewritten."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ecomctl.config import Config
-from ecomctl.engine.campaigns import score_campaigns
+from ecomctl.engine.campaigns import with_check
 from ecomctl.errors import EcomctlError
 from ecomctl.qa import grading_key, preflight, write_reports
 from ecomctl.qa.recheck import regrade_sku
 from ecomctl.store import OutputStore
-from ecomctl.types import ItemResult
+from ecomctl.types import ItemResult, Poster, QAResult
 
 OnResult = Callable[[ItemResult], None]
 
@@ -33,12 +33,15 @@ def recheck(out_dir: Path, cfg: Config, on_result: OnResult | None = None) -> li
     for path in sidecars:
         groups.setdefault(path.parent.name, []).append(path)
     results: list[ItemResult] = []
+
+    def campaign_check(poster: Poster, verdict: QAResult) -> QAResult:  # against OUT/campaigns/<name>.png
+        return with_check(poster, verdict, store, cfg, rendered=False)
+
     with store.lock():  # never rewrite sidecars while a render writes the same folder
         for paths in groups.values():
-            for res in regrade_sku(store, paths, cfg, key):
+            for res in regrade_sku(store, paths, cfg, key, also=campaign_check):
                 results.append(res)
                 if on_result:
                     on_result(res)
-        results = score_campaigns(store.root, results, cfg)  # campaign posters vs their campaign's reference
         write_reports(store.root, results, cfg)
     return results

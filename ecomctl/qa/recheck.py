@@ -4,20 +4,24 @@ settings changed (engine/item.py) both come here."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from ecomctl.config import Config
 from ecomctl.errors import EcomctlError
 from ecomctl.qa import check_poster, check_variants
+from ecomctl.qa.style import CHECK
 from ecomctl.store import OutputStore
 from ecomctl.store.posters import load_poster, rewrite_sidecar
 from ecomctl.store.sidecar import SidecarError, qa_json, read_sidecar
 from ecomctl.types import ItemResult, Poster, QAResult
 
 
-def regrade_sku(store: OutputStore, paths: list[Path], cfg: Config, key: str | None = None) -> list[ItemResult]:
+def regrade_sku(store: OutputStore, paths: list[Path], cfg: Config, key: str | None = None,
+                also: Callable[[Poster, QAResult], QAResult] | None = None) -> list[ItemResult]:
     """Grade one SKU's stored posters (its variants' sidecars) again from their layers and write each new
-    verdict — and `key`, the grading key it was made with — into its sidecar. The poster files are only
+    verdict — and `key`, the grading key it was made with — into its sidecar (once: `also` adds the checks
+    of a later stage first, e.g. a campaign's style check). The poster files are only
     read. `ecomctl qa` and a render whose QA settings changed both come here."""
     loaded: list[tuple[Path, Poster]] = []
     errors: list[ItemResult] = []
@@ -31,6 +35,8 @@ def regrade_sku(store: OutputStore, paths: list[Path], cfg: Config, key: str | N
                                      error=f"cannot rebuild poster from {path.name}: {why}"))
     posters = [p for _, p in loaded]
     verdicts = check_variants(posters, [check_poster(p, cfg) for p in posters], cfg)
+    if also is not None:
+        verdicts = [also(p, v) for p, v in zip(posters, verdicts)]
     results = [_store(store, path, poster, qa, key) for (path, poster), qa in zip(loaded, verdicts)]
     return sorted(results + errors, key=lambda r: r.variant or 0)
 
@@ -48,7 +54,9 @@ def _store(store: OutputStore, path: Path, poster: Poster, qa: QAResult, key: st
     data["timings"]["qa"] = round(float(sum(seconds.values())), 3)
     rewrite_sidecar(path, data)
     subject = data.get("subject", {})
+    scored = any(c.name == CHECK for c in qa.checks)  # its campaign's style check
     return ItemResult(sku=poster.row.sku, variant=poster.variant, status=qa.status,
                       image=store.of_sidecar(path).layer(data["image"]), sidecar=path, qa=qa,
                       seconds=float(sum(seconds.values())), where=poster.row.where,
-                      subject_method=subject.get("method"), subject_note=subject.get("note"))
+                      subject_method=subject.get("method"), subject_note=subject.get("note"),
+                      campaign=poster.row.campaign if scored else None)
