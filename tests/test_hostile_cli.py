@@ -33,7 +33,7 @@ class Case:
 M = "{m}"
 USAGE = [
     Case("unknown-option", ("render", M, "--bogus"),
-         "error: No such option: --bogus (Possible options: --columns, --out) (see 'ecomctl render --help')"),
+         "error: No such option: --bogus (Possible options: --columns, --logos, --out) (see 'ecomctl render --help')"),
     Case("unknown-command", ("rendr",),
          "error: No such command 'rendr'. Did you mean 'render'? (see 'ecomctl --help')"),
     Case("missing-argument", ("render",), "error: Missing argument 'manifest'. (see 'ecomctl render --help')"),

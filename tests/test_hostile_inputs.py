@@ -313,7 +313,7 @@ CASES = [
          f"error: {Y}:1:26: title: control character U+001B (ESC) at character 1; remove it"),
     Case("yaml-merge-from-defaults", validate("m.yaml", "defaults: &d {size: story}\nskus:\n"
                                               "  - {<<: *d, sku: A, image: p.png, title: t}\n"),
-         0, "{tmp}/m.yaml: ok — 1 SKUs, 2 posters"),
+         0, "{tmp}/m.yaml: ok — 1 SKU, 2 posters"),
     Case("yaml-bad-merge", validate("m.yaml", "- {<<: 5, sku: A, image: p.png, title: t}\n"), 2,
          f"error: {Y}:1:4: <<: a merge needs a mapping (an anchored row or defaults)"),
     Case("yaml-scalar-document", validate("m.yaml", "just text\n"), 2,

@@ -87,7 +87,7 @@ def test_xlsx_validate_says_what_it_read(tmp_path: Path) -> None:
     book = _workbook(tmp_path / "catalog.xlsx")
     res = runner.invoke(app, ["validate", str(book), "--sheet", "Spring", "--config", str(_config(tmp_path))])
     assert res.exit_code == 0, res.output
-    assert res.stdout.splitlines() == [f"{book}: ok — 1 SKUs, 1 posters", "read as Excel workbook, sheet 'Spring'"]
+    assert res.stdout.splitlines() == [f"{book}: ok — 1 SKU, 1 poster", "read as Excel workbook, sheet 'Spring'"]
 
 
 def test_xlsx_problems_name_sheet_row_and_column_letter(tmp_path: Path) -> None:
@@ -152,7 +152,7 @@ def test_text_manifest_validates_and_says_how_it_was_read(tmp_path: Path, name: 
     (tmp_path / name).write_bytes(data)
     res = runner.invoke(app, ["validate", str(tmp_path / name), "--config", str(_config(tmp_path))])
     assert res.exit_code == 0, res.output
-    assert res.stdout.splitlines() == [f"{tmp_path / name}: ok — 1 SKUs, 1 posters", f"read as {read_as}"]
+    assert res.stdout.splitlines() == [f"{tmp_path / name}: ok — 1 SKU, 1 poster", f"read as {read_as}"]
     row = load_manifest(tmp_path / name).rows[0]
     if name == "semicolon.csv":  # commas inside cells are text, not a delimiter
         assert (row.title, row.price) == ("Serum, 50 ml", "29,90 €")

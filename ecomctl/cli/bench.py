@@ -34,10 +34,10 @@ def register(app: typer.Typer) -> None:
     def bench(
         manifest: Path = typer.Argument(None, help="compose only: the manifest `render` runs end to end."),
         backend: str = typer.Option(..., "--backend", "-b", help="Diffusion backend to time, or compose."),
-        size: str = typer.Option(None, "--size", help="WxH [default: 1024x1024; sdxs 512x512; tiny 128x128]."),
-        steps: int = typer.Option(None, "--steps", help="Denoising steps [default: the backend's]."),
+        size: str = typer.Option(None, "--size", help="WxH \\[default: 1024x1024; sdxs 512x512; tiny 128x128]."),
+        steps: int = typer.Option(None, "--steps", help="Denoising steps \\[default: the backend's]."),
         batch: int = typer.Option(1, "--batch", help="Images per pipeline call."),
-        device: str = typer.Option("auto", "--device", help="cpu, cuda, cuda:1 … [default: auto]."),
+        device: str = typer.Option("auto", "--device", help="cpu, cuda, cuda:1 … \\[default: auto]."),
         dtype: str = typer.Option("auto", "--dtype", help="auto | bf16 | fp16 | fp32."),
         random_weights: bool = typer.Option(False, "--random-weights",
                                             help="Build the architecture from config with random weights."),
@@ -46,7 +46,7 @@ def register(app: typer.Typer) -> None:
                                      "compose: a venv/python with an earlier ecomctl, run in the same benchmark."),
         workers: str = typer.Option("1,2", "--workers", "-j", help="compose: worker counts to run, e.g. 1,2."),
         repeats: int = typer.Option(2, "--repeats", help="Timed runs after one warm-up."),
-        threads: int = typer.Option(None, "--threads", help="torch CPU threads [default: torch's]."),
+        threads: int = typer.Option(None, "--threads", help="torch CPU threads \\[default: torch's]."),
         config: Path = typer.Option(None, "--config", "-c", help="YAML config (backends.<name> settings)."),
         out: Path = typer.Option(None, "--out", "-o", help="Also write the JSON here."),
     ) -> None:

@@ -25,7 +25,7 @@ def register(app: typer.Typer) -> None:
         method: str = typer.Option(None, "--method", "-m",
                                    help="auto | alpha | grounded-sam | saliency | classical (default: config subject.method)."),
         config: Path = typer.Option(None, "--config", "-c", help="YAML config file (layered over defaults)."),
-        sheet: str = typer.Option(None, "--sheet", help="Sheet of an Excel workbook to read [default: the first]."),
+        sheet: str = typer.Option(None, "--sheet", help="Sheet of an Excel workbook to read \\[default: the first]."),
         columns: str = typer.Option(None, "--columns", help=COLUMNS_HELP, metavar="FIELD=COLUMN,…"),
     ) -> None:
         """Extract every SKU's product: RGBA cutout, mask, overlay preview, plus one contact sheet. Reads the

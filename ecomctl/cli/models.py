@@ -72,7 +72,7 @@ def register(app: typer.Typer) -> None:
     @models.command("check")
     @guard
     def check(
-        names: list[str] = typer.Argument(None, metavar="[BACKEND]...", help="Backend(s) to check [default: all]."),
+        names: list[str] = typer.Argument(None, metavar="[BACKEND]...", help="Backend(s) to check \\[default: all]."),
         backend: list[str] = typer.Option(None, "--backend", "-b", help="Backend(s) to check (same as BACKEND)."),
         config: Path = typer.Option(None, "--config", "-c", help="YAML config file."),
         as_json: bool = typer.Option(False, "--json", help="Print JSON instead of lines."),

@@ -42,10 +42,10 @@ def register(app: typer.Typer) -> None:
     @guard
     def render(
         manifest: Path = typer.Argument(..., help="Manifest of SKUs: CSV/TSV, Excel (.xlsx) or YAML."),
-        sheet: str = typer.Option(None, "--sheet", help="Sheet of an Excel workbook to read [default: the first]."),
+        sheet: str = typer.Option(None, "--sheet", help="Sheet of an Excel workbook to read \\[default: the first]."),
         columns: str = typer.Option(None, "--columns", help=COLUMNS_HELP, metavar="FIELD=COLUMN,…"),
         logos: Path = typer.Option(None, "--logos", help=LOGOS_HELP, metavar="DIR"),
-        out: str = typer.Option(None, "--out", "-o", help="Output folder [default: run.out = out].", metavar="<path>"),
+        out: str = typer.Option(None, "--out", "-o", help="Output folder \\[default: run.out = out].", metavar="<path>"),
         backend: str = typer.Option(None, "--backend", "-b", help="Render backend (compose, sdxl-inpaint, …)."),
         config: Path = typer.Option(None, "--config", "-c", help="YAML config file (layered over defaults)."),
         devices: str = typer.Option(None, "--devices", help="Device(s), e.g. cpu or cuda:0,cuda:1."),
@@ -60,7 +60,7 @@ def register(app: typer.Typer) -> None:
         campaign: str = typer.Option(None, "--campaign", help="Campaign of every row that names none: its SKUs "
                                      "share one reference style (render.campaign)."),
         campaign_ref: Path = typer.Option(None, "--campaign-ref", help="Reference image of --campaign "
-                                          "[default: the campaign's first scene rendered]."),
+                                          "\\[default: the campaign's first scene rendered]."),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress or per-poster lines; print "
                                    "only failed/error posters and the summary, and only when the run fails."),
     ) -> None:

@@ -16,7 +16,7 @@ def register(app: typer.Typer) -> None:
         manifest: Path = typer.Argument(..., help="Manifest of SKUs: CSV/TSV (UTF-8, UTF-16 with BOM or GBK/GB18030; "
                                         "comma, semicolon or tab), an Excel workbook (.xlsx) or YAML."),
         config: Path = typer.Option(None, "--config", "-c", help="YAML config file."),
-        sheet: str = typer.Option(None, "--sheet", help="Sheet of an Excel workbook to read [default: the first]."),
+        sheet: str = typer.Option(None, "--sheet", help="Sheet of an Excel workbook to read \\[default: the first]."),
         columns: str = typer.Option(None, "--columns", help=COLUMNS_HELP, metavar="FIELD=COLUMN,…"),
         logos: Path = typer.Option(None, "--logos", help=LOGOS_HELP, metavar="DIR"),
         check_urls: bool = typer.Option(False, "--check-urls", help="Ask each photo URL's host whether it is "
@@ -37,7 +37,8 @@ def register(app: typer.Typer) -> None:
         cfg = build_config(config, {"input.logos": logos})
         manifest_, _ = load_run_manifest(manifest, cfg, sheet=sheet, columns=columns)
         posters = sum(r.variants for r in manifest_.rows)
-        console.print(f"{manifest}: ok — {len(manifest_.rows)} SKUs, {posters} posters", highlight=False,
+        console.print(f"{manifest}: ok — {_count(len(manifest_.rows), 'SKU')}, {_count(posters, 'poster')}",
+                      highlight=False,
                       soft_wrap=True)
         console.print(f"read as {manifest_.source}", highlight=False, soft_wrap=True)
         if manifest_.mapping:
@@ -55,3 +56,7 @@ def register(app: typer.Typer) -> None:
         elif urls:
             console.print(f"{urls} photo URL{'s' if urls > 1 else ''} checked as URLs only (render downloads them; "
                           "--check-urls asks their hosts)", highlight=False, soft_wrap=True)
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
