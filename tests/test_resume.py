@@ -184,6 +184,64 @@ def test_a_copied_folder_is_hashed_once_then_trusted(small_manifest: Path, fast_
     assert counted_digests == []
 
 
+def test_a_copied_folder_and_photos_rewrite_each_sidecar_once(small_manifest: Path, fast_config: Path,
+                                                               tmp_path: Path, monkeypatch):
+    """OUT copied with the photos (new inodes and mtimes for both): the first night records each poster's new
+    stat and its photo's in one write of its sidecar (was two: the poster's, then the photo's), and the
+    next night trusts both without hashing or writing anything."""
+    import shutil
+
+    out = tmp_path / "out"
+    assert _render(small_manifest, out, fast_config).exit_code == 0
+    moved = tmp_path / "moved"
+    shutil.copytree(out, moved)
+    for photo in ("a.png", "b.png"):  # the photos' bytes stay, their stat changes (as a copy does)
+        path = small_manifest.parent / photo
+        path.write_bytes(path.read_bytes())
+    writes: list[str] = []
+    real = store_posters.atomic_write_json
+
+    def counting(path, data):
+        writes.append(Path(path).name)
+        return real(path, data)
+
+    monkeypatch.setattr(store_posters, "atomic_write_json", counting)
+    store_files._DIGESTS.clear()
+    res = _render(small_manifest, moved, fast_config)
+    assert res.stdout.count("(unchanged)") == 3
+    assert sorted(writes) == ["A1-v1.json", "A1-v2.json", "B2-v1.json"]
+    sidecars = _sidecars(moved)
+    for name, d in sidecars.items():
+        poster = moved / d["sku"] / d["image"]
+        photo = small_manifest.parent / ("a.png" if d["sku"] == "A1" else "b.png")
+        assert [d["poster"]["mtime_ns"], d["poster"]["ino"]] == [poster.stat().st_mtime_ns, poster.stat().st_ino]
+        assert d["inputs"]["image_stat"] == store_files.stat_key(photo), name
+    writes.clear()
+    assert _render(small_manifest, moved, fast_config).stdout.count("(unchanged)") == 3
+    assert writes == []
+
+
+def test_a_brand_row_on_a_noop_night_trusts_its_logo_and_photo_by_stat(tmp_path: Path, counted_digests: list[str]):
+    """A row with a logo and selling points: the night after its render reads neither the logo nor the photo
+    (both trusted from the sidecar by stat), and renders and re-grades nothing."""
+    import shutil
+
+    from tests.conftest import ROOT, write_manifest
+
+    make_product(tmp_path / "a.png")
+    shutil.copy(ROOT / "manifests" / "assets" / "logos" / "bebamom.png", tmp_path / "logo.png")
+    manifest = write_manifest(tmp_path / "m.csv", [
+        {"sku": "L1", "image": "a.png", "title": "Travel Mug", "price": "$24", "list_price": "$30",
+         "logo": "logo.png", "points": "Keeps hot 12 h|Leak-proof", "size": "512x512", "variants": "2"}])
+    cfg = load_config(None, {"run.out": str(tmp_path / "out"), "qa.text.enabled": False})
+    assert run_render(manifest, cfg).exit_code == 0
+    counted_digests.clear()
+    store_files._DIGESTS.clear()  # a new process, as the next night is
+    again = run_render(manifest, cfg)
+    assert again.resumed == 2 and again.regraded == 0
+    assert counted_digests == []
+
+
 def test_a_noop_night_dispatches_nothing(small_manifest: Path, tmp_path: Path, monkeypatch):
     """Finished SKUs are judged in the main process: no pool, worker or actor is asked about them."""
     cfg = load_config(None, {"run.out": str(tmp_path / "out"), "qa.text.enabled": False})

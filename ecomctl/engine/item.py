@@ -23,7 +23,13 @@ from ecomctl.render.prompt import NEGATIVE, build_prompt
 from ecomctl.render.styles import preset_walk, resolve_style
 from ecomctl.store import OutputStore, PosterFiles
 from ecomctl.store.files import cached_digest, fault_of, stat_key
-from ecomctl.store.posters import logo_name, poster_intact, rewrite_sidecar, write_poster, write_source_mask
+from ecomctl.store.posters import (
+    check_poster_file,
+    logo_name,
+    refresh_sidecar,
+    write_poster,
+    write_source_mask,
+)
 from ecomctl.store.sidecar import (
     SidecarError,
     layout_json,
@@ -188,9 +194,17 @@ def resume_state(row: SkuRow, ctx: RunContext) -> Resume:
     if any(d is None or d.get("key") != key for d in sidecars):
         return state
     try:
-        if not all(poster_intact(f, d, ctx.verify) for f, d in zip(posters, sidecars)):
-            return state
-        _refresh_photo_stat(row, posters, sidecars, digest)
+        stale: set[int] = set()  # sidecars whose recorded stat data changed: each written once, below
+        for i, (files, data) in enumerate(zip(posters, sidecars)):
+            intact, refreshed = check_poster_file(files, data, ctx.verify)
+            if not intact:
+                return state
+            if refreshed:
+                stale.add(i)
+        _refresh_input_stats(row, sidecars, digest, stale)
+        for i in sorted(stale):
+            if not refresh_sidecar(posters[i].sidecar, sidecars[i]):
+                break
         if any(d.get("qa_key") != ctx.grading_key for d in sidecars):
             state.regrade = [f.sidecar for f in posters]
             return state
@@ -200,9 +214,10 @@ def resume_state(row: SkuRow, ctx: RunContext) -> Resume:
     return state
 
 
-def _refresh_photo_stat(row: SkuRow, posters: list[PosterFiles], sidecars: list[Any], digest: str) -> None:
-    """A photo whose stat changed but whose bytes did not (touched, copied): record its new stat, so the next
-    night trusts it again instead of hashing it (best effort)."""
+def _refresh_input_stats(row: SkuRow, sidecars: list[Any], digest: str, stale: set[int]) -> None:
+    """A photo whose stat changed but whose bytes did not (touched, copied): record its new stat in the
+    sidecars (in memory; the indexes of those that changed join `stale`, which the caller writes once with
+    the poster's own refreshed stat), so the next night trusts it again instead of hashing it."""
     try:
         now = stat_key(row.image)
     except OSError:
@@ -213,17 +228,14 @@ def _refresh_photo_stat(row: SkuRow, posters: list[PosterFiles], sidecars: list[
             logo = {"logo_stat": stat_key(row.logo), "logo_sha256": logo_digest(row, sidecars[0])}
         except OSError:
             logo = {}
-    for files, data in zip(posters, sidecars):
+    for i, data in enumerate(sidecars):
         inputs = data["inputs"]
         fresh = {"image_stat": now} if inputs.get("image_sha256") == digest else {}
         if logo and inputs.get("logo_sha256") == logo["logo_sha256"]:
             fresh["logo_stat"] = logo["logo_stat"]
         if any(inputs.get(k) != v for k, v in fresh.items()):
             data["inputs"] = {**inputs, **fresh}
-            try:
-                rewrite_sidecar(files.sidecar, data)
-            except OSError:
-                return
+            stale.add(i)
 
 
 def _stored_result(row: SkuRow, files: PosterFiles, data: dict[str, Any]) -> ItemResult:

@@ -98,36 +98,48 @@ def poster_intact(files: PosterFiles, data: dict[str, Any], verify: bool = False
     recorded at write time → unchanged, without reading it. Any write to the file (truncation, a copy over
     it, an editor's save) changes its mtime or inode, and then — or with `verify` — the bytes are hashed
     and compared with the recorded sha256. When the hash agrees (the folder was copied or restored), the
-    sidecar's recorded stat is refreshed, so the next night trusts it again."""
+    sidecar's recorded stat is refreshed, so the next night trusts it again (see `check_poster_file` for a
+    caller that has more to record in the same sidecar and writes it once)."""
+    intact, refreshed = check_poster_file(files, data, verify)
+    if refreshed:
+        refresh_sidecar(files.sidecar, data)
+    return intact
+
+
+def check_poster_file(files: PosterFiles, data: dict[str, Any], verify: bool = False) -> tuple[bool, bool]:
+    """(intact, refreshed): `poster_intact`'s judgement without writing anything; `refreshed` is True when the
+    poster was hashed, found equal and its new stat put in `data["poster"]`, which the caller then writes
+    (`refresh_sidecar`), together with anything else it refreshes in that sidecar: one write, not two."""
     want = data["poster"]
     try:
         st = files.image.stat()
         if st.st_size != want["bytes"]:
-            return False
+            return False, False
         if not all(files.layer(data["files"][k]).is_file() for k in ("subject", "cutout", "under")):
-            return False
+            return False, False
         logo = data["layout"].get("logo")
         if logo and not files.layer(logo["file"]).is_file():  # QA re-grades the logo box from it
-            return False
+            return False, False
         if not verify and (want.get("mtime_ns"), want.get("ino")) == (st.st_mtime_ns, st.st_ino):
-            return True
+            return True, False
         if file_digest(files.image) != want["sha256"]:
-            return False
+            return False, False
+    except OSError:
+        return False, False
+    if (want.get("mtime_ns"), want.get("ino")) == (st.st_mtime_ns, st.st_ino):
+        return True, False
+    data["poster"] = {**want, "mtime_ns": st.st_mtime_ns, "ino": st.st_ino}
+    return True, True
+
+
+def refresh_sidecar(sidecar: Path, data: dict[str, Any]) -> bool:
+    """Write a sidecar whose recorded stat data was refreshed (best effort: a read-only folder just hashes
+    again next time); False when it could not be written."""
+    try:
+        atomic_write_json(Path(sidecar), data)
     except OSError:
         return False
-    if (want.get("mtime_ns"), want.get("ino")) != (st.st_mtime_ns, st.st_ino):
-        _refresh_stat(files.sidecar, data, st)
     return True
-
-
-def _refresh_stat(sidecar: Path, data: dict[str, Any], st: os.stat_result) -> None:
-    """Record the verified poster's new stat in its sidecar (best effort: a read-only folder just hashes
-    again next time)."""
-    data["poster"] = {**data["poster"], "mtime_ns": st.st_mtime_ns, "ino": st.st_ino}
-    try:
-        atomic_write_json(sidecar, data)
-    except OSError:
-        pass
 
 
 def stored_thumbnail(sidecar: Path, px: int, quality: int) -> bytes | None:
