@@ -558,3 +558,25 @@ def test_a_cancelled_run_leaves_no_download_writing(tmp_path: Path, site):
         t.join(timeout=30)
         assert not t.is_alive()
     assert list(store.photo_cache.iterdir()) == []  # nothing half-written left behind either
+
+
+def test_extract_downloads_photos_by_url_into_its_folder_and_asks_again_the_next_time(tmp_path: Path, site):
+    """`ecomctl extract` fetches a photo by URL as render does (its --out folder keeps the cache a render's OUT
+    keeps): a 404 is that SKU's one error line, the rest are extracted, and the next extract asks with the
+    photo's ETag (304: nothing downloaded)."""
+    s, base = site
+    s.put("/p/a.png", _png(tmp_path, "a.png"))
+    make_product(tmp_path / "local.png")
+    m = write_manifest(tmp_path / "m.csv", [{"sku": "A", "image": f"{base}/p/a.png", "title": "T"},
+                                            {"sku": "GONE", "image": f"{base}/p/gone.png", "title": "T"},
+                                            {"sku": "LOCAL", "image": "local.png", "title": "T"}])
+    out = tmp_path / "cutouts"
+    for night in (1, 2):
+        res = runner.invoke(app, ["extract", str(m), "--out", str(out), "--method", "alpha"])
+        assert res.exit_code == 1, res.output
+        assert res.stdout.splitlines()[:3] == ["ok      A  alpha", f"error   GONE  {m}:3: {base}/p/gone.png: HTTP 404",
+                                               "ok      LOCAL  alpha"], night
+        assert (out / "A" / "A.cutout.png").is_file()
+    assert OutputStore(out).photo(f"{base}/p/a.png").is_file()
+    assert sorted(s.hits()) == [("/p/a.png", False, 200), ("/p/a.png", True, 304),
+                                ("/p/gone.png", False, 404), ("/p/gone.png", False, 404)]

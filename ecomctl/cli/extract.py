@@ -29,7 +29,8 @@ def register(app: typer.Typer) -> None:
         columns: str = typer.Option(None, "--columns", help=COLUMNS_HELP, metavar="FIELD=COLUMN,…"),
     ) -> None:
         """Extract every SKU's product: RGBA cutout, mask, overlay preview, plus one contact sheet. Reads the
-        manifests render reads (Excel, shop exports, --columns); photos by URL are rendered, not extracted."""
+        manifests render reads (Excel, shop exports, --columns); photos by URL are downloaded into the --out
+        folder's photo cache (DIR/.cache/photos/, asked again with their ETag the next time)."""
         from ecomctl.io import usable_dir
         from ecomctl.manifest import load_manifest
         from ecomctl.subject.catalog import SHEET, extract_catalog

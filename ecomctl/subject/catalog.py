@@ -16,7 +16,6 @@ from ecomctl.io import open_image
 from ecomctl.store.files import atomic_save_image, atomic_write_json
 from ecomctl.subject import check_settings, extract_subjects, usable_extractor
 from ecomctl.subject.preview import SheetEntry, overlay, sheet_from_tiles, tile
-from ecomctl.textsafe import hide_credentials
 from ecomctl.types import SkuRow, Subject
 
 SHEET = "contact_sheet.png"
@@ -62,10 +61,24 @@ def _batches(rows: list[SkuRow], size: int) -> Iterator[list[SkuRow]]:
         yield rows[i:i + size]
 
 
-def _open(row: SkuRow) -> Image.Image | ExtractionError:
-    if row.url:  # fetching (and its cache) belongs to a render's OUT
-        return ExtractionError(hide_credentials(f"{row.where}: {row.url}: photos by URL are fetched by `ecomctl render`, "
-                                                "not extract"))
+def _fetch(rows: list[SkuRow], dest: Path, cfg: Config) -> tuple[list[SkuRow], dict[str, str]]:
+    """Photos by URL downloaded into `dest`'s photo cache (`DIR/.cache/photos/`, laid out and kept as a
+    render's OUT keeps it: the next extract into the same folder asks with If-None-Match / If-Modified-Since,
+    and so does a render whose OUT is that folder). Returns the rows, URL rows bound to their cached file, and
+    sku → why its photo could not be fetched (the URL and the status or timeout, as render says it)."""
+    if not any(r.url for r in rows):
+        return rows, {}
+    from ecomctl.photos import fetch_rows
+    from ecomctl.store import OutputStore
+
+    ready, failed = fetch_rows(rows, OutputStore(dest), cfg.input)
+    bound = {r.sku: r for r in ready}
+    return [bound.get(r.sku, r) for r in rows], {f.sku: f.error or "" for f in failed}
+
+
+def _open(row: SkuRow, failed: dict[str, str]) -> Image.Image | ExtractionError:
+    if row.sku in failed:  # a photo by URL that could not be fetched
+        return ExtractionError(f"{row.where}: {failed[row.sku]}")
     try:
         return open_image(row.image)  # upright by EXIF, like render
     except InputImageError as e:
@@ -85,9 +98,9 @@ def _write(row: SkuRow, subject: Subject, dest: Path, seconds: float) -> Extract
 
 
 def _extract_batch(rows: list[SkuRow], method: str, settings: dict[str, Any], default_prompt: str,
-                   dest: Path) -> Iterator[tuple[ExtractResult, Subject | None]]:
+                   dest: Path, failed: dict[str, str]) -> Iterator[tuple[ExtractResult, Subject | None]]:
     t0 = time.perf_counter()
-    opened = [_open(r) for r in rows]
+    opened = [_open(r, failed) for r in rows]
     ok = [i for i, im in enumerate(opened) if isinstance(im, Image.Image)]
     subjects = extract_subjects([opened[i] for i in ok], [rows[i].subject or default_prompt for i in ok],
                                 method, settings)
@@ -105,7 +118,8 @@ def extract_catalog(
     rows: list[SkuRow], dest: Path, cfg: Config, method: str | None = None,
     on_result: Callable[[ExtractResult], None] | None = None,
 ) -> ExtractSummary:
-    """Extract every row's subject into `dest`; one item's failure never stops the batch.
+    """Extract every row's subject into `dest`; one item's failure never stops the batch. Photos by URL are
+    downloaded first into `dest`'s photo cache (`_fetch`); one that cannot be fetched is that SKU's error.
 
     An explicitly requested extractor that cannot run (extra or weights missing, model id wrong)
     raises BackendUnavailable before any item is processed.
@@ -121,8 +135,9 @@ def extract_catalog(
     batch = int((settings.get("grounded-sam") or {}).get("batch_size", 8))
     results: list[ExtractResult] = []
     tiles: list[Image.Image] = []
-    for chunk in _batches(list(rows), batch):
-        for res, subject in _extract_batch(chunk, method, settings, cfg.subject.default_prompt, dest):
+    rows, failed = _fetch(list(rows), dest, cfg)
+    for chunk in _batches(rows, batch):
+        for res, subject in _extract_batch(chunk, method, settings, cfg.subject.default_prompt, dest, failed):
             results.append(res)
             tiles.append(tile(SheetEntry(res.sku, subject, res.error)))
             if on_result:
