@@ -341,7 +341,7 @@ def _decode_message(shown: str, e: UnicodeDecodeError) -> str:
     if e.encoding.startswith("utf-16"):
         return (f"{shown}: starts with a UTF-16 byte-order mark but is not UTF-16 text ({where}); "
                 "save the manifest as UTF-8")
-    return f"{shown}: not UTF-8 text ({where}), nor UTF-16 or GB18030; save the manifest as UTF-8"
+    return f"{shown}: not UTF-8 text ({where}), nor UTF-16, GB18030 or Windows-1252; save the manifest as UTF-8"
 
 
 def load_manifest(path: Path | str, default_size: str = "1024x1024", default_variants: int = 1,

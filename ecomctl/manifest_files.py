@@ -4,6 +4,7 @@ where each field came from."""
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import difflib
 import io
@@ -69,18 +70,55 @@ def column_letter(col: int) -> str:
 
 def decode_text(data: bytes) -> tuple[str, str]:
     """A text manifest's bytes as text, and the encoding's name. UTF-8 (with or without BOM) first; UTF-16
-    with a BOM (Excel's "Unicode text"); else GB18030, a superset of GBK (what Excel's "CSV" writes on
-    Chinese Windows), when every byte decodes. Raises the UTF-8 (or UTF-16) UnicodeDecodeError when none
-    fits, so the message points at the first byte that is not UTF-8."""
+    with a BOM (Excel's "Unicode text"); else the two encodings Excel's "CSV" writes on Windows in the
+    languages our catalogs come in: GB18030, a superset of GBK (Chinese Windows), or Windows-1252 (Western
+    Windows: `Crème 19,90 €`, € as byte 0x80). Most Windows-1252 text with accents also decodes as GB18030,
+    as mojibake (`Crème` → `Cr鑝e`), so when both decode `_looks_chinese` decides. Raises the UTF-8 (or
+    UTF-16) UnicodeDecodeError when none fits, so the message points at the first byte that is not UTF-8."""
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return data.decode("utf-16"), "UTF-16"
     try:
         return data.decode("utf-8-sig"), "UTF-8 (BOM)" if data.startswith(codecs.BOM_UTF8) else "UTF-8"
     except UnicodeDecodeError as utf8:
+        chinese = western = None
+        with contextlib.suppress(UnicodeDecodeError):
+            chinese = data.decode("gb18030")
+        with contextlib.suppress(UnicodeDecodeError):
+            western = data.decode("cp1252")
+        if western is not None and "\x00" in western:  # binary (a photo named .csv): not Western text
+            western = None
+        if chinese is not None and (western is None or _looks_chinese(chinese)):
+            return chinese, "GB18030"
+        if western is not None:
+            return western, "Windows-1252 (Western)"
+        raise utf8 from None
+
+
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+_LETTER = re.compile(r"[A-Za-z]")
+
+
+def _looks_chinese(text: str) -> bool:
+    """Whether text that decoded as GB18030 reads as Chinese rather than as Windows-1252 mojibake. Chinese
+    from Excel is mostly characters of GB2312 (the common set: every byte of them is 0xA1 or above) in runs;
+    an accented Western letter is one high byte followed by an ASCII letter, which GB18030 pairs into a rare
+    character (`è` + `m` → `鑝`), and two accented letters in a row (`öß`) into a common one sitting alone
+    inside a Latin word (`Gr鲞e`). Chinese wins when its common characters outnumber those (a Chinese file
+    whose only Chinese is one rare character, such as `喆`, reads as Windows-1252: save it as UTF-8)."""
+    common = rare = 0
+    for m in _NON_ASCII.finditer(text):
+        ch, i = m.group(), m.start()
         try:
-            return data.decode("gb18030"), "GB18030"
-        except UnicodeDecodeError:
-            raise utf8 from None
+            ch.encode("gb2312")
+        except UnicodeEncodeError:
+            rare += 1
+            continue
+        inside_a_word = 0 < i < len(text) - 1 and _LETTER.match(text[i - 1]) and _LETTER.match(text[i + 1])
+        if inside_a_word:
+            rare += 1
+        else:
+            common += 1
+    return common > rare
 
 
 DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab"}

@@ -170,6 +170,35 @@ def test_text_manifest_renders(tmp_path: Path, name: str) -> None:
     assert (tmp_path / "out" / "A1" / "A1-v1.png").is_file()
 
 
+# what old Excel's "CSV" writes on Western Windows (Windows-1252: € is byte 0x80) and on Chinese Windows (GBK);
+# most accented Western text also decodes as GB18030, as mojibake ("Crème" → "Cr鑝e"), which must not win
+WESTERN = ["Crème hydratante", "Crème 19,90 €", "Größe XL für Männer", "Straße", "Élégance – “Café” naïve",
+           "Año niño", "Smørbrød Ærø", "Eau de Toilette «Été»", "50°C ±2 ½ µl", "Ü"]
+CHINESE = [TITLE, "Nike运动鞋 Air Max 男款", "T恤", "新品", "喆 T恤 ，「」", "特价 99元"]
+
+
+@pytest.mark.parametrize(("title", "encoding", "read_as"), [*((t, "cp1252", "Windows-1252 (Western)") for t in WESTERN),
+                                                             *((t, "gbk", "GB18030") for t in CHINESE)])
+def test_a_windows_csv_reads_right_whichever_language(tmp_path: Path, title: str, encoding: str,
+                                                      read_as: str) -> None:
+    make_product(tmp_path / "p.png")
+    path = tmp_path / "m.csv"
+    path.write_bytes(f"sku;image;title\r\nA1;p.png;{title}\r\n".encode(encoding))
+    m = load_manifest(path)
+    assert (m.rows[0].title, m.source) == (title, f"{read_as} text, semicolon-separated")
+
+
+def test_validate_says_a_western_csv_was_read_as_windows_1252(tmp_path: Path) -> None:
+    make_product(tmp_path / "p.png")
+    path = tmp_path / "crème.csv"
+    path.write_bytes("sku;image;title;price\r\nC-1;p.png;Crème hydratante;19,90 €\r\n".encode("cp1252"))
+    res = runner.invoke(app, ["validate", str(path), "--config", str(_config(tmp_path))])
+    assert res.exit_code == 0, res.output
+    assert res.stdout.splitlines() == [f"{path}: ok — 1 SKU, 1 poster",
+                                       "read as Windows-1252 (Western) text, semicolon-separated"]
+    assert load_manifest(path).rows[0].price == "19,90 €"
+
+
 def test_every_rule_holds_for_a_semicolon_gbk_file(tmp_path: Path) -> None:
     make_product(tmp_path / "p.png")
     path = tmp_path / "m.csv"

@@ -13,7 +13,8 @@ def register(app: typer.Typer) -> None:
     @app.command()
     @guard
     def validate(
-        manifest: Path = typer.Argument(..., help="Manifest of SKUs: CSV/TSV (UTF-8, UTF-16 with BOM or GBK/GB18030; "
+        manifest: Path = typer.Argument(..., help="Manifest of SKUs: CSV/TSV (UTF-8, UTF-16 with BOM, GBK/GB18030 or "
+                                        "Windows-1252; "
                                         "comma, semicolon or tab), an Excel workbook (.xlsx) or YAML."),
         config: Path = typer.Option(None, "--config", "-c", help="YAML config file."),
         sheet: str = typer.Option(None, "--sheet", help="Sheet of an Excel workbook to read \\[default: the first]."),
