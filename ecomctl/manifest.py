@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ecomctl.errors import ConfigError, ManifestError
 from ecomctl.io import IMAGE_SUFFIXES, file_kind
-from ecomctl.manifest_files import FIELDS, REQUIRED, Problems, RawRow, read_csv, read_yaml
+from ecomctl.manifest_files import FIELDS, REQUIRED, UNREAD, Problems, RawRow, read_csv, read_yaml
 from ecomctl.photos import is_url, url_problem
 from ecomctl.sizes import SIZE_PRESETS, parse_size
 from ecomctl.store import RESERVED_NAMES
@@ -326,8 +326,8 @@ def _read(path: Path, problems: Problems, sheet: str | None, columns: dict[str, 
     if columns is not None and suffix in (".yaml", ".yml"):
         raise ManifestError([(f"{shown}: --columns maps the columns of a table (CSV, TSV, Excel); a YAML "
                               "manifest names its fields itself")])
-    if suffix == ".xls":
-        raise ManifestError([f"{shown}: an Excel 97-2003 workbook (.xls) is not read; save it as .xlsx or CSV"])
+    if suffix in UNREAD:
+        raise ManifestError([f"{shown}: {UNREAD[suffix]} is not read; save it as .xlsx or CSV"])
     if sheet is not None:
         raise ManifestError([(f"{shown}: a sheet ({neutralise(sheet)!r}) can only be picked in an Excel workbook "
                              "(.xlsx); this manifest is text")])

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ecomctl.errors import ManifestError
-from ecomctl.manifest_files import Problems, RawRow, table_rows
+from ecomctl.manifest_files import UNREAD, Problems, RawRow, spreadsheet_kind, table_rows
 from ecomctl.textsafe import neutralise
 
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
@@ -51,6 +51,10 @@ def _open(path: Path) -> Any:
     import openpyxl  # only for workbooks: `ecomctl --help` and CSV runs stay light
     from openpyxl.utils.exceptions import InvalidFileException
 
+    with open(path, "rb") as f:
+        kind = spreadsheet_kind(f.read(128))
+    if kind == UNREAD[".ods"]:  # LibreOffice's own format under an Excel name (an Office 97 file: below)
+        raise ManifestError([_shown(path, f"this is {kind}, not an .xlsx workbook; save it as .xlsx or CSV")])
     try:
         with zipfile.ZipFile(path) as z:
             unpacked = sum(i.file_size for i in z.infolist())  # the reader stops at these declared sizes

@@ -121,6 +121,23 @@ def _looks_chinese(text: str) -> bool:
     return common > rare
 
 
+# spreadsheets no reader here reads (openpyxl reads .xlsx only; .ods would need odfpy, .xls xlrd): one line each
+UNREAD = {".xls": "an Excel 97-2003 workbook (.xls)", ".ods": "an OpenDocument spreadsheet (.ods, LibreOffice Calc)",
+          ".fods": "an OpenDocument spreadsheet (.fods, LibreOffice Calc)", ".numbers": "an Apple Numbers document"}
+_OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Excel 97-2003 (and other Office 97 files)
+_ODS = b"mimetypeapplication/vnd.oasis.opendocument.spreadsheet"  # an ODF zip's first entry, stored
+
+
+def spreadsheet_kind(data: bytes) -> str | None:
+    """What spreadsheet these bytes are, whatever the file is named, for the kinds no reader here reads (an
+    Office 97 container: an .xls, or an .xlsx encrypted by a password; an .ods); None for anything else."""
+    if data.startswith(_OLE2):
+        return f"{UNREAD['.xls']} or a password-protected workbook"
+    if data.startswith(b"PK\x03\x04") and data[30:30 + len(_ODS)] == _ODS:
+        return UNREAD[".ods"]
+    return None
+
+
 DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab"}
 
 
@@ -139,6 +156,9 @@ def read_csv(path: Path, problems: Problems, columns: dict[str, str] | None = No
     """Rows of a CSV/TSV manifest, what it was read as (encoding, delimiter) and the mapping used (a shop
     export's, --columns', or "") for `validate` to say."""
     data = path.read_bytes()
+    kind = spreadsheet_kind(data)
+    if kind is not None:
+        raise ManifestError([neutralise(f"{path}: this is {kind}, not text; save it as .xlsx or CSV")])
     if data.startswith(b"PK\x03\x04"):
         raise ManifestError([neutralise(f"{path}: this is an Excel workbook (or another zip file), not text; "
                                         "name it .xlsx to read it as a workbook")])

@@ -143,6 +143,41 @@ def test_sheet_of_a_csv_and_files_that_are_not_workbooks(tmp_path: Path) -> None
         assert (res.exit_code, res.stderr.splitlines()) == (2, [f"error: {tmp_path}/{message}"]), name
 
 
+def _ods(path: Path) -> Path:
+    """An OpenDocument spreadsheet as LibreOffice Calc writes it: a zip whose first entry, stored, is
+    `mimetype` (the content is beside the point: it is never read)."""
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.spreadsheet")
+        z.writestr("content.xml", "<office:document-content/>", compress_type=zipfile.ZIP_DEFLATED)
+    return path
+
+
+@pytest.mark.parametrize("command", ["validate", "render", "extract"])
+def test_spreadsheets_that_are_not_read_are_one_line_each(tmp_path: Path, command: str) -> None:
+    """A LibreOffice .ods, an old .xls (or an encrypted workbook: the same Office 97 container), also when
+    saved under another name: one line naming what the file is and what to save it as, exit 2."""
+    ole2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504)
+    _ods(tmp_path / "catalog.ods")
+    _ods(tmp_path / "calc.csv")
+    _ods(tmp_path / "calc.xlsx")
+    (tmp_path / "old.csv").write_bytes(ole2)
+    (tmp_path / "catalog.numbers").write_bytes(b"PK\x03\x04")
+    ods, xls = "an OpenDocument spreadsheet (.ods, LibreOffice Calc)", "an Excel 97-2003 workbook (.xls)"
+    cases = {
+        "catalog.ods": f"catalog.ods: {ods} is not read; save it as .xlsx or CSV",
+        "calc.csv": f"calc.csv: this is {ods}, not text; save it as .xlsx or CSV",
+        "calc.xlsx": f"calc.xlsx: this is {ods}, not an .xlsx workbook; save it as .xlsx or CSV",
+        "old.csv": f"old.csv: this is {xls} or a password-protected workbook, not text; save it as .xlsx or CSV",
+        "catalog.numbers": "catalog.numbers: an Apple Numbers document is not read; save it as .xlsx or CSV",
+    }
+    for name, message in cases.items():
+        res = runner.invoke(app, [command, str(tmp_path / name), "--out", str(tmp_path / "out")][:2 if command == "validate" else 4])
+        assert (res.exit_code, res.stderr.splitlines()) == (2, [f"error: {tmp_path}/{message}"]), name
+    assert not (tmp_path / "out").exists()
+
+
 # ---------------------------------------------------------------------------------- encodings, delimiters
 
 @pytest.mark.parametrize("name", list(_texts()))
