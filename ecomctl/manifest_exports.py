@@ -66,10 +66,16 @@ class Mapped:
 
 
 def parse_columns(text: str) -> dict[str, str]:
-    """`sku=ItemID,title=Name` → {"sku": "ItemID", "title": "Name"}; every bad entry named in one error."""
+    """`sku=ItemID,title=Name` → {"sku": "ItemID", "title": "Name"}; every bad entry named in one error. A
+    column name with a comma (or a quote) is quoted as in a CSV cell: `title="Name, short"` (or the whole
+    entry, `"title=Name, short"`); `""` inside quotes is one quote."""
     pairs: dict[str, str] = {}
     bad: list[str] = []
-    for part in (p.strip() for p in text.split(",")):
+    parts = _split_columns(text)
+    if parts is None:
+        raise ConfigError(neutralise(f"--columns: a quote (\") is opened and never closed in {text!r}; quote a "
+                                     'column name with a comma as title="Name, short"'))
+    for part in (p.strip() for p in parts):
         if not part:
             continue
         name, eq, source = (s.strip() for s in part.partition("="))
@@ -88,6 +94,34 @@ def parse_columns(text: str) -> dict[str, str]:
     if bad:
         raise ConfigError(neutralise(f"--columns: {'; '.join(bad)} (fields: {', '.join(FIELDS)})"))
     return pairs
+
+
+def _split_columns(text: str) -> list[str] | None:
+    """--columns' entries: split at commas outside double quotes, the quotes dropped (`""` inside quotes
+    is one quote); None when a quote is never closed."""
+    parts, cell, quoted, i = [], [], False, 0
+    while i < len(text):
+        ch = text[i]
+        if ch == '"':
+            if quoted and text[i + 1:i + 2] == '"':
+                cell.append('"')
+                i += 1
+            else:
+                quoted = not quoted
+        elif ch == "," and not quoted:
+            parts.append("".join(cell))
+            cell = []
+        else:
+            cell.append(ch)
+        i += 1
+    if quoted:
+        return None
+    return [*parts, "".join(cell)]
+
+
+def _quoted(name: str) -> str:
+    """A column name as --columns would take it back: quoted when it holds a comma or a quote."""
+    return '"' + name.replace('"', '""') + '"' if "," in name or '"' in name else name
 
 
 def map_table(head_line: int, head: list[str], records: Records, problems: Problems,
@@ -151,7 +185,7 @@ def _by_columns(head_line: int, index: dict[str, int], records: Records, problem
         if data.get("price"):
             data["price"] = poster_price(data["price"])
         rows.append(RawRow(data, line, dict(cols)))
-    named = ", ".join(f"{src} → {f}" for f, src in columns.items())
+    named = ", ".join(f"{_quoted(src)} → {f}" for f, src in columns.items())
     shown = "; prices as a poster shows them" if "price" in cols else ""
     return Mapped(rows, f"mapped by --columns: {named}{shown}")
 

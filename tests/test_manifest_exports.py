@@ -305,6 +305,27 @@ def test_columns_take_unnamed_fields_from_their_own_column(tmp_path: Path) -> No
         ("S1", "Serum", "New")]  # `Badge` is a field's name, ignoring case, as in a plain manifest
 
 
+@pytest.mark.parametrize("cols", ['sku=Item,title="Name, short",image=Photo,badge="Size ""XL"""',
+                                  '"sku=Item","title=Name, short",image=Photo,"badge=Size ""XL"""'])
+def test_columns_name_a_header_with_a_comma_in_quotes(tmp_path: Path, cols: str) -> None:
+    make_product(tmp_path / "p.png")
+    path = tmp_path / "items.csv"
+    path.write_text('Item,"Name, short",Photo,"Size ""XL"""\nS1,Serum,p.png,New\n', encoding="utf-8")
+    res = runner.invoke(app, ["validate", str(path), "--columns", cols])
+    assert res.exit_code == 0, res.output
+    assert res.stdout.splitlines()[2] == ('mapped by --columns: Item → sku, "Name, short" → title, Photo → image, '
+                                          '"Size ""XL""" → badge')
+    assert [(r.sku, r.title, r.badge) for r in load_manifest(path, columns=cols).rows] == [("S1", "Serum", "New")]
+
+
+def test_columns_with_a_quote_never_closed(tmp_path: Path) -> None:
+    res = runner.invoke(app, ["validate", str(_items(tmp_path)), "--columns", 'sku=ItemID,title="Name, short'])
+    assert res.exit_code == 2
+    assert res.stderr.splitlines() == [("error: --columns: a quote (\") is opened and never closed in "
+                                        "'sku=ItemID,title=\"Name, short'; quote a column name with a comma as "
+                                        'title="Name, short"')]
+
+
 @pytest.mark.parametrize(("cols", "message"), [
     ("sku=ItemID,titel=Name", "--columns: unknown field 'titel' (did you mean 'title'?)"),
     ("sku=ItemID,colour=Colour,Name", "--columns: unknown field 'colour'; 'Name' is not FIELD=COLUMN"),

@@ -18,8 +18,9 @@ if TYPE_CHECKING:
     from ecomctl.config import Config
 
 console = Console()
-COLUMNS_HELP = ("Map another export's columns to manifest fields, e.g. sku=ItemID,title=Name,image=Photo "
-                "(a Shopify product export or a Google Merchant feed is recognised by its header).")
+COLUMNS_HELP = ("Map another export's columns to manifest fields, e.g. sku=ItemID,title=Name,image=Photo; "
+                'quote a name with a comma: title="Name, short" (a Shopify product export or a Google Merchant '
+                "feed is recognised by its header).")
 LOGOS_HELP = ("Folder of brand logos for a shop export: a Shopify Vendor or a feed's brand is drawn as "
               "DIR/<brand>.png (any case) \\[default: input.logos].")
 err_console = Console(stderr=True)
