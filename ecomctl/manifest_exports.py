@@ -75,12 +75,16 @@ def parse_columns(text: str) -> dict[str, str]:
     if parts is None:
         raise ConfigError(neutralise(f"--columns: a quote (\") is opened and never closed in {text!r}; quote a "
                                      'column name with a comma as title="Name, short"'))
+    last = ""  # the field the entry before named (a bare entry after it may be the rest of its column name)
     for part in (p.strip() for p in parts):
         if not part:
             continue
         name, eq, source = (s.strip() for s in part.partition("="))
         name = name.lower()
-        if not eq or not name or not source:
+        if not eq and last:
+            whole = f"{pairs[last]}, {part}".replace('"', '""')
+            bad.append(f"{part!r} is not FIELD=COLUMN (a column name with a comma? quote it: {last}=\"{whole}\")")
+        elif not eq or not name or not source:
             bad.append(f"{part!r} is not FIELD=COLUMN")
         elif name not in FIELDS:
             close = difflib.get_close_matches(name, FIELDS, n=1)
@@ -89,6 +93,9 @@ def parse_columns(text: str) -> dict[str, str]:
             bad.append(f"{name!r} given twice")
         else:
             pairs[name] = source
+            last = name
+            continue
+        last = ""
     if not pairs and not bad:
         bad.append("no FIELD=COLUMN given")
     if bad:

@@ -330,6 +330,8 @@ def test_columns_with_a_quote_never_closed(tmp_path: Path) -> None:
     ("sku=ItemID,titel=Name", "--columns: unknown field 'titel' (did you mean 'title'?)"),
     ("sku=ItemID,colour=Colour,Name", "--columns: unknown field 'colour'; 'Name' is not FIELD=COLUMN"),
     ("sku=ItemID,sku=Name", "--columns: 'sku' given twice"),
+    ("sku=ItemID,title=Name, short", ("--columns: 'short' is not FIELD=COLUMN (a column name with a comma? "
+                                      'quote it: title="Name, short")')),
     (" , ", "--columns: no FIELD=COLUMN given"),
 ])
 def test_columns_bad_field_names(tmp_path: Path, cols: str, message: str) -> None:
