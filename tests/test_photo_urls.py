@@ -233,7 +233,7 @@ def test_validate_downloads_nothing(tmp_path: Path, site):
     m = write_manifest(tmp_path / "m.csv", [{"sku": "A", "title": "T", "image": f"{base}/p/a.png"}])
     res = runner.invoke(app, ["validate", str(m)])
     assert res.exit_code == 0, res.output
-    assert "1 photo URL checked as URLs only (render downloads them; --check-urls asks their hosts)" in res.stdout
+    assert "1 photo URL checked as URLs only (render and extract download them; --check-urls asks their hosts)" in res.stdout
     assert s.seen == []
 
 

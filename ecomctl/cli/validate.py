@@ -55,7 +55,7 @@ def register(app: typer.Typer) -> None:
                 raise ManifestError(problems)
             console.print(f"{urls} photo URL{'s' if urls > 1 else ''} answered (HEAD)", highlight=False, soft_wrap=True)
         elif urls:
-            console.print(f"{urls} photo URL{'s' if urls > 1 else ''} checked as URLs only (render downloads them; "
+            console.print(f"{urls} photo URL{'s' if urls > 1 else ''} checked as URLs only (render and extract download them; "
                           "--check-urls asks their hosts)", highlight=False, soft_wrap=True)
 
 
