@@ -129,7 +129,7 @@ def test_rows_without_brand_fields_lay_out_as_before():
     """No logo, points or list price: the same templates and sizes as before the brand fields existed."""
     row = _row(Size(1024, 1024), title="臻颜修护面霜 24小时锁水", subtitle="Intensive repair cream · 50 ml",
                price="¥299", badge="新品上市")
-    layout = plan_for_variant(row, 2, (600, 600), STYLE)
+    layout = plan_for_variant(row, 3, (600, 600), STYLE)  # the square cycle's third: hero-top
     assert layout.template == "hero-top" and layout.logo is None and layout.dropped == ()
     assert [t.role for t in layout.lines] == ["badge", "title", "subtitle", "price"]
     assert TEMPLATES["hero-top"].for_row(row) is TEMPLATES["hero-top"]

@@ -58,9 +58,12 @@ def test_every_template_keeps_copy_off_the_product_and_inside_margins(size, copy
 
 def test_template_choice_follows_canvas_shape_and_cycles_per_variant():
     assert template_for(Size(1200, 628), 1, None).name == "split-left"
-    assert template_for(Size(1200, 628), 2, None).name == "split-right"
+    assert template_for(Size(1200, 628), 2, None).name == "diagonal"
+    assert template_for(Size(1200, 628), 3, None).name == "split-right"
     assert template_for(Size(1080, 1920), 1, None).name == "story"
-    assert template_for(Size(1024, 1024), 2, None).name == "hero-top"
+    assert template_for(Size(1080, 1920), 2, None).name == "diagonal"
+    assert template_for(Size(1024, 1024), 2, None).name == "podium"
+    assert template_for(Size(1024, 1024), 3, None).name == "hero-top"
     assert template_for(Size(1024, 1024), 2, "story").name == "story"
 
 

@@ -11,7 +11,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
 from ecomctl.io import open_image
 from ecomctl.render import BACKENDS
-from ecomctl.types import Box, Scene, SceneRequest, Style
+from ecomctl.types import Box, Layout, Scene, SceneRequest, Style
 
 
 def _gradient(style: Style, w: int, h: int) -> np.ndarray:
@@ -145,6 +145,72 @@ def _shape(style: Style, img: Image.Image, box: Box, rng: np.random.Generator) -
     _tint_paste(img, region, layer.filter(ImageFilter.GaussianBlur(2)), tint)
 
 
+def _mix(a: tuple, b: tuple, t: float) -> tuple[int, int, int]:
+    """`a` moved a share `t` towards `b` (RGB)."""
+    return tuple(round(x * (1 - t) + y * t) for x, y in zip(a, b))  # type: ignore[return-value]
+
+
+def _podium(style: Style, img: Image.Image, layout: Layout) -> None:
+    """A round podium under the product: a lit top ellipse at the product's base over a shaded drum."""
+    box, (w, h) = layout.subject_box, img.size
+    rx = box.w * 0.62
+    ry = max(6.0, rx * 0.16)
+    cx, top = box.center[0], box.y1 - ry * 0.55
+    drum = max(8.0, min(h, w) * 0.045)
+    base = style.background[-1]
+    side = _mix(_mix(base, style.accent, 0.22), (0, 0, 0), 0.16)
+    lid = _mix(_mix(style.background[0], style.accent, 0.10), (255, 255, 255), 0.35)
+    layer = Image.new("RGB", img.size, side)
+    mask = Image.new("L", img.size, 0)
+    d = ImageDraw.Draw(mask)
+    d.ellipse((cx - rx, top + drum - ry, cx + rx, top + drum + ry), fill=255)
+    d.rectangle((cx - rx, top, cx + rx, top + drum), fill=255)
+    img.paste(layer, (0, 0), mask.filter(ImageFilter.GaussianBlur(1)))
+    lid_mask = Image.new("L", img.size, 0)
+    ImageDraw.Draw(lid_mask).ellipse((cx - rx, top - ry, cx + rx, top + ry), fill=255)
+    img.paste(Image.new("RGB", img.size, lid), (0, 0), lid_mask.filter(ImageFilter.GaussianBlur(1)))
+
+
+def _frame(style: Style, img: Image.Image, layout: Layout) -> None:
+    """A sale frame: a band in the accent colour round the canvas, inside the copy's margin, with a hairline."""
+    w, h = img.size
+    short = min(w, h)
+    inset, band = round(short * 0.018), max(4, round(short * 0.016))
+    d = ImageDraw.Draw(img)
+    radius = round(short * 0.03)
+    d.rounded_rectangle((inset, inset, w - 1 - inset, h - 1 - inset), radius=radius, outline=style.accent,
+                        width=band)
+    gap = inset + band + max(3, round(short * 0.008))
+    d.rounded_rectangle((gap, gap, w - 1 - gap, h - 1 - gap), radius=max(1, radius - band), outline=style.accent,
+                        width=max(1, short // 600))
+
+
+def _diagonal(style: Style, img: Image.Image, layout: Layout) -> None:
+    """A panel behind the copy with a slanted edge towards the product, in a deep tint of the style's text
+    colour: from the left edge to past the copy (a column beside the product), or, when the copy sits above
+    the product (a tall canvas), from the top to below it. The edge clears every line, plate and the logo by
+    a pad along its whole slant."""
+    w, h = img.size
+    boxes = [t.box for t in layout.lines] + [p.box for p in layout.plates]
+    if layout.logo is not None:
+        boxes.append(layout.logo)
+    if not boxes:
+        return
+    pad, slant = round(min(w, h) * 0.04), round(min(w, h) * 0.12)
+    product = layout.subject_box
+    if max(b.y1 for b in boxes) <= product.y0:  # the copy above the product: a band on top, deeper on the left
+        left = max(b.y1 + pad + slant * b.x1 / w for b in boxes)
+        points = [(0, 0), (w, 0), (w, left - slant), (0, left)]
+    else:  # a column on the left, wider at the top
+        top = max(b.x1 + pad + slant * b.y1 / h for b in boxes)
+        points = [(0, 0), (top, 0), (top - slant, h), (0, h)]
+    ImageDraw.Draw(img).polygon(points, fill=_mix(style.text, style.background[0], 0.08))
+
+
+# scenery that belongs to a layout template rather than to a style (keyed by Layout.template)
+_STAGES = {"podium": _podium, "framed": _frame, "diagonal": _diagonal}
+
+
 def _shadow(img: Image.Image, req: SceneRequest) -> None:
     """Contact shadow: a blurred ellipse at the product's base plus a faint blurred silhouette
     (drawn and blurred over the product's region plus the blur's reach only)."""
@@ -210,7 +276,11 @@ class ComposeBackend:
         else:
             arr = _textured(req.style, w, h, rng)
             img = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "RGB")
-            _shape(req.style, img, req.layout.subject_box, rng)
+            if not (req.style.shape == "band" and req.layout.template == "podium"):  # the podium is its band
+                _shape(req.style, img, req.layout.subject_box, rng)
+        stage = _STAGES.get(req.layout.template)
+        if stage is not None:
+            stage(req.style, img, req.layout)
         _shadow(img, req)
         return img
 

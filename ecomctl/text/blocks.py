@@ -109,11 +109,16 @@ class LogoBlock:
         return self.w
 
     def height(self) -> int:
-        return self.h
+        return self.h + logo_plate_pad(self.h)  # room under it for the plate it may get: the next block clears it
 
     def place(self, x_left: int, y: int, align: str, box: Box, style: Style) -> Placed:
         x = x_left if align == "left" else box.x0 + (box.w - self.w) // 2
         return Placed(logo=Box(x, y, x + self.w, y + self.h))
+
+
+def logo_plate_pad(h: int) -> int:
+    """How far the logo's plate (text/logo.py: drawn where the logo would not stand out) reaches past it."""
+    return max(4, round(h * 0.28))
 
 
 def logo_size(canvas: Size, logo_wh: tuple[int, int], max_w: int) -> tuple[int, int]:

@@ -35,14 +35,23 @@ class Template:
     regions: tuple[Region, ...]
     max_title_lines: int = 3
     # the composition for a row with selling points, where it differs (room for the list), and on a tall
-    # canvas where that differs again
+    # canvas where that differs again; `tall`: the plain composition on a tall canvas, where it differs
+    # (each keeps the template's name: the scene draws the template's stage from the layout's boxes)
     rich: Template | None = None
     rich_tall: Template | None = None
+    tall: Template | None = None
+    wide: Template | None = None  # the composition on a wide canvas, with or without brand fields
 
     def for_row(self, row: SkuRow) -> Template:
-        if self.rich is None or not row.points:  # a logo alone takes the top of the copy in any composition
-            return self
-        return self.rich_tall if self.rich_tall is not None and shape_of(row.size) == "tall" else self.rich
+        shape = shape_of(row.size)
+        if shape == "wide" and self.wide is not None:
+            return self.wide
+        tall = shape == "tall"
+        if row.points:  # a logo alone takes the top of the copy in any composition
+            rich = self.rich_tall if tall and self.rich_tall is not None else self.rich
+            if rich is not None:
+                return rich
+        return self.tall if tall and self.tall is not None else self
 
 
 _COPY = ("logo", "badge", "title", "subtitle", "points", "price")  # top to bottom; absent roles take no room
@@ -59,8 +68,8 @@ TEMPLATES: dict[str, Template] = {t.name: t for t in (
                            regions=(Region((0.0, 0.0, 1.0, 0.28), ("logo", "title", "subtitle"), "center", "top"),
                                     Region((0.0, 0.34, 0.37, 1.0), ("badge", "points", "price"), "left", "center"))),
              # … on a tall canvas a side column starves the product: the product high, all the copy under it
-             rich_tall=Template("hero-top", subject=(0.04, 0.075, 0.96, 0.56), max_title_lines=2,
-                                regions=(Region((0.0, 0.0, 1.0, 0.06), ("logo",), "center", "top"),
+             rich_tall=Template("hero-top", subject=(0.04, 0.085, 0.96, 0.56), max_title_lines=2,
+                                regions=(Region((0.0, 0.0, 1.0, 0.07), ("logo",), "center", "top"),
                                          Region((0.0, 0.59, 1.0, 1.0), ("badge", "title", "subtitle", "points",
                                                                          "price"), "center", "center")))),
     Template("story", subject=(0.03, 0.26, 0.97, 0.86), max_title_lines=2,
@@ -71,10 +80,58 @@ TEMPLATES: dict[str, Template] = {t.name: t for t in (
                            regions=(Region((0.0, 0.0, 1.0, 0.23), ("logo", "badge", "title", "subtitle"), "center",
                                            "top"),
                                     Region((0.0, 0.745, 1.0, 1.0), ("points", "price"), "center", "center")))),
+    # the product centred on a podium (drawn by the scene), the headline above it, the price below
+    Template("podium", subject=(0.14, 0.25, 0.86, 0.83), max_title_lines=2,
+             regions=(Region((0.0, 0.0, 1.0, 0.22), ("logo", "badge", "title", "subtitle"), "center", "top"),
+                      Region((0.0, 0.87, 1.0, 1.0), ("points", "price"), "center", "center")),
+             # with selling points: a smaller product; under the podium the points list and the badge over the
+             # price row side by side (on a tall canvas, the one over the other)
+             rich=Template("podium", subject=(0.18, 0.27, 0.82, 0.72), max_title_lines=2,
+                           regions=(Region((0.0, 0.0, 1.0, 0.25), ("logo", "title", "subtitle"), "center", "top"),
+                                    Region((0.04, 0.76, 0.54, 1.0), ("points",), "left", "center"),
+                                    Region((0.58, 0.76, 1.0, 1.0), ("badge", "price"), "center", "center"))),
+             rich_tall=Template("podium", subject=(0.14, 0.25, 0.86, 0.70), max_title_lines=2,
+                                regions=(Region((0.0, 0.0, 1.0, 0.22), ("logo", "badge", "title", "subtitle"),
+                                                "center", "top"),
+                                         Region((0.0, 0.75, 1.0, 1.0), ("points", "price"), "center", "center"))),
+             # on a banner: the product on its podium on the right, the copy in a column beside it
+             wide=Template("podium", subject=(0.46, 0.03, 1.0, 0.93), regions=(Region((0.0, 0.04, 0.42, 0.96), _COPY),))),
+    # a sale frame round the canvas (scene): the headline across the top, the product large at the bottom
+    # right, the details and the price in the column beside it (on a tall canvas: below the product)
+    Template("framed", subject=(0.36, 0.24, 1.0, 1.0), max_title_lines=2,
+             regions=(Region((0.0, 0.0, 1.0, 0.21), ("logo", "badge", "title"), "center", "top"),
+                      Region((0.0, 0.28, 0.34, 1.0), ("subtitle", "points", "price"), "left", "center")),
+             # with a logo or points: the logo heads the column, which widens a little
+             rich=Template("framed", subject=(0.40, 0.22, 1.0, 1.0), max_title_lines=2,
+                           regions=(Region((0.0, 0.0, 1.0, 0.19), ("badge", "title"), "center", "top"),
+                                    Region((0.0, 0.24, 0.38, 1.0), ("logo", "subtitle", "points", "price"), "left",
+                                           "center"))),
+             tall=Template("framed", subject=(0.04, 0.17, 0.96, 0.80), max_title_lines=2,
+                           regions=(Region((0.0, 0.0, 1.0, 0.15), ("logo", "badge", "title"), "center", "top"),
+                                    Region((0.0, 0.84, 1.0, 1.0), ("subtitle", "points", "price"), "center",
+                                           "center"))),
+             rich_tall=Template("framed", subject=(0.04, 0.19, 0.96, 0.68), max_title_lines=2,
+                                regions=(Region((0.0, 0.0, 1.0, 0.17), ("logo", "badge", "title"), "center", "top"),
+                                         Region((0.0, 0.71, 1.0, 1.0), ("subtitle", "points", "price"), "center",
+                                                "center")))),
+    # the copy on a panel with a slanted edge (scene) on the left, the product on the right; on a tall canvas
+    # the panel runs across the top
+    Template("diagonal", subject=(0.50, 0.02, 1.0, 0.98),
+             regions=(Region((0.0, 0.06, 0.40, 0.94), ("logo", "badge", "title", "subtitle", "points", "price")),),
+             tall=Template("diagonal", subject=(0.04, 0.36, 0.96, 1.0), max_title_lines=2,
+                           regions=(Region((0.0, 0.0, 0.92, 0.29), ("logo", "badge", "title", "subtitle", "price"),
+                                           "left", "top"),)),
+             rich=Template("diagonal", subject=(0.50, 0.02, 1.0, 0.98),
+                           regions=(Region((0.0, 0.06, 0.40, 0.94), ("logo", "badge", "title", "subtitle", "points",
+                                                                     "price")),)),
+             rich_tall=Template("diagonal", subject=(0.04, 0.45, 0.96, 1.0), max_title_lines=2,
+                                regions=(Region((0.0, 0.0, 0.92, 0.39), ("logo", "badge", "title", "subtitle",
+                                                                         "points", "price"), "left", "top"),))),
 )}
 # templates that suit a canvas shape; variants cycle through them
-BY_SHAPE = {"wide": ("split-left", "split-right"), "square": ("split-left", "hero-top", "split-right"),
-            "tall": ("story", "hero-top")}
+BY_SHAPE = {"wide": ("split-left", "diagonal", "split-right", "framed"),
+            "square": ("split-left", "podium", "hero-top", "framed", "split-right", "diagonal"),
+            "tall": ("story", "diagonal", "podium", "framed", "hero-top")}
 # what a canvas that cannot hold all the copy gives up first (title, price and logo are never dropped)
 DROP_ORDER = ("points[2:]", "subtitle", "points", "badge", "price_label", "list_price")
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from ecomctl.text.blocks import logo_plate_pad
 from ecomctl.text.colour import contrast_ratios, luminance, luminance_u8
 from ecomctl.types import RGB, Box, Plate, Size
 
@@ -63,5 +64,4 @@ def logo_plate(scene: np.ndarray, box: Box, layer: Image.Image, style_plate: RGB
     if _stands_out(ink, ground) >= LOGO_CONTRAST:
         return None
     colour = max((style_plate, *_PLATES), key=lambda c: _stands_out(ink, float(luminance(c))))
-    pad = max(4, round(box.h * 0.28))
-    return Plate("logo", box.expand(pad), colour, "band")
+    return Plate("logo", box.expand(logo_plate_pad(box.h)), colour, "band")
