@@ -58,9 +58,12 @@ def _open(path: Path) -> Any:
     try:
         with zipfile.ZipFile(path) as z:
             unpacked = sum(i.file_size for i in z.infolist())  # the reader stops at these declared sizes
+            binary = "xl/workbook.bin" in z.namelist()
     except zipfile.BadZipFile:
         raise ManifestError([_shown(path, "not an .xlsx workbook (no zip inside: an old .xls renamed, or a "
                                           "password-protected workbook?); save it as .xlsx or CSV")]) from None
+    if binary:  # an .xlsb under an .xlsx name: openpyxl reads the XML parts only
+        raise ManifestError([_shown(path, f"this is {UNREAD['.xlsb']}, not an .xlsx workbook; save it as .xlsx or CSV")])
     if unpacked > MAX_UNPACKED:
         raise ManifestError([_shown(path, f"the workbook unpacks to {unpacked / 2**20:.0f} MB, over the "
                                           f"{MAX_UNPACKED / 2**20:.0f} MB limit")])

@@ -122,7 +122,7 @@ def _looks_chinese(text: str) -> bool:
 
 
 # spreadsheets no reader here reads (openpyxl reads .xlsx only; .ods would need odfpy, .xls xlrd): one line each
-UNREAD = {".xls": "an Excel 97-2003 workbook (.xls)", ".ods": "an OpenDocument spreadsheet (.ods, LibreOffice Calc)",
+UNREAD = {".xls": "an Excel 97-2003 workbook (.xls)", ".xlsb": "an Excel binary workbook (.xlsb)", ".ods": "an OpenDocument spreadsheet (.ods, LibreOffice Calc)",
           ".fods": "an OpenDocument spreadsheet (.fods, LibreOffice Calc)", ".numbers": "an Apple Numbers document"}
 _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Excel 97-2003 (and other Office 97 files)
 _ODS = b"mimetypeapplication/vnd.oasis.opendocument.spreadsheet"  # an ODF zip's first entry, stored
@@ -136,6 +136,17 @@ def spreadsheet_kind(data: bytes) -> str | None:
     if data.startswith(b"PK\x03\x04") and data[30:30 + len(_ODS)] == _ODS:
         return UNREAD[".ods"]
     return None
+
+
+def _zip_holds(data: bytes, name: str) -> bool:
+    """Whether the zip archive in `data` has a member `name` (False for a zip that cannot be read)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            return name in z.namelist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return False
 
 
 DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab"}
@@ -160,6 +171,8 @@ def read_csv(path: Path, problems: Problems, columns: dict[str, str] | None = No
     if kind is not None:
         raise ManifestError([neutralise(f"{path}: this is {kind}, not text; save it as .xlsx or CSV")])
     if data.startswith(b"PK\x03\x04"):
+        if _zip_holds(data, "xl/workbook.bin"):
+            raise ManifestError([neutralise(f"{path}: this is {UNREAD['.xlsb']}, not text; save it as .xlsx or CSV")])
         raise ManifestError([neutralise(f"{path}: this is an Excel workbook (or another zip file), not text; "
                                         "name it .xlsx to read it as a workbook")])
     text, encoding = decode_text(data)

@@ -5,6 +5,7 @@ a GBK CSV (Excel on Chinese Windows), Excel's "Unicode text" (UTF-16 LE + BOM, t
 from __future__ import annotations
 
 import codecs
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -146,8 +147,6 @@ def test_sheet_of_a_csv_and_files_that_are_not_workbooks(tmp_path: Path) -> None
 def _ods(path: Path) -> Path:
     """An OpenDocument spreadsheet as LibreOffice Calc writes it: a zip whose first entry, stored, is
     `mimetype` (the content is beside the point: it is never read)."""
-    import zipfile
-
     with zipfile.ZipFile(path, "w") as z:
         z.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.spreadsheet")
         z.writestr("content.xml", "<office:document-content/>", compress_type=zipfile.ZIP_DEFLATED)
@@ -164,6 +163,10 @@ def test_spreadsheets_that_are_not_read_are_one_line_each(tmp_path: Path, comman
     _ods(tmp_path / "calc.xlsx")
     (tmp_path / "old.csv").write_bytes(ole2)
     (tmp_path / "catalog.numbers").write_bytes(b"PK\x03\x04")
+    for name in ("binary.xlsb", "binary.xlsx", "binary.csv"):  # what Excel's "Binary Workbook" writes, in short
+        with zipfile.ZipFile(tmp_path / name, "w") as z:
+            z.writestr("[Content_Types].xml", "<Types/>")
+            z.writestr("xl/workbook.bin", b"\x83\x01\x00")
     ods, xls = "an OpenDocument spreadsheet (.ods, LibreOffice Calc)", "an Excel 97-2003 workbook (.xls)"
     cases = {
         "catalog.ods": f"catalog.ods: {ods} is not read; save it as .xlsx or CSV",
@@ -171,6 +174,10 @@ def test_spreadsheets_that_are_not_read_are_one_line_each(tmp_path: Path, comman
         "calc.xlsx": f"calc.xlsx: this is {ods}, not an .xlsx workbook; save it as .xlsx or CSV",
         "old.csv": f"old.csv: this is {xls} or a password-protected workbook, not text; save it as .xlsx or CSV",
         "catalog.numbers": "catalog.numbers: an Apple Numbers document is not read; save it as .xlsx or CSV",
+        "binary.xlsb": "binary.xlsb: an Excel binary workbook (.xlsb) is not read; save it as .xlsx or CSV",
+        "binary.xlsx": "binary.xlsx: this is an Excel binary workbook (.xlsb), not an .xlsx workbook; save it as "
+                       ".xlsx or CSV",
+        "binary.csv": "binary.csv: this is an Excel binary workbook (.xlsb), not text; save it as .xlsx or CSV",
     }
     for name, message in cases.items():
         res = runner.invoke(app, [command, str(tmp_path / name), "--out", str(tmp_path / "out")][:2 if command == "validate" else 4])
