@@ -60,8 +60,10 @@ def test_a_check_declared_only_in_the_table_is_configured_measured_and_shown(log
     item = ItemResult(sku="S", variant=1, status=result.status, qa=result)
     ctx = page_context(report_rows([item], tmp_path), [item], tmp_path, t)
     assert ctx["columns"] == ["subject.iou", "subject.psnr", "subject.ssim", "layout.contrast", "layout.overlap",
-                              "layout.glow", "layout.ove", "layout.ali", "layout.und_l", "layout.und_s", "layout.uti",
-                              "layout.occ", "layout.rea"]
+                              "layout.glow"]
+    # the design metrics (informational) are their own, collapsed, column group
+    assert ctx["design_columns"] == ["layout.ove", "layout.ali", "layout.und_l", "layout.und_s", "layout.uti",
+                                     "layout.occ", "layout.rea"]
     assert "layout.glow" in report_rows([item], tmp_path)[0]["metrics"]  # report.csv's columns
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -150,3 +151,81 @@ def test_large_run_html_lists_every_problem_and_caps_passes(tmp_path):
     assert html.count("misread") >= 6  # all six failures listed
     assert "280 more passing items are not listed here" in html  # 300 - (6 problems + 14 passes shown)
     assert len((tmp_path / "report.csv").read_text(encoding="utf-8").splitlines()) == 301
+
+
+def test_html_opens_with_what_is_safe_to_publish_and_what_to_look_at(written):
+    out, _ = written
+    html = (out / "report.html").read_text(encoding="utf-8")
+    head = html.split("<main>", 1)[0]
+    assert "2 of 4 not safe to publish" in head  # fail + error
+    boxes = [" ".join(b.split()) for b in re.findall(r'<a class="box b-\w+[^>]*>(.*?)</a>', head)]
+    assert boxes == ["<b>1</b> safe to publish<small>passed every check</small>",
+                     "<b>1</b> look first<small>warned: publishable after a look</small>",
+                     "<b>2</b> do not publish<small>1 failed QA · 1 not rendered</small>"]
+    look = head.split("What to look at", 1)[1]
+    assert look.index("1 not rendered") < look.index("text.ned") < look.index("layout.margin")  # most failures first
+    assert 'data-q="text.ned">copy read back (NED) <code>text.ned</code></a>: <span class="t-fail">2 fail</span>' in look
+
+
+def test_each_row_says_why_in_words_before_the_figures(written):
+    out, _ = written
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert html.index(">why</th>") < html.index('title="text.ned: ')  # the reasons are not pushed off the page
+    row = html.split('data-status="fail"', 1)[1].split("</tr>", 1)[0]
+    why = re.findall(r'<li class="w-(\w+)"><b>([^<]+)</b>', row)
+    assert why == [("fail", "copy read back (NED)"), ("fail", "copy margin")]
+    assert "(warns below 1, fails below 0.8)" in row  # the limits the verdict used, from the run's thresholds
+    broken = html.split('data-status="error"', 1)[1].split("</tr>", 1)[0]
+    assert '<b>not rendered</b>: m.csv:5: cannot read image broken.png' in broken
+    good = html.split('data-status="pass"', 1)[1].split("</tr>", 1)[0]
+    assert "every check passed" in good
+
+
+def design_results(out: Path) -> list[ItemResult]:
+    """Two posters with the design metrics, one of which gave up copy (layout.dropped warns)."""
+    design = {"layout.val": 1.0, "layout.ove": 0.0, "layout.ali": 0.0002, "layout.und_l": 1.0, "layout.und_s": 1.0,
+              "layout.uti": 0.16, "layout.occ": 0.0, "layout.rea": 0.007}
+    items = []
+    for i, dropped in enumerate((None, "points[2:], subtitle")):
+        checks = [Check("text.ned", 1.0, "pass"), *(Check(k, v + i / 100, "pass") for k, v in design.items())]
+        if dropped:
+            checks.append(Check("layout.dropped", 2.0, "warn", f"the canvas could not hold all of the copy: dropped "
+                                                             f"{dropped} (lowest priority first)"))
+        status = "warn" if dropped else "pass"
+        items.append(ItemResult(sku=f"D{i}", variant=1, status=status, qa=QAResult(status, tuple(checks)),
+                                seconds=0.1, where=f"m.csv:{i + 2}"))
+    return items
+
+
+def test_design_metrics_are_summarised_against_real_posters_and_their_columns_collapsed(tmp_path):
+    from ecomctl.qa.report_html import DESIGN
+
+    write_reports(tmp_path, design_results(tmp_path), load_config(environ={}))
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    head = html.split("<main>", 1)[0]
+    design = {m[0]: m[1:] for m in re.findall(r'<code>(layout\.\w+)</code></td><td class="n">([^<]*)</td>'
+                                               r'<td class="n mm">[^<]*</td><td class="n">(.*?)</td></tr>', head)}
+    assert list(design) == list(DESIGN)
+    assert design["layout.uti"] == ("0.165", "0.225 · 0.199")  # mean of 0.16 and 0.17; PosterO's PKU · CGL
+    assert design["layout.occ"][1] == "0.124 · 0.134" and design["layout.und_s"][1] == "1 · 1"
+    assert design["layout.ove"][1] == design["layout.rea"][1] == '<span class="meta">none published</span>'
+    # per-row design columns exist (sortable, in the DOM) but are hidden until asked for
+    assert html.count('<td class="num dm"') == 2 * 7 and 'table.items:not(.show-dm) .dm { display: none; }' in html
+    assert 'id="dm"' in html and "design metrics (7 columns)" in html
+    # they are not among the check cards: the checks that warned come first, the clean ones fold away
+    cards = html.split("<main>", 1)[1].split('<h2 id="items-h">', 1)[0]
+    assert "layout.uti" not in cards and cards.index("layout.dropped") < cards.index("passed on every poster")
+    row = html.split('data-status="warn"', 1)[1].split("</tr>", 1)[0]
+    assert "<b>copy dropped</b> 2 <code>layout.dropped</code>: the canvas could not hold all of the copy: " \
+           "dropped points[2:], subtitle" in row
+
+
+def test_real_poster_figures_are_the_published_ones():
+    """The header's reference values are the ones docs/layout-metrics.md quotes, and only those."""
+    from ecomctl.qa.report_html import REAL_POSTERS
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "layout-metrics.md").read_text(encoding="utf-8")
+    pku = re.search(r"\| PKU PosterLayout \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \|", doc)
+    cgl = re.search(r"\| CGL \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \| ([\d.]+) \|", doc)
+    names = ("layout.und_l", "layout.und_s", "layout.uti", "layout.occ")
+    assert REAL_POSTERS == {n: (float(a), float(b)) for n, a, b in zip(names, pku.groups(), cgl.groups(), strict=True)}

@@ -1,4 +1,9 @@
-"""report.html: one self-contained page (inline CSS/JS/SVG, JPEG thumbnails as data URIs), failures first."""
+"""report.html: one self-contained page (inline CSS/JS/SVG, JPEG thumbnails as data URIs), failures first.
+
+What a reader sees first is what is safe to publish (pass), what to look at (warn) and what not to publish
+(fail, error), then which checks to look at; each row says in words why it is not a pass. The design metrics
+(the poster-layout literature's, informational) are summarised once against the published real-poster
+figures and their per-row columns are collapsed, so they do not crowd the verdict columns."""
 
 from __future__ import annotations
 
@@ -89,6 +94,71 @@ def fmt(value: Any) -> str:
     return str(value)
 
 
+# words for a check's name (headers, the reasons, the summary); a check not named here shows its name
+LABELS = {
+    "text.ned": "copy read back (NED)", "text.sen_acc": "lines read exactly", "text.stray": "stray text",
+    "image.finite": "image finite", "image.flat": "image not flat", "image.size": "image size",
+    "image.mode": "image mode", "subject.iou": "product mask match (IoU)", "subject.psnr": "product pixels (PSNR)",
+    "subject.ssim": "product pixels (SSIM)", "subject.confidence": "mask confidence",
+    "layout.overlap": "copy on the product", "layout.margin": "copy margin", "layout.contrast": "text contrast",
+    "layout.val": "validity", "layout.ove": "overlap", "layout.ali": "alignment", "layout.und_l": "underlay (loose)",
+    "layout.und_s": "underlay (strict)", "layout.uti": "utility", "layout.occ": "occlusion",
+    "layout.rea": "readability", "layout.logo": "logo drawn", "layout.dropped": "copy dropped",
+    "variants.palette_de": "variant palette distance", "variants.phash": "variant near-duplicate",
+    "style.campaign": "campaign look",
+}
+# The design metrics: the layout checks of the poster-layout literature (measured, never a verdict).
+DESIGN = tuple(s.name for s in registry.CHECKS if s.measure == "layout_metrics")
+# What the designers' own posters score, as published (docs/layout-metrics.md): PosterO (CVPR 2025), its
+# evaluation code's reference values, on PKU PosterLayout and on CGL. Only these are published; Val, Ove,
+# Ali and Rea have no published real-poster figure and show none.
+REAL_POSTERS = {"layout.und_l": (1.0, 1.0), "layout.und_s": (1.0, 1.0), "layout.uti": (0.2253, 0.1989),
+                "layout.occ": (0.1236, 0.1340)}
+
+
+def label(name: str) -> str:
+    return LABELS.get(name, name)
+
+
+def limit_words(limits: QAThresholds) -> dict[str, str]:
+    """Per check with `qa:` config limits, its bands in words ("warns below 4.5, fails below 3"), once per page
+    (a fixed band, such as copy past the canvas edge failing, is the reason's own words)."""
+    out = {}
+    for s in registry.CHECKS:
+        if not isinstance(s.warn, registry.Limit) and not isinstance(s.fail, registry.Limit):
+            continue
+        warn, fail = s.limits(limits)
+        side = "below" if s.higher_is_better else "above"
+        bands = [f"warns {side} {fmt(float(warn))}"] if isinstance(s.warn, registry.Limit) else []
+        bands += [f"fails {side} {fmt(float(fail))}"] if isinstance(s.fail, registry.Limit) else []
+        out[s.name] = ", ".join(bands)
+    return out
+
+
+def verdict(summary: dict[str, Any]) -> dict[str, Any]:
+    """What the page opens with: how many items are safe to publish, to look at, not to publish, and the checks
+    behind the last two (most failures first), from the summary's counts (nothing per row)."""
+    st = summary["status"]
+    look = [{"name": name, "label": label(name), "fail": m["fail"], "warn": m["warn"]}
+            for name, m in summary["metrics"].items() if m["fail"] or m["warn"]]
+    look.sort(key=lambda c: (-c["fail"], -c["warn"], c["name"]))
+    return {"publish": st.get("pass", 0), "look": st.get("warn", 0),
+            "block": st.get("fail", 0) + st.get("error", 0), "look_at": look}
+
+
+def design_summary(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """The design metrics of this run (mean, min, max) beside the published real-poster figures."""
+    out = []
+    for name in DESIGN:
+        m = summary["metrics"].get(name)
+        if m is None:
+            continue
+        better = "↑" if registry.spec(name).higher_is_better else "↓"
+        out.append({"name": name, "label": label(name), "better": better, "mean": m["mean"], "min": m["min"],
+                    "max": m["max"], "real": REAL_POSTERS.get(name)})
+    return out
+
+
 def page_context(all_rows: Sequence[dict[str, Any]], results: Sequence[ItemResult], out_dir: Path,
                  limits: QAThresholds) -> dict[str, Any]:
     """Template data from report rows in memory (`report_rows`), with the page's rows as a list. The rows
@@ -110,24 +180,47 @@ def stream_context(summary: dict[str, Any], found: dict[str, Any], problems: Seq
     settings = limits.report
     n_problems = summary["items"] - summary["status"].get("pass", 0)
     n_passes = min(summary["status"].get("pass", 0), max(0, settings.max_rows - n_problems))
-    rows = _page_rows(chain(problems, islice(passes, n_passes)), out_dir, settings)
     present = registry.columns(summary["metrics"])  # every check still shows in the reasons and the summary
     for m in summary["metrics"].values():
         m["hist"] = histogram(m.pop("values"))
     shown = yaml.safe_dump({"qa": limits.model_dump(exclude={"report"})}, sort_keys=False, allow_unicode=True)
+    words = limit_words(limits)
+    rows = _page_rows(chain(problems, islice(passes, n_passes)), out_dir, settings, words)
+    checks = [n for n in summary["metrics"] if n not in DESIGN]
     return {"rows": rows, "shown": n_problems + n_passes, "hidden": summary["items"] - n_problems - n_passes,
-            "summary": summary, "columns": present, "thresholds": shown,
+            "summary": summary, "columns": [c for c in present if c not in DESIGN],
+            "design_columns": [c for c in present if c in DESIGN], "thresholds": shown,
+            "verdict": verdict(summary), "design": design_summary(summary),
+            "flagged": [n for n in checks if summary["metrics"][n]["fail"] or summary["metrics"][n]["warn"]],
+            "clean": [n for n in checks if not (summary["metrics"][n]["fail"] or summary["metrics"][n]["warn"])],
             "campaigns": _campaign_thumbs(found, out_dir, settings), **header(out_dir)}
 
 
-def _page_rows(rows: Iterable[dict[str, Any]], out_dir: Path, settings: Any) -> Iterator[dict[str, Any]]:
+def _page_rows(rows: Iterable[dict[str, Any]], out_dir: Path, settings: Any,
+               words: dict[str, str] | None = None) -> Iterator[dict[str, Any]]:
     for i, row in enumerate(rows):
         row = dict(row)
         wanted = i < settings.max_thumbs  # failures come first, so they keep theirs
         px, quality = settings.thumb_px, settings.thumb_quality
         row["thumb"] = row_thumbnail(row, out_dir, px, quality) if wanted else None
         row["check_status"] = {c["name"]: c["status"] for c in row["checks"]}
+        row["why"] = why(row, words or {})
         yield row
+
+
+def why(row: dict[str, Any], words: dict[str, str]) -> list[dict[str, Any]]:
+    """Why a row is not a plain pass, one entry per cause: the render error, then each check that warned or
+    failed (worst first) with its name in words, its figure, its reason and its limits."""
+    out = [{"status": "error", "name": "error", "label": "not rendered", "value": None, "reason": row["error"],
+            "limits": ""}] if row.get("error") else []
+    bad = [c for c in row["checks"] if c["status"] != "pass"]
+    bad.sort(key=lambda c: c["status"] != "fail")  # stable: table order within fails, then warns
+    out += [{"status": c["status"], "name": c["name"], "label": label(c["name"]), "value": c["value"],
+             "reason": c["reason"], "limits": words.get(c["name"], "")} for c in bad]
+    if not out:  # rows without their checks (none here today): the reasons as they are
+        out = [{"status": row["status"], "name": "", "label": "", "value": None, "reason": r, "limits": ""}
+               for r in row["reasons"]]
+    return out
 
 
 def row_thumbnail(row: dict[str, Any], out_dir: Path, px: int, quality: int) -> str | None:
@@ -156,7 +249,7 @@ def render_html(rows: Sequence[dict[str, Any]], results: Sequence[ItemResult], o
 def template() -> Any:
     """The compiled report template (jinja2 caches it in the environment: compiled once per process)."""
     compiled = _ENV.get_template("report.html.j2")
-    compiled.globals.update(fmt=fmt, link=link)
+    compiled.globals.update(fmt=fmt, link=link, label=label)
     return compiled
 
 
