@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ecomctl.errors import ConfigError, ManifestError
 from ecomctl.io import IMAGE_SUFFIXES, file_kind
-from ecomctl.manifest_files import FIELDS, REQUIRED, UNREAD, Problems, RawRow, read_csv, read_yaml
+from ecomctl.manifest_files import FIELDS, MIXED, REQUIRED, UNREAD, Problems, RawRow, read_csv, read_yaml
 from ecomctl.photos import is_url, url_problem
 from ecomctl.sizes import SIZE_PRESETS, parse_size
 from ecomctl.store import RESERVED_NAMES
@@ -341,6 +341,9 @@ def _decode_message(shown: str, e: UnicodeDecodeError) -> str:
     if e.encoding.startswith("utf-16"):
         return (f"{shown}: starts with a UTF-16 byte-order mark but is not UTF-16 text ({where}); "
                 "save the manifest as UTF-8")
+    if e.reason == MIXED:
+        return (f"{shown}: UTF-8 text but for {where} (a line pasted from a file in another encoding?); save "
+                "the manifest as UTF-8")
     return f"{shown}: not UTF-8 text ({where}), nor UTF-16, GB18030 or Windows-1252; save the manifest as UTF-8"
 
 

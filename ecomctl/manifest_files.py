@@ -89,11 +89,17 @@ def decode_text(data: bytes) -> tuple[str, str]:
             western = None
         if chinese is not None and (western is None or _looks_chinese(chinese)):
             return chinese, "GB18030"
-        if western is not None:
+        if western is not None and not _UTF8_SEQUENCE.search(data):
             return western, "Windows-1252 (Western)"
+        if western is not None:  # UTF-8 text with a stray line in another encoding: reading it all as
+            # Windows-1252 would turn every UTF-8 accent into mojibake (è → Ã¨)
+            raise UnicodeDecodeError(utf8.encoding, utf8.object, utf8.start, utf8.end, MIXED) from None
         raise utf8 from None
 
 
+MIXED = "mixed with UTF-8"  # the reason of the decode error raised for a file that is UTF-8 but for a few bytes
+# a UTF-8 encoded character (two to four bytes): Windows-1252 text hardly ever holds one (`Ã©` is `é` in UTF-8)
+_UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 _LETTER = re.compile(r"[A-Za-z]")
 

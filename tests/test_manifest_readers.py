@@ -241,6 +241,17 @@ def test_validate_says_a_western_csv_was_read_as_windows_1252(tmp_path: Path) ->
     assert load_manifest(path).rows[0].price == "19,90 €"
 
 
+def test_a_utf8_file_with_a_line_in_windows_1252_is_refused_not_read_as_mojibake(tmp_path: Path) -> None:
+    """Read as Windows-1252, the UTF-8 rows would turn into mojibake (Crème → CrÃ¨me): one line instead."""
+    make_product(tmp_path / "p.png")
+    path = tmp_path / "m.csv"
+    path.write_bytes("sku,image,title\nA,p.png,Crème\n".encode() + "B,p.png,Crème\n".encode("cp1252"))
+    res = runner.invoke(app, ["validate", str(path)])
+    assert (res.exit_code, res.stderr.splitlines()) == (2, [
+        (f"error: {path}: UTF-8 text but for byte 0xe8 at offset 41 (a line pasted from a file in another "
+         "encoding?); save the manifest as UTF-8")])
+
+
 def test_every_rule_holds_for_a_semicolon_gbk_file(tmp_path: Path) -> None:
     make_product(tmp_path / "p.png")
     path = tmp_path / "m.csv"
