@@ -88,7 +88,7 @@ def test_utility_and_occlusion_from_the_product_alpha():
     alpha = np.zeros((100, 100))
     alpha[:, 50:] = 255  # the product fills the right half: saliency 1 there
     els = [_text(Box(0, 0, 50, 20)), _text(Box(40, 80, 60, 100))]  # the second is half on the product
-    uti, occ = lm.utility_occlusion(els, alpha.astype(np.float32) / 255, SIZE)
+    uti, occ = lm.utility_occlusion(els, alpha.astype(np.uint8), SIZE)
     # free mass = 5000 px; covered free px = 1000 + 200 = 1200; covered px = 1000 + 400, salient 200
     assert uti == pytest.approx(1200 / 5000)
     assert occ == pytest.approx(200 / 1400)

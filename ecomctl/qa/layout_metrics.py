@@ -125,36 +125,53 @@ def underlay(els: list[Element]) -> tuple[float | None, float | None]:
 
 
 def saliency_map(poster: Poster) -> np.ndarray:
-    """The product layer's alpha as 0..1 float32 — the saliency map the papers take from a detector."""
-    return np.asarray(poster.subject_layer.getchannel("A"), dtype=np.float32) / 255.0
+    """The product layer's alpha (HxW uint8, 255 = product) — the saliency map the papers take from a detector."""
+    return np.asarray(poster.subject_layer.getchannel("A"))
 
 
-def _cover(boxes: list[Box], size: Size) -> np.ndarray:
-    mask = np.zeros((size.h, size.w), dtype=bool)
+def _cover(boxes: list[Box], frame: Box) -> np.ndarray:
+    """The union of `boxes` as a mask over `frame` (a part of the canvas: the masks stay small)."""
+    mask = np.zeros((frame.h, frame.w), dtype=bool)
     for b in boxes:
-        c = b.clip(size)
-        if c.area > 0:
-            mask[c.y0:c.y1, c.x0:c.x1] = True
+        x0, y0 = max(b.x0, frame.x0), max(b.y0, frame.y0)
+        x1, y1 = min(b.x1, frame.x1), min(b.y1, frame.y1)
+        if x1 > x0 and y1 > y0:
+            mask[y0 - frame.y0:y1 - frame.y0, x0 - frame.x0:x1 - frame.x0] = True
     return mask
 
 
-def utility_occlusion(els: list[Element], sal: np.ndarray, size: Size) -> tuple[float | None, float | None]:
-    """(Uti, Occ): share of the non-salient mass under the elements' union; mean saliency under it."""
-    cover = _cover([e.box for e in els], size)
-    if not cover.any():
+def _frame(boxes: list[Box], size: Size) -> Box | None:
+    """The canvas part holding every box (clipped), None when they hold no pixel."""
+    clipped = [c for c in (b.clip(size) for b in boxes) if c.area > 0]
+    return _union(clipped) if clipped else None
+
+
+def utility_occlusion(els: list[Element], alpha: np.ndarray, size: Size) -> tuple[float | None, float | None]:
+    """(Uti, Occ) with saliency s = alpha / 255: share of the non-salient mass Σ(1 − s) under the elements'
+    union; mean s under it. Integer sums of the alpha bytes: exact, whatever the order."""
+    frame = _frame([e.box for e in els], size)
+    if frame is None:
         return None, None
-    free = 1.0 - sal
-    total = float(free.sum(dtype=np.float64))
-    uti = float(free[cover].sum(dtype=np.float64)) / total if total > 0 else None
-    return uti, float(sal[cover].mean(dtype=np.float64))
+    cover = _cover([e.box for e in els], frame)
+    n = int(np.count_nonzero(cover))
+    salient = int(alpha[frame.y0:frame.y1, frame.x0:frame.x1][cover].sum(dtype=np.int64))
+    free_total = 255 * alpha.size - int(alpha.sum(dtype=np.int64))
+    uti = (255 * n - salient) / free_total if free_total > 0 else None
+    return uti, salient / (255 * n)
+
+
+def _magnitude(rgb: np.ndarray) -> np.ndarray:
+    """|∇| of the grey image from 3×3 Sobel, float32 (the papers' sqrt((gx² + gy²) / 2) up to a factor that
+    the normalisation by the maximum cancels)."""
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    gx = cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3)
+    return cv2.magnitude(gx, gy)
 
 
 def gradient(rgb: np.ndarray) -> np.ndarray:
-    """|∇| of the grey image, sqrt((gx² + gy²) / 2) from 3×3 Sobel, divided by its maximum (0..1)."""
-    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    gx = cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3)
-    gy = cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3)
-    mag = np.sqrt((gx * gx + gy * gy) / 2.0)
+    """The gradient magnitude divided by its maximum over the image (0..1)."""
+    mag = _magnitude(rgb)
     top = float(mag.max())
     return mag / top if top > 0 else mag
 
@@ -162,23 +179,33 @@ def gradient(rgb: np.ndarray) -> np.ndarray:
 def readability(els: list[Element], rgb: np.ndarray, size: Size) -> float | None:
     """Mean normalised gradient of the scene under text elements, not under underlays, off the copy's ink."""
     texts = [e for e in els if e.kind == "text"]
-    region = _cover([e.box for e in texts], size) & ~_cover([e.box for e in els if e.kind == "underlay"], size)
+    frame = _frame([e.box for e in texts], size)
+    if frame is None:
+        return None
+    region = _cover([e.box for e in texts], frame) & ~_cover([e.box for e in els if e.kind == "underlay"], frame)
     if not region.any():
         return None
-    ink = np.zeros(region.shape, dtype=np.uint8)
+    outer = frame.expand(INK_REACH).clip(size)  # the ink near the frame's edge reaches into it
+    ink = np.zeros((outer.h, outer.w), dtype=np.uint8)
     for e in texts:
         c = e.box.clip(size).expand(INK_REACH).clip(size)
         if c.area == 0 or e.color is None:
             continue
         crop = rgb[c.y0:c.y1, c.x0:c.x1].astype(np.int16)
         near = np.abs(crop - np.asarray(e.color, np.int16)).max(axis=2) <= INK_TOLERANCE
-        ink[c.y0:c.y1, c.x0:c.x1] |= near.astype(np.uint8)
+        ink[c.y0 - outer.y0:c.y1 - outer.y0, c.x0 - outer.x0:c.x1 - outer.x0] |= near.astype(np.uint8)
     reach = 2 * INK_REACH + 1
     ink = cv2.dilate(ink, np.ones((reach, reach), np.uint8)).astype(bool)
-    region &= ~ink
+    dx, dy = frame.x0 - outer.x0, frame.y0 - outer.y0
+    region &= ~ink[dy:dy + frame.h, dx:dx + frame.w]
     if not region.any():
         return None
-    return float(gradient(rgb)[region].mean(dtype=np.float64))
+    mag = _magnitude(rgb)
+    top = float(mag.max())
+    if top <= 0:
+        return 0.0
+    under = mag[frame.y0:frame.y1, frame.x0:frame.x1][region]
+    return float(under.mean(dtype=np.float64)) / top
 
 
 def measure(poster: Poster, rgb: np.ndarray) -> dict[str, float | None]:
