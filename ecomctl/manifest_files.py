@@ -9,6 +9,7 @@ import csv
 import difflib
 import io
 import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,7 +102,7 @@ MIXED = "mixed with UTF-8"  # the reason of the decode error raised for a file t
 # a UTF-8 encoded character (two to four bytes): Windows-1252 text hardly ever holds one (`Ã©` is `é` in UTF-8)
 _UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
-_LETTER = re.compile(r"[A-Za-z]")
+_INSIDE_A_WORD = re.compile(r"(?<=[A-Za-z])[^\x00-\x7f](?=[A-Za-z])")  # one character between Latin letters
 
 
 def _looks_chinese(text: str) -> bool:
@@ -111,24 +112,17 @@ def _looks_chinese(text: str) -> bool:
     character (`è` + `m` → `鑝`), and two accented letters in a row (`öß`) into a common one sitting alone
     inside a Latin word (`Gr鲞e`). Chinese wins when its common characters outnumber those (a Chinese file
     whose only Chinese is one rare character, such as `喆`, reads as Windows-1252: save it as UTF-8)."""
-    common = rare = 0
-    for m in _NON_ASCII.finditer(text):
-        ch, i = m.group(), m.start()
-        try:
-            ch.encode("gb2312")
-        except UnicodeEncodeError:
-            rare += 1
-            continue
-        inside_a_word = 0 < i < len(text) - 1 and _LETTER.match(text[i - 1]) and _LETTER.match(text[i + 1])
-        if inside_a_word:
-            rare += 1
-        else:
-            common += 1
+    every = Counter(_NON_ASCII.findall(text))
+    inside = Counter(_INSIDE_A_WORD.findall(text))
+    common = sum(n - inside[ch] for ch, n in every.items() if _in_gb2312(ch))
+    rare = sum(every.values()) - common
     return common > rare
 
 
-# spreadsheets no reader here reads (openpyxl reads .xlsx only; .ods would need odfpy, .xls xlrd): one line each
-UNREAD = {".xls": "an Excel 97-2003 workbook (.xls)", ".xlsb": "an Excel binary workbook (.xlsb)", ".ods": "an OpenDocument spreadsheet (.ods, LibreOffice Calc)",
+# spreadsheets no reader here reads (openpyxl reads .xlsx only; .ods would need odfpy, .xls xlrd, .xlsb pyxlsb):
+# one line each
+UNREAD = {".xls": "an Excel 97-2003 workbook (.xls)", ".xlsb": "an Excel binary workbook (.xlsb)",
+          ".ods": "an OpenDocument spreadsheet (.ods, LibreOffice Calc)",
           ".fods": "an OpenDocument spreadsheet (.fods, LibreOffice Calc)", ".numbers": "an Apple Numbers document"}
 _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Excel 97-2003 (and other Office 97 files)
 _ODS = b"mimetypeapplication/vnd.oasis.opendocument.spreadsheet"  # an ODF zip's first entry, stored
@@ -153,6 +147,14 @@ def _zip_holds(data: bytes, name: str) -> bool:
             return name in z.namelist()
     except (zipfile.BadZipFile, OSError, ValueError):
         return False
+
+
+def _in_gb2312(ch: str) -> bool:
+    try:
+        ch.encode("gb2312")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab"}
