@@ -66,7 +66,7 @@ def test_demo_campaign_posters_score_closer_to_their_own_reference(demo_run: Pat
 @pytest.mark.slow
 def test_report_html_shows_a_style_figure_per_poster_and_names_the_model(demo_run: Path):
     html = (demo_run / "report.html").read_text(encoding="utf-8")
-    assert 'title="style.campaign"' in html and "Magenta arbitrary-image-stylization style predictor" in html
+    assert 'title="style.campaign: campaign look"' in html and "Magenta arbitrary-image-stylization style predictor" in html
     assert "campaign: spring-pastel" in html and "campaign: night-luxe" in html
     for item in _items(demo_run):
         assert 0.5 < item["metrics"]["style.campaign"] <= 1.0
