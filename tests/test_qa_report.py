@@ -131,6 +131,16 @@ def test_summary_table_lists_failures_with_reasons(tmp_path):
     text = console.export_text()
     assert "QA: 4 items — 1 error 1 fail 1 warn 1 pass" in text
     assert EVIL in text and "title line 1" in text and "GOOD-1" not in text
+    # the checks that warned or failed, in words; the clean ones in one line (subject.iou passed everywhere)
+    assert "text.ned (copy read back (NED))" in text and "layout.margin (copy margin)" in text
+    assert "subject.iou" not in text and "1 other check passed on every poster" in text
+
+
+def test_check_words_name_declared_checks():
+    from ecomctl.qa import registry
+    from ecomctl.qa.report import LABELS
+
+    assert set(LABELS) <= {s.name for s in registry.CHECKS}  # a renamed or removed check leaves no stale words
 
 
 def test_large_run_html_lists_every_problem_and_caps_passes(tmp_path):

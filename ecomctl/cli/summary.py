@@ -11,28 +11,32 @@ from rich.markup import escape
 from rich.table import Table
 
 from ecomctl.outcome import STATUS_COLOURS as _STYLE
-from ecomctl.qa.report import report_rows, summarize
+from ecomctl.qa.report import label, report_rows, summarize
 from ecomctl.types import ItemResult
 
 
 def summary_table(results: Sequence[ItemResult], max_rows: int = 20,
                   summary: dict[str, Any] | None = None) -> Table:
-    """Status counts, per-metric mean/min and the first `max_rows` items that did not pass, with reasons.
-    `summary` (as `summarize` gives it) stands in for one computed from `results`: a run passes its own,
-    its results being slim (qa/report.py `slim`)."""
+    """Status counts, the checks that warned or failed (how many, mean/min; the others in one line) and the
+    first `max_rows` items that did not pass, with reasons. `summary` (as `summarize` gives it) stands in
+    for one computed from `results`: a run passes its own, its results being slim (qa/report.py `slim`)."""
     if summary is None:
         summary = summarize(report_rows(results, Path(".")))
     rows = report_rows([r for r in results if r.status not in ("pass", "skipped")], Path("."))
     counts = " ".join(f"[{_STYLE[s]}]{n} {s}[/]" for s, n in summary["status"].items() if n)
     table = Table(title=f"QA: {summary['items']} items — {counts or 'nothing'}", title_justify="left")
-    table.add_column("item / metric", overflow="fold")
+    table.add_column("item / check", overflow="fold")
     table.add_column("status")
     table.add_column("value", justify="right")
     table.add_column("reasons", overflow="fold")
-    for name, m in summary["metrics"].items():
+    flagged = {n: m for n, m in summary["metrics"].items() if m["warn"] or m["fail"]}
+    for name, m in flagged.items():
         mean = "–" if m["mean"] is None else f"mean {m['mean']:.3g} · min {m['min']:.3g}"
         tally = f"[green]{m['pass']}[/] / [yellow]{m['warn']}[/] / [red]{m['fail']}[/]"
-        table.add_row(name, tally, mean, "")
+        table.add_row(f"{name} ({label(name)})", tally, mean, "")
+    clean = len(summary["metrics"]) - len(flagged)
+    if clean:
+        table.add_row(f"[dim]{clean} other check{'s' if clean != 1 else ''} passed on every poster[/]", "", "", "")
     bad = rows
     if bad:
         table.add_section()

@@ -30,6 +30,26 @@ SPOOL_MEMORY = 2 << 20  # report rows kept in memory before they go to a tempora
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
+# words for a check's name (headers, the reasons, the summary); a check not named here shows its name
+LABELS = {
+    "text.ned": "copy read back (NED)", "text.sen_acc": "lines read exactly", "text.stray": "stray text",
+    "image.finite": "image finite", "image.flat": "image not flat", "image.size": "image size",
+    "image.mode": "image mode", "subject.iou": "product mask match (IoU)", "subject.psnr": "product pixels (PSNR)",
+    "subject.ssim": "product pixels (SSIM)", "subject.confidence": "mask confidence",
+    "layout.overlap": "copy on the product", "layout.margin": "copy margin", "layout.contrast": "text contrast",
+    "layout.val": "validity", "layout.ove": "overlap", "layout.ali": "alignment", "layout.und_l": "underlay (loose)",
+    "layout.und_s": "underlay (strict)", "layout.uti": "utility", "layout.occ": "occlusion",
+    "layout.rea": "readability", "layout.logo": "logo drawn", "layout.dropped": "copy dropped",
+    "variants.palette_de": "variant palette distance", "variants.phash": "variant near-duplicate",
+    "style.campaign": "campaign look",
+}
+
+
+def label(name: str) -> str:
+    """A check's name in words (report.html, the terminal summary); its name when it has none here."""
+    return LABELS.get(name, name)
+
+
 def _rel(path: Path | None, base: str) -> str | None:
     """`path` relative to `base` (an absolute, resolved folder); plain string maths, no file-system calls
     per item: a nightly run has 100k of them."""

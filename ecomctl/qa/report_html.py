@@ -20,7 +20,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from PIL import Image
 
 from ecomctl.qa import registry
-from ecomctl.qa.report import ReportSpool, campaigns, header, summarize
+from ecomctl.qa.report import ReportSpool, campaigns, header, label, summarize
 from ecomctl.qa.thresholds import QAThresholds
 from ecomctl.store import OutputStore
 from ecomctl.store.files import atomic_writer, thumbnail_jpeg
@@ -94,19 +94,6 @@ def fmt(value: Any) -> str:
     return str(value)
 
 
-# words for a check's name (headers, the reasons, the summary); a check not named here shows its name
-LABELS = {
-    "text.ned": "copy read back (NED)", "text.sen_acc": "lines read exactly", "text.stray": "stray text",
-    "image.finite": "image finite", "image.flat": "image not flat", "image.size": "image size",
-    "image.mode": "image mode", "subject.iou": "product mask match (IoU)", "subject.psnr": "product pixels (PSNR)",
-    "subject.ssim": "product pixels (SSIM)", "subject.confidence": "mask confidence",
-    "layout.overlap": "copy on the product", "layout.margin": "copy margin", "layout.contrast": "text contrast",
-    "layout.val": "validity", "layout.ove": "overlap", "layout.ali": "alignment", "layout.und_l": "underlay (loose)",
-    "layout.und_s": "underlay (strict)", "layout.uti": "utility", "layout.occ": "occlusion",
-    "layout.rea": "readability", "layout.logo": "logo drawn", "layout.dropped": "copy dropped",
-    "variants.palette_de": "variant palette distance", "variants.phash": "variant near-duplicate",
-    "style.campaign": "campaign look",
-}
 # The design metrics: the layout checks of the poster-layout literature (measured, never a verdict).
 DESIGN = tuple(s.name for s in registry.CHECKS if s.measure == "layout_metrics")
 # What the designers' own posters score, as published (docs/layout-metrics.md): PosterO (CVPR 2025), its
@@ -114,10 +101,6 @@ DESIGN = tuple(s.name for s in registry.CHECKS if s.measure == "layout_metrics")
 # Ali and Rea have no published real-poster figure and show none.
 REAL_POSTERS = {"layout.und_l": (1.0, 1.0), "layout.und_s": (1.0, 1.0), "layout.uti": (0.2253, 0.1989),
                 "layout.occ": (0.1236, 0.1340)}
-
-
-def label(name: str) -> str:
-    return LABELS.get(name, name)
 
 
 def limit_words(limits: QAThresholds) -> dict[str, str]:
