@@ -171,9 +171,9 @@ def test_html_opens_with_what_is_safe_to_publish_and_what_to_look_at(written):
     boxes = [" ".join(b.split()) for b in re.findall(r'<a class="box b-\w+[^>]*>(.*?)</a>', head)]
     assert boxes == ["<b>1</b> safe to publish<small>passed every check</small>",
                      "<b>1</b> look first<small>warned: publishable after a look</small>",
-                     "<b>2</b> do not publish<small>1 failed QA · 1 not rendered</small>"]
+                     "<b>2</b> do not publish<small>1 failed QA · 1 error</small>"]
     look = head.split("What to look at", 1)[1]
-    assert look.index("1 not rendered") < look.index("text.ned") < look.index("layout.margin")  # most failures first
+    assert look.index("1 error</span>: not made or not checked") < look.index("text.ned") < look.index("layout.margin")  # most failures first
     assert 'data-q="text.ned">copy read back (NED) <code>text.ned</code></a>: <span class="t-fail">2 fail</span>' in look
 
 
@@ -186,7 +186,7 @@ def test_each_row_says_why_in_words_before_the_figures(written):
     assert why == [("fail", "copy read back (NED)"), ("fail", "copy margin")]
     assert "(warns below 1, fails below 0.8)" in row  # the limits the verdict used, from the run's thresholds
     broken = html.split('data-status="error"', 1)[1].split("</tr>", 1)[0]
-    assert '<b>not rendered</b>: m.csv:5: cannot read image broken.png' in broken
+    assert '<b>error</b>: m.csv:5: cannot read image broken.png' in broken
     good = html.split('data-status="pass"', 1)[1].split("</tr>", 1)[0]
     assert "every check passed" in good
 

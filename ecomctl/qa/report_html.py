@@ -194,7 +194,7 @@ def _page_rows(rows: Iterable[dict[str, Any]], out_dir: Path, settings: Any,
 def why(row: dict[str, Any], words: dict[str, str]) -> list[dict[str, Any]]:
     """Why a row is not a plain pass, one entry per cause: the render error, then each check that warned or
     failed (worst first) with its name in words, its figure, its reason and its limits."""
-    out = [{"status": "error", "name": "error", "label": "not rendered", "value": None, "reason": row["error"],
+    out = [{"status": "error", "name": "error", "label": "error", "value": None, "reason": row["error"],
             "limits": ""}] if row.get("error") else []
     bad = [c for c in row["checks"] if c["status"] != "pass"]
     bad.sort(key=lambda c: c["status"] != "fail")  # stable: table order within fails, then warns
