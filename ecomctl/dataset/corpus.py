@@ -14,7 +14,9 @@ import pyarrow.parquet as pq
 from ecomctl.store.files import writing
 
 SAMPLES = "samples.parquet"
-PATH_COLUMNS = ("poster", "subject", "mask", "style", "glyph", "glyph_crops", "style_ref")
+PATH_COLUMNS = ("poster", "subject", "mask", "style", "glyph", "glyph_crops", "logo", "style_ref")
+# the poster-layout metrics QA measures on a render (qa/layout_metrics.py NAMES; docs/layout-metrics.md)
+LAYOUT_METRICS = ("val", "ove", "ali", "und_l", "und_s", "uti", "occ", "rea")
 
 _BOX = pa.list_(pa.int32())
 SCHEMA = pa.schema([
@@ -22,13 +24,15 @@ SCHEMA = pa.schema([
     ("source", pa.string()), ("src", pa.string()),
     ("poster", pa.string()), ("subject", pa.string()), ("mask", pa.string()), ("style", pa.string()),
     ("glyph", pa.string()), ("glyph_crops", pa.string()),
+    ("logo", pa.string()), ("logo_box", _BOX),  # the brand logo as drawn (RGBA, logo_box's size) and its place
     ("style_ref", pa.string()), ("style_ref_id", pa.string()),
     ("width", pa.int32()), ("height", pa.int32()), ("orig_width", pa.int32()), ("orig_height", pa.int32()),
     ("scale", pa.float64()), ("pad", _BOX),
     ("prompt", pa.string()), ("lang", pa.string()), ("text", pa.string()),
     ("lines", pa.list_(pa.struct([("text", pa.string()), ("role", pa.string()), ("box", _BOX),
                                   ("font_size", pa.int32()), ("weight", pa.int32()),
-                                  ("score", pa.float64())]))),
+                                  ("score", pa.float64()), ("block", pa.int32()),
+                                  ("struck", pa.bool_())]))),  # struck: drawn struck through (list price)
     ("glyphs", pa.list_(pa.struct([("char", pa.string()), ("line", pa.int32()), ("index", pa.int32()),
                                    ("box", _BOX), ("size_code", pa.int32()),
                                    ("local", pa.list_(pa.float64()))]))),
@@ -37,6 +41,9 @@ SCHEMA = pa.schema([
     ("subject_confidence", pa.float64()),  # the extractor's mask confidence; null when the mask is exact
     ("style_from", pa.string()), ("phash", pa.string()), ("style_phash", pa.string()),
     ("notes", pa.list_(pa.string())),
+    ("template", pa.string()), ("dropped", pa.list_(pa.string())),  # copy the render's layout could not hold
+    ("qa_status", pa.string()), ("qa_flags", pa.list_(pa.string())),  # the render's QA verdict, its warn/fail checks
+    ("layout_metrics", pa.struct([(n, pa.float64()) for n in LAYOUT_METRICS])),
 ])
 
 

@@ -52,8 +52,9 @@ def _scale_layout(layout: Layout, pl: Placement, side: int) -> Layout:
     lines = tuple(dataclasses.replace(ln, box=map_box(ln.box, pl), font_size=max(1, round(ln.font_size * pl.scale)))
                   for ln in layout.lines)
     plates = tuple(dataclasses.replace(p, box=map_box(p.box, pl)) for p in layout.plates)
+    logo = map_box(layout.logo, pl) if layout.logo is not None else None
     return dataclasses.replace(layout, canvas=Size(side, side), subject_box=map_box(layout.subject_box, pl),
-                               lines=lines, plates=plates)
+                               lines=lines, plates=plates, logo=logo)
 
 
 def phash(image: Image.Image) -> str:
@@ -79,11 +80,16 @@ def duplicates(hashes: list[str], max_distance: int) -> list[int | None]:
     return out
 
 
+QA_RANK = {"pass": 0, "warn": 1, "fail": 2}
+
+
 def drop_reason(cond: Conditions, orig: tuple[int, int], s: DatasetSettings) -> str | None:
-    """The first filter a sample fails (min_size, no_text, ocr_confidence, subject_area, or the source's
-    own `suspect` reason), or None."""
+    """The first filter a sample fails (the source's own `suspect` reason, qa_warn / qa_fail, mask_confidence,
+    min_size, no_text, ocr_confidence, subject_area), or None."""
     if cond.suspect:
         return cond.suspect
+    if cond.qa_status in QA_RANK and QA_RANK[cond.qa_status] > QA_RANK[s.qa_keep]:
+        return f"qa_{cond.qa_status}"  # a render QA would not publish is not a poster to learn from
     if cond.subject_confidence is not None and cond.subject_confidence < s.min_mask_conf:
         return "mask_confidence"
     if min(orig) < s.min_size:
@@ -103,6 +109,8 @@ def drop_detail(cond: Conditions, reason: str) -> str:
     if reason == "mask_confidence":
         why = f" ({cond.subject_confidence_why})" if cond.subject_confidence_why else ""
         return f"{cond.subject_method} mask confidence {cond.subject_confidence:.2f}{why}"
+    if reason.startswith("qa_"):
+        return f"QA {cond.qa_status}: {', '.join(cond.qa_flags) or 'no check named'}"
     if reason == "subject_area":
         return f"subject covers {subject_area(cond.subject_mask):.1%} of the poster"
     if reason == "ocr_confidence" and cond.line_scores:

@@ -74,6 +74,7 @@ def _write_images(corpus: Path, sample_id: str, cond: Conditions, glyphs: GlyphR
         "style": cond.style,
         "glyph": glyphs.image,
         "glyph_crops": glyphs.atlas(),
+        "logo": logo_image(cond),
     }
     paths: dict[str, Any] = {}
     for kind, image in images.items():
@@ -87,6 +88,20 @@ def _write_images(corpus: Path, sample_id: str, cond: Conditions, glyphs: GlyphR
     return paths
 
 
+def logo_image(cond: Conditions) -> Image.Image | None:
+    """The brand logo as drawn (RGBA: its alpha is its mask), at its box's size on the normalised canvas."""
+    box = cond.layout.logo
+    if cond.logo is None or box is None:
+        return None
+    logo = cond.logo.convert("RGBA")
+    return logo if logo.size == (box.w, box.h) else logo.resize((box.w, box.h), Image.Resampling.LANCZOS)
+
+
+def struck(role: str) -> bool:
+    """The typesetter draws a line through the list price; the glyph condition holds its text only."""
+    return role == "list_price"
+
+
 def _describe(cond: Conditions, pl: Placement, glyphs: GlyphRender) -> dict[str, Any]:
     lines = cond.layout.lines
     scores = cond.line_scores or (1.0,) * len(lines)
@@ -96,7 +111,8 @@ def _describe(cond: Conditions, pl: Placement, glyphs: GlyphRender) -> dict[str,
         "orig_width": pl.orig_w, "orig_height": pl.orig_h, "scale": pl.scale, "pad": list(pl.pad),
         "prompt": cond.prompt, "lang": detect_lang(text), "text": text,
         "lines": [{"text": ln.text, "role": ln.role, "box": ln.box.as_list(), "font_size": ln.font_size,
-                   "weight": ln.weight, "score": float(sc)} for ln, sc in zip(lines, scores)],
+                   "weight": ln.weight, "score": float(sc), "block": ln.block, "struck": struck(ln.role)}
+                  for ln, sc in zip(lines, scores)],
         "glyphs": [g.as_dict() for g in glyphs.glyphs],
         "n_lines": len(lines), "n_glyphs": len(glyphs.glyphs),
         "subject_bbox": mask_bbox(cond.subject_mask).as_list(),
@@ -104,6 +120,9 @@ def _describe(cond: Conditions, pl: Placement, glyphs: GlyphRender) -> dict[str,
         "subject_confidence": cond.subject_confidence,
         "style_from": cond.style_from, "phash": phash(cond.poster), "style_phash": phash(cond.style),
         "notes": list(cond.notes),
+        "logo_box": cond.layout.logo.as_list() if cond.layout.logo is not None and cond.logo is not None else None,
+        "template": cond.layout.template, "dropped": list(cond.layout.dropped),
+        "qa_status": cond.qa_status, "qa_flags": list(cond.qa_flags), "layout_metrics": cond.layout_metrics,
     }
 
 

@@ -24,6 +24,7 @@ class DatasetSettings:
     min_ocr_conf: float = 0.85  # mean OCR confidence of the kept lines of a found poster
     min_line_conf: float = 0.7  # OCR lines below this are ignored
     min_mask_conf: float = 0.7  # found posters whose subject mask confidence is below this are dropped
+    qa_keep: str = "warn"  # the worst QA verdict of a render kept (pass | warn | fail); worse ones are dropped
     check_sheet: int = 12  # random samples shown in check_sheet.png beside the corpus (0 = none)
     subject_area: tuple[float, float] = (0.01, 0.9)  # subject mask area / canvas, inclusive bounds
     require_text: bool = True
@@ -61,6 +62,8 @@ def settings_from(section: dict[str, Any] | None = None, **overrides: Any) -> Da
                           "inpaint telea|ns")
     if s.size > MAX_SIZE:  # every path to a canvas size is limited, like the manifest's 256..4096
         raise ConfigError(f"config dataset.size (--size): {s.size} is over the {MAX_SIZE} px limit")
+    if s.qa_keep not in ("pass", "warn", "fail"):
+        raise ConfigError(f"config dataset.qa_keep: {s.qa_keep!r} is not pass, warn or fail")
     if s.bench_size < 0:
         raise ConfigError(f"config dataset.bench_size (--bench): must be 0 or more, got {s.bench_size}")
     return s

@@ -88,12 +88,15 @@ InnoComposer-style samples built by `ecomctl dataset build` from `{source}`.
   image (poster without text and subject: render background layer, else OpenCV {s.inpaint} inpainting);
   glyph image (text white on black at its place); glyph crops (`images/glyph_crops`, one {GLYPH_CELL}px cell per
   glyph, left to right in the order of the `glyphs` column: absolute box, font-size code 0..31 =
-  font size / canvas height quantised up to 0.2, local box inside the line); text lines with boxes; language.
+  font size / canvas height quantised up to 0.2, local box inside the line); text lines with boxes, roles and
+  `struck` (the list price: its strike is not in the glyph image); the brand logo (`images/logo`, RGBA) and its
+  `logo_box`; the render's template, dropped copy, QA verdict and layout metrics; language.
 - **Normalisation**: {s.size}×{s.size}, aspect kept, black padding recorded in `pad` (left, top, right,
   bottom) with `scale`.
 - **Hygiene**: perceptual-hash de-dup (distance ≤ {s.dedup_distance}); filters: shortest side ≥
   {s.min_size}px, mean OCR confidence ≥ {s.min_ocr_conf}, subject area in {list(s.subject_area)}.
-  mask confidence ≥ {s.min_mask_conf} (found posters: a mask the extractor does not trust is dropped, not kept).
+  mask confidence ≥ {s.min_mask_conf} (found posters: a mask the extractor does not trust is dropped, not kept);
+  renders whose QA verdict is worse than {s.qa_keep} are dropped (`qa_fail` / `qa_warn`).
   Dropped: {drops}. Errors: {stats['errors']}.{_dropped_list(stats)}
 - **Visual check**: {_sheet_line(stats)}
 - **Languages**: {stats['languages']}. Style from: {stats['style_from']}. Sibling-paired style refs: {stats['paired']}.

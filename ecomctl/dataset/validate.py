@@ -53,7 +53,7 @@ def _row_problems(corpus: Path, r: dict[str, Any]) -> list[str]:
     for col in PATH_COLUMNS:
         rel = r.get(col)
         if rel is None:
-            if col != "glyph_crops" or r["n_glyphs"]:
+            if (col != "glyph_crops" or r["n_glyphs"]) and (col != "logo" or r.get("logo_box")):
                 out.append(f"{r['id']}: {col} path is empty")
             continue
         path = corpus / rel
@@ -61,13 +61,21 @@ def _row_problems(corpus: Path, r: dict[str, Any]) -> list[str]:
             out.append(f"{r['id']}: {col} file missing: {rel}")
             continue
         size = _size(path)
-        want = (r["width"], r["height"]) if col in SAME_SIZE + ("style_ref",) else \
-            (GLYPH_CELL * r["n_glyphs"], GLYPH_CELL)
+        want = _expected_size(col, r)
         if size != want:
             out.append(f"{r['id']}: {col} is {size[0]}x{size[1]}, expected {want[0]}x{want[1]}")
     if len(r["glyphs"]) != r["n_glyphs"] or len(r["lines"]) != r["n_lines"]:
         out.append(f"{r['id']}: glyph/line counts disagree with their lists")
     return out
+
+
+def _expected_size(col: str, r: dict[str, Any]) -> tuple[int, int]:
+    if col in SAME_SIZE + ("style_ref",):
+        return (r["width"], r["height"])
+    if col == "logo":  # the logo as drawn, the size of its box
+        box = r.get("logo_box") or [0, 0, -1, -1]
+        return (box[2] - box[0], box[3] - box[1])
+    return (GLYPH_CELL * r["n_glyphs"], GLYPH_CELL)
 
 
 def _size(path: Path) -> tuple[int, int]:
