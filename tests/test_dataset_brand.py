@@ -46,7 +46,7 @@ def rendered(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def corpus(rendered: Path, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("corpus")
-    report = build_corpus(rendered, out, settings_from(size=400, check_sheet=0))
+    report = build_corpus(rendered, out, settings_from(size=400, check_sheet=2))
     assert report.kept == 2 and not report.errors, report
     return out
 
@@ -152,3 +152,16 @@ def test_without_layers_the_inpainted_style_image_holds_no_logo(tmp_path: Path):
     dark = [(np.asarray(Image.open(tmp_path / "c" / r[k]).convert("L"))[y0:y1, x0:x1] < 128).mean()
             for k in ("poster", "style")]
     assert dark[0] > 0.05 and dark[1] == 0, dark
+
+
+def test_stats_datasheet_and_check_sheet_show_the_brand_content(corpus: Path):
+    stats = json.loads((corpus / "stats.json").read_text(encoding="utf-8"))
+    points = sum(ln["role"] == "point" for r in _rows(corpus) for ln in r["lines"])
+    assert ROLES <= set(stats["roles"]) and stats["roles"]["point"] == points > 0
+    assert (stats["struck_lines"], stats["with_logo"], stats["qa_status"]) == (2, 2, {"pass": 2})
+    sheet_text = " ".join((corpus / "datasheet.md").read_text(encoding="utf-8").split())
+    assert "2 struck through; 2 with a logo" in sheet_text
+    sheet = np.asarray(Image.open(corpus / "check_sheet.png").convert("RGB")).astype(int)
+    glyph_column = sheet[:, 3 * sheet.shape[1] // 4:]
+    orange = (glyph_column[..., 0] > 230) & (abs(glyph_column[..., 1] - 150) < 20) & (glyph_column[..., 2] < 70)
+    assert orange.sum() > 40  # the logo's place outlined on the glyph cell of both rows

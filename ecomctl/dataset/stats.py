@@ -32,6 +32,11 @@ def compute_stats(rows: list[dict[str, Any]], dropped: Counter, errors: list[dic
         "error_items": errors[:50],
         "languages": dict(sorted(Counter(r["lang"] for r in rows).items())),
         "style_from": dict(Counter(r["style_from"] for r in rows)),
+        "roles": dict(sorted(Counter(ln["role"] for r in rows for ln in r["lines"]).items())),
+        "struck_lines": sum(bool(ln.get("struck")) for r in rows for ln in r["lines"]),
+        "with_logo": sum(r.get("logo_box") is not None for r in rows),
+        "with_dropped_copy": sum(bool(r.get("dropped")) for r in rows),
+        "qa_status": dict(sorted(Counter(r.get("qa_status") or "none" for r in rows).items())),
         "paired": sum(1 for r in rows if r.get("style_ref_id")),
         "lines_per_sample": _mean([r["n_lines"] for r in rows]),
         "glyphs_per_sample": _mean([r["n_glyphs"] for r in rows]),
@@ -99,6 +104,8 @@ InnoComposer-style samples built by `ecomctl dataset build` from `{source}`.
   renders whose QA verdict is worse than {s.qa_keep} are dropped (`qa_fail` / `qa_warn`).
   Dropped: {drops}. Errors: {stats['errors']}.{_dropped_list(stats)}
 - **Visual check**: {_sheet_line(stats)}
+- **Copy**: lines by role {stats['roles']}, {stats['struck_lines']} struck through; {stats['with_logo']} with a
+  logo; {stats['with_dropped_copy']} whose layout dropped copy. QA verdicts of the kept renders: {stats['qa_status']}.
 - **Languages**: {stats['languages']}. Style from: {stats['style_from']}. Sibling-paired style refs: {stats['paired']}.
 - **Known limits**: found posters get estimated conditions (OCR text may be wrong, inpainted style images
   keep traces of the removed text and product); their glyph images use Noto Sans CJK fitted to the OCR
