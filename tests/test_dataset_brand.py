@@ -165,3 +165,11 @@ def test_stats_datasheet_and_check_sheet_show_the_brand_content(corpus: Path):
     glyph_column = sheet[:, 3 * sheet.shape[1] // 4:]
     orange = (glyph_column[..., 0] > 230) & (abs(glyph_column[..., 1] - 150) < 20) & (glyph_column[..., 2] < 70)
     assert orange.sum() > 40  # the logo's place outlined on the glyph cell of both rows
+
+
+def test_dataset_stats_prints_the_brand_counts(corpus: Path):
+    res = CliRunner().invoke(app, ["dataset", "stats", str(corpus)], terminal_width=200)
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert "│ with_logo │ 2" in text and "│ struck_lines │ 2" in text and "│ qa_status │ pass: 2" in text
+    assert "list_price: 2" in text and "price_label: 2" in text

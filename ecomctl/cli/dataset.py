@@ -80,8 +80,10 @@ def stats(
         return
     table = Table(title=f"corpus {corpus}", show_header=False)
     for key in ("samples", "splits", "skus", "skus_by_split", "sources", "dropped", "errors", "languages",
-                "style_from", "paired", "lines_per_sample", "glyphs_per_sample", "text_length_hist",
-                "subject_area_hist"):
+                "style_from", "paired", "lines_per_sample", "glyphs_per_sample", "roles", "struck_lines",
+                "with_logo", "with_dropped_copy", "qa_status", "text_length_hist", "subject_area_hist"):
+        if key not in data:  # a corpus built before the key was counted
+            continue
         value = data.get(key)
         text = ", ".join(f"{k}: {v}" for k, v in value.items()) if isinstance(value, dict) else str(value)
         table.add_row(key, escape(text or "none"))
