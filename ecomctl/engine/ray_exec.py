@@ -28,6 +28,10 @@ from ecomctl.types import ItemResult, SkuRow
 # cost is one driver round trip (milliseconds) between SKUs that take seconds.
 IN_FLIGHT = 1
 NO_CAPACITY_WAIT = 60.0  # seconds to wait for a node to (re)join when the cluster has no CPU/GPU for an actor
+# an actor's start (a Python process importing the engine and its models) is not a SKU's work: with room on
+# the cluster it may take run.item_timeout, but never less than this, so a short per-SKU limit on a busy node
+# does not turn a slow start into error rows
+START_WAIT = 120.0
 KILL_WAIT = 10.0  # seconds to wait, when the run ends or is closed, for killed actors to be confirmed dead
 POLL = 1.0  # seconds between checks of item_timeout and of a stalled cluster
 
@@ -343,14 +347,14 @@ class _Dispatch:
     def _stall_reason(self, stalled_s: float) -> str | None:
         """Why the run must stop waiting for an actor to start, or None while a wait is still reasonable:
         a cluster with no CPU/GPU at all for `NO_CAPACITY_WAIT` s (its nodes were lost and none came back),
-        or, with room, no actor started within `run.item_timeout`."""
+        or, with room, no actor started within `run.item_timeout` (at least `START_WAIT` s)."""
         resource = "GPU" if self.gpu else "CPU"
         have = self.ray.cluster_resources().get(resource, 0)
         if have < 1 and stalled_s > NO_CAPACITY_WAIT:
             return (f"no Ray actor can start: the cluster has no {resource} left for {stalled_s:.0f} s "
                     f"(nodes lost; ray status shows its resources)")
-        if self.timeout and stalled_s > self.timeout:
-            return f"no Ray actor started within {self.timeout:g} s (run.item_timeout)"
+        if self.timeout and stalled_s > max(self.timeout, START_WAIT):
+            return f"no Ray actor started within {max(self.timeout, START_WAIT):g} s (run.item_timeout, at least {START_WAIT:g} s)"
         return None
 
     def _fail_rest(self, reason: str) -> Iterator[ItemResult]:
