@@ -177,3 +177,20 @@ def test_the_logo_plate_never_reaches_the_copy_under_it(size):
         room = layout.logo.expand(logo_plate_pad(layout.logo.h))
         for box in [t.box for t in layout.lines] + [p.box for p in layout.plates]:
             assert box.intersection(room) == 0, (name, box, room)
+
+
+@pytest.mark.parametrize("size", [Size(1024, 1024), Size(1080, 1920)], ids=str)
+def test_the_badge_pill_stands_out_on_the_diagonal_panel(size):
+    """The badge pill (the style's text colour) on the diagonal's panel (a tint of the same colour) showed only
+    its text; the typesetter gives it a colour that stands out from the scene under it."""
+    from ecomctl.text.colour import contrast
+    from ecomctl.text.typeset import typeset
+
+    staged, _, layout = _scene("diagonal", size)
+    scene = Image.fromarray(staged.astype(np.uint8), "RGB")
+    _, drawn = typeset(scene, layout, FLAT)
+    pill = next(p for p in drawn.plates if p.role == "badge")
+    ground = tuple(int(v) for v in staged[pill.box.y0 + pill.box.h // 2, max(0, pill.box.x0 - 6)])
+    assert contrast(pill.color, ground) >= 1.6, (pill.color, ground)
+    badge = next(t for t in drawn.lines if t.role == "badge")
+    assert contrast(badge.color, pill.color) >= 4.5

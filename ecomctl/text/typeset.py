@@ -74,6 +74,14 @@ def choose_colours(scene: Image.Image, layout: Layout, style: Style, min_contras
         for i in idx:
             t = lines[i]
             lines[i] = TextLine(t.role, t.text, t.box, t.font_size, t.weight, colour, t.block)
+    for i, p in enumerate(plates):  # a pill the scene swallows (a badge on a panel of its colour) changes colour
+        if p.kind == "badge":
+            colour = _visible_pill(rgb, p, style)
+            if colour != p.color:
+                plates[i] = replace(p, color=colour)
+                text = best_text_colour(colour, (style.plate, _WHITE, _BLACKISH))
+                lines = [replace(t, color=text) if t.role == p.role and t.box.intersection(p.box) > 0 else t
+                         for t in lines]
     if logo is not None and layout.logo is not None:
         from ecomctl.text.logo import logo_plate
 
@@ -81,6 +89,25 @@ def choose_colours(scene: Image.Image, layout: Layout, style: Style, min_contras
         if plate is not None:
             plates.insert(0, plate)
     return replace(layout, lines=tuple(lines), plates=tuple(plates))
+
+
+PILL_CONTRAST = 1.6  # a badge pill whose colour is closer than this (WCAG ratio) to the scene around it vanishes
+
+
+def _visible_pill(rgb: np.ndarray, plate: Plate, style: Style) -> RGB:
+    """The pill's colour, or — when it barely differs from the scene under it (median contrast) — the first of
+    the accent and the plate colour that stands out, else whichever stands out most."""
+    lum = _region_luminance(rgb, plate.box)
+    if lum.size == 0:
+        return plate.color
+    ground = float(np.median(lum))
+    seen = {c: float(contrast_ratios(luminance(c), ground)) for c in (plate.color, style.accent, style.plate)}
+    if seen[plate.color] >= PILL_CONTRAST:
+        return plate.color
+    for c in (style.accent, style.plate):
+        if seen[c] >= PILL_CONTRAST:
+            return c
+    return max(seen, key=seen.get)
 
 
 def _beside(dot: Box, group: list[TextLine]) -> bool:
