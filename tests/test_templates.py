@@ -194,3 +194,63 @@ def test_the_badge_pill_stands_out_on_the_diagonal_panel(size):
     assert contrast(pill.color, ground) >= 1.6, (pill.color, ground)
     badge = next(t for t in drawn.lines if t.role == "badge")
     assert contrast(badge.color, pill.color) >= 4.5
+
+
+def test_the_diagonal_draws_no_floor_band_across_the_product():
+    """A style's floor band (shape: band) crossed the product under the diagonal's panel edge: two cuts across a
+    tall poster. The panel is the diagonal's graphic; the band is left out there, as under the podium."""
+    from dataclasses import replace as _replace
+
+    band = _replace(FLAT, shape="band")
+    size = Size(1080, 1920)
+    row = _row(size, **COPY[0])
+    layout = plan_layout(row, TEMPLATES["diagonal"], size, (800, 800), band)
+    from ecomctl.types import SceneRequest
+    req = SceneRequest(row=row, variant=1, seed=1, style=band, layout=layout,
+                       subject_layer=Image.new("RGBA", size.tuple, (0, 0, 0, 0)), prompt="")
+    scene = np.asarray(ComposeBackend({}, "cpu").scene(req)).astype(int)
+    box = layout.subject_box
+    y = round(box.y0 + box.h * 0.85)  # inside where the band would be, at the canvas's right edge
+    assert np.abs(scene[y, size.w - 8] - np.asarray(FLAT.background[0])).max() <= 2
+
+
+@pytest.mark.parametrize("name", BY_SHAPE["tall"])
+def test_a_wide_product_lends_its_empty_band_to_the_copy_on_a_tall_canvas(name):
+    """A wide product (a jar, two cases) fills its slot's width on a story canvas and left bands of the slot
+    empty while the copy above and below shrank to fit its own regions (title 7–8% of the width). The
+    copy regions next to the slot take that height: the title grows, the product keeps its size and stays
+    centred, nothing touches it."""
+    size = Size(1080, 1920)
+    style = next(iter(STYLES.values()))
+    layout = plan_layout(_row(size, **BRAND), TEMPLATES[name], size, (800, 500), style, logo_wh=LOGO_WH)
+    title = max(t.font_size for t in layout.lines if t.role == "title")
+    assert title >= 0.088 * size.w, (name, title)
+    box = layout.subject_box
+    assert box.w >= 0.9 * 0.88 * (size.w - 2 * round(size.w * 0.06)) - 2, box  # the slot's full width, as before
+    assert abs(box.center[0] - size.w / 2) <= 2
+    assert not layout.dropped
+
+
+@pytest.mark.parametrize("name", ["diagonal", "framed"])
+def test_a_tall_canvas_gives_the_copy_band_room_beside_a_tall_product(name):
+    """On a story canvas the diagonal's copy band (logo, badge, title, subtitle, three points, price row) and
+    the framed headline (logo, badge, title) were too shallow: the title fell to ~7% of the width (76–79 px
+    on 1080) with a tall product; the band is deeper now and the product a little smaller."""
+    size = Size(1080, 1920)
+    style = next(iter(STYLES.values()))
+    layout = plan_layout(_row(size, **BRAND), TEMPLATES[name], size, (600, 800), style, logo_wh=LOGO_WH)
+    title = max(t.font_size for t in layout.lines if t.role == "title")
+    assert title >= 0.08 * size.w, (name, title)
+    assert layout.subject_box.h >= 0.38 * size.h  # still the largest element on the poster
+
+
+def test_framed_on_a_banner_has_a_headline_band_deep_enough_for_its_title():
+    """On a banner the framed headline band (badge over title) was 0.19 of the safe height: the title fell to 46
+    px on 1200x628 under a column with room to spare. The wide framed layout's band is deeper."""
+    size = Size(1200, 628)
+    style = next(iter(STYLES.values()))
+    layout = plan_layout(_row(size, **BRAND), TEMPLATES["framed"], size, (800, 500), style, logo_wh=LOGO_WH)
+    sizes = {t.role: t.font_size for t in layout.lines}
+    assert sizes["title"] >= 0.09 * size.h, sizes
+    assert sizes["title"] > sizes["price"] > sizes["point"] > sizes["subtitle"] > sizes["list_price"]
+    assert not layout.dropped

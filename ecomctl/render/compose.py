@@ -276,7 +276,9 @@ class ComposeBackend:
         else:
             arr = _textured(req.style, w, h, rng)
             img = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "RGB")
-            if not (req.style.shape == "band" and req.layout.template == "podium"):  # the podium is its band
+            # the podium is its band; the diagonal's panel is its graphic (a floor band under it crossed the
+            # product a second time on a tall canvas)
+            if not (req.style.shape == "band" and req.layout.template in ("podium", "diagonal")):
                 _shape(req.style, img, req.layout.subject_box, rng)
         stage = _STAGES.get(req.layout.template)
         if stage is not None:

@@ -90,7 +90,12 @@ TEMPLATES: dict[str, Template] = {t.name: t for t in (
                            regions=(Region((0.0, 0.0, 1.0, 0.25), ("logo", "title", "subtitle"), "center", "top"),
                                     Region((0.04, 0.76, 0.54, 1.0), ("points",), "left", "center"),
                                     Region((0.58, 0.76, 1.0, 1.0), ("badge", "price"), "center", "center"))),
-             rich_tall=Template("podium", subject=(0.14, 0.25, 0.86, 0.70), max_title_lines=2,
+             # on a tall canvas the product takes the full width (the podium under it still fits the canvas)
+             tall=Template("podium", subject=(0.05, 0.25, 0.95, 0.83), max_title_lines=2,
+                           regions=(Region((0.0, 0.0, 1.0, 0.22), ("logo", "badge", "title", "subtitle"), "center",
+                                           "top"),
+                                    Region((0.0, 0.87, 1.0, 1.0), ("points", "price"), "center", "center"))),
+             rich_tall=Template("podium", subject=(0.05, 0.25, 0.95, 0.70), max_title_lines=2,
                                 regions=(Region((0.0, 0.0, 1.0, 0.22), ("logo", "badge", "title", "subtitle"),
                                                 "center", "top"),
                                          Region((0.0, 0.75, 1.0, 1.0), ("points", "price"), "center", "center"))),
@@ -110,8 +115,14 @@ TEMPLATES: dict[str, Template] = {t.name: t for t in (
                            regions=(Region((0.0, 0.0, 1.0, 0.15), ("logo", "badge", "title"), "center", "top"),
                                     Region((0.0, 0.84, 1.0, 1.0), ("subtitle", "points", "price"), "center",
                                            "center"))),
-             rich_tall=Template("framed", subject=(0.04, 0.19, 0.96, 0.68), max_title_lines=2,
-                                regions=(Region((0.0, 0.0, 1.0, 0.17), ("logo", "badge", "title"), "center", "top"),
+             # on a banner: a deeper headline band (the canvas is wide, not tall: a 0.19 band held a 46 px title
+             # on 1200x628), the product large at the bottom right, the logo heading the column
+             wide=Template("framed", subject=(0.42, 0.27, 1.0, 1.0), max_title_lines=2,
+                           regions=(Region((0.0, 0.0, 1.0, 0.25), ("badge", "title"), "center", "top"),
+                                    Region((0.0, 0.29, 0.39, 1.0), ("logo", "subtitle", "points", "price"), "left",
+                                           "center"))),
+             rich_tall=Template("framed", subject=(0.04, 0.22, 0.96, 0.68), max_title_lines=2,
+                                regions=(Region((0.0, 0.0, 1.0, 0.20), ("logo", "badge", "title"), "center", "top"),
                                          Region((0.0, 0.71, 1.0, 1.0), ("subtitle", "points", "price"), "center",
                                                 "center")))),
     # the copy on a panel with a slanted edge (scene) on the left, the product on the right; on a tall canvas
@@ -124,8 +135,8 @@ TEMPLATES: dict[str, Template] = {t.name: t for t in (
              rich=Template("diagonal", subject=(0.50, 0.02, 1.0, 0.98),
                            regions=(Region((0.0, 0.06, 0.40, 0.94), ("logo", "badge", "title", "subtitle", "points",
                                                                      "price")),)),
-             rich_tall=Template("diagonal", subject=(0.04, 0.45, 0.96, 1.0), max_title_lines=2,
-                                regions=(Region((0.0, 0.0, 0.92, 0.39), ("logo", "badge", "title", "subtitle",
+             rich_tall=Template("diagonal", subject=(0.04, 0.50, 0.96, 1.0), max_title_lines=2,
+                                regions=(Region((0.0, 0.0, 0.92, 0.44), ("logo", "badge", "title", "subtitle",
                                                                          "points", "price"), "left", "top"),))),
 )}
 # templates that suit a canvas shape; variants cycle through them
@@ -238,6 +249,56 @@ def _fit_mode(content: Content, tpl: Template, safe: Box, style: Style, font_pat
     return best
 
 
+Loan = tuple[int, bool, float]  # (copy region's index, above the product?, share of the safe height)
+
+
+def give_slack(tpl: Template, safe: Box, subject_box: Box) -> tuple[Template, list[Loan]]:
+    """On a tall canvas a product wider than its slot's shape (a jar, two phone cases) fills the slot's width and
+    leaves a band of it empty above and below; that height is lent to the copy regions next to the slot (the
+    one right above takes the share above, the one right below the share below; all of it to one side when
+    the copy is only on one side), so the type can grow instead of the empty band. The product keeps its size."""
+    x0, y0, x1, y1 = tpl.subject
+    need = (subject_box.h / 0.9 + 2) / safe.h  # the slot height at which the product keeps its size
+    slack = (y1 - y0) - need
+    if slack < 0.02:
+        return tpl, []
+    cols = [i for i, r in enumerate(tpl.regions) if r.box[0] < x1 and r.box[2] > x0]  # over or under it
+    above = max((i for i in cols if tpl.regions[i].box[3] <= y0 + 1e-6), key=lambda i: tpl.regions[i].box[3],
+                default=None)
+    below = min((i for i in cols if tpl.regions[i].box[1] >= y1 - 1e-6), key=lambda i: tpl.regions[i].box[1],
+                default=None)
+    if above is None and below is None:
+        return tpl, []
+    up = slack if below is None else 0.0 if above is None else slack / 2
+    loans = [(i, side, g) for i, side, g in ((above, True, up), (below, False, slack - up)) if i is not None and g]
+    return _lend(tpl, loans), loans
+
+
+def _lend(tpl: Template, loans: list[Loan]) -> Template:
+    """Move the edge each region shares with the product's slot into the slot by the loan (back when < 0)."""
+    x0, y0, x1, y1 = tpl.subject
+    regions = list(tpl.regions)
+    for i, above, g in loans:
+        b = regions[i].box
+        if above:
+            regions[i], y0 = replace(regions[i], box=(b[0], b[1], b[2], b[3] + g)), y0 + g
+        else:
+            regions[i], y1 = replace(regions[i], box=(b[0], b[1] - g, b[2], b[3])), y1 - g
+    return replace(tpl, subject=(x0, y0, x1, y1), regions=tuple(regions))
+
+
+def take_back(tpl: Template, loans: list[Loan], fitted: list[list[Block]], safe: Box, title_px: int) -> Template:
+    """Return to the product's slot the part of each loan the fitted copy does not fill (type at its largest
+    size leaves room), so the product sits between the copy, not under an empty band."""
+    gap = round(title_px * 0.32)
+    back = []
+    for i, above, g in loans:
+        spare = (_abs(tpl.regions[i].box, safe).h - _stack_h(fitted[i], gap) - 2) / safe.h
+        if spare > 0:
+            back.append((i, above, -min(g, spare)))
+    return _lend(tpl, back)
+
+
 def drop_steps(copy: dict[str, str]) -> list[tuple[str, tuple[str, ...]]]:
     """The DROP_ORDER steps that apply to this copy: (name recorded in Layout.dropped, copy keys it removes)."""
     points = [k for k in copy if k.startswith("point")]
@@ -269,6 +330,9 @@ def plan_layout(row: SkuRow, tpl: Template, size: Size, subject_wh: tuple[int, i
     m = round(min(size.w, size.h) * margin)
     safe = Box(m, m, size.w - m, size.h - m)
     subject_box = fit_subject_box(_abs(tpl.subject, safe), subject_wh)
+    loans: list[Loan] = []
+    if shape_of(size) == "tall":
+        tpl, loans = give_slack(tpl, safe, subject_box)
     min_px = max(min_px, round(min(size.w, size.h) * 0.022))  # smallest legible size on this canvas
     copy = row.copy_lines()
     brand = logo_wh is not None or any(k in copy for k in ("point1", "list_price", "price_label"))
@@ -288,6 +352,9 @@ def plan_layout(row: SkuRow, tpl: Template, size: Size, subject_wh: tuple[int, i
                 brand = False
             else:
                 raise
+    if loans:  # the copy took what it could use of the product's empty band; the rest goes back to it
+        tpl = take_back(tpl, loans, fitted, safe, title_px)
+        subject_box = fit_subject_box(_abs(tpl.subject, safe), subject_wh)
     lines, plates, logo = _place(fitted, tpl, safe, style, title_px)
     layout = Layout(size, tpl.name, subject_box, tuple(lines), tuple(plates), font_path or "", logo, tuple(dropped))
     for t in layout.lines:
