@@ -173,3 +173,28 @@ def test_dataset_stats_prints_the_brand_counts(corpus: Path):
     text = " ".join(res.output.split())
     assert "│ with_logo │ 2" in text and "│ struck_lines │ 2" in text and "│ qa_status │ pass: 2" in text
     assert "list_price: 2" in text and "price_label: 2" in text
+
+
+def test_a_found_poster_struck_price_is_read_without_its_strike_and_recorded_struck(tmp_path: Path):
+    from ecomctl.dataset.ocr import read_lines, unstrike
+
+    shutil.copy(ASSETS / "571507774301.png", tmp_path / "jar.png")
+    shutil.copy(ASSETS / "logos" / "zhenyan.png", tmp_path / "logo.png")
+    common = {"image": "jar.png", "title": "臻颜修护面霜", "price": "¥299", "list_price": "¥399", "logo": "logo.png",
+              "points": "锁水|修护", "size": "640x640", "variants": "1"}
+    # clean-studio: the recogniser reads this struck price as '66C夫' unless the strike is painted out first
+    manifest = write_manifest(tmp_path / "m.csv", [{"sku": "A", **common, "style": "clean-studio"},
+                                                   {"sku": "B", **common, "style": "warm-paper"}])
+    (tmp_path / "fast.yaml").write_text("qa:\n  text:\n    enabled: false\n", encoding="utf-8")
+    out = tmp_path / "out"
+    res = CliRunner().invoke(app, ["render", str(manifest), "--out", str(out), "--config", str(tmp_path / "fast.yaml")])
+    assert res.exit_code == 0, res.output
+    for sample_id in ("A-v1", "B-v1"):
+        poster = Image.open(out / sample_id[0] / f"{sample_id}.png").convert("RGB")
+        want = next(ln for ln in _sidecar(out, sample_id)["layout"]["lines"] if ln["role"] == "list_price")
+        lines, struck = unstrike(poster, read_lines(poster, {"threads": 1}), {"threads": 1})
+        (n,) = struck  # the list price only: no plate edge, bullet or logo taken for a strike
+        x0, y0, x1, y1 = want["box"]
+        b = lines[n].box
+        assert b.x0 < x1 and x0 < b.x1 and b.y0 < y1 and y0 < b.y1, (b, want["box"])
+        assert lines[n].text.replace("￥", "¥") == want["text"], lines[n]

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ecomctl.dataset.items import Conditions, SourceItem
-from ecomctl.dataset.ocr import read_lines
+from ecomctl.dataset.ocr import read_lines, unstrike
 from ecomctl.dataset.prompts import found_poster_prompt
 from ecomctl.dataset.settings import DatasetSettings
 from ecomctl.errors import ConfigError
@@ -75,7 +75,8 @@ def safe_id(text: str) -> str:
 def poster_conditions(item: SourceItem, s: DatasetSettings) -> Conditions:
     """OCR the copy, remove it, find the product on the text-free poster, remove that too for the style."""
     poster = open_image(item.path).convert("RGB")  # upright by EXIF; a corrupt file is this item's error
-    found = read_lines(poster, s.ocr)
+    found, struck_at = unstrike(poster, read_lines(poster, s.ocr), s.ocr)
+    struck_lines = {found[n] for n in struck_at}
     plausible = [ln for ln in found if ln.box.h <= MAX_LINE_HEIGHT * poster.height]
     lines = [ln for ln in plausible if ln.score >= s.min_line_conf]
     # every text box found is removed before the product is looked for (copy is never salient then),
@@ -99,6 +100,7 @@ def poster_conditions(item: SourceItem, s: DatasetSettings) -> Conditions:
                       prompt=item.prompt or found_poster_prompt(subject_prompt, style), style_from="inpaint",
                       subject_method=subject.method, line_scores=tuple(ln.score for ln in copy_lines),
                       notes=tuple(notes), suspect=_suspect(len(lines), on_product),
+                      struck=tuple(n for n, ln in enumerate(copy_lines) if ln in struck_lines),
                       subject_confidence=subject.confidence, subject_confidence_why=subject.confidence_why)
 
 

@@ -47,6 +47,7 @@ class Conditions:
     suspect: str | None = None  # a drop reason the source found (e.g. the subject mask swallowed the copy)
     subject_confidence: float | None = None  # the extractor's mask confidence (None = exact, e.g. a render's)
     subject_confidence_why: str | None = None
+    struck: tuple[int, ...] = ()  # lines (indices into layout.lines) found struck through (a found list price)
     logo: Image.Image | None = None  # the brand logo as drawn (RGBA, the size of layout.logo); None without one
     qa_status: str | None = None  # the render's QA verdict (pass | warn | fail); None for found posters
     qa_flags: tuple[str, ...] = ()  # "check: status" for every QA check that warned or failed

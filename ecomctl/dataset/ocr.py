@@ -42,3 +42,70 @@ def tighten_box(gray: np.ndarray, box: Box) -> Box:
     if tight.w < 0.7 * box.w or tight.h < 0.5 * box.h:
         return box
     return tight
+
+
+STRIKE_RUN = 0.95  # a strike is one unbroken ink run across at least this share of the line's box
+STRIKE_BAND = (0.3, 0.7)  # … in this band of the line's height (the typesetter strikes at the middle)
+REREAD_MIN_SCORE = 0.5  # a struck line's re-read (strike painted out) replaces the first read from this score
+
+
+def unstrike(image: Image.Image, lines: list[OcrLine],
+             ocr_section: dict[str, Any] | None = None) -> tuple[list[OcrLine], frozenset[int]]:
+    """(lines, indices of the struck ones): a line crossed by a thin unbroken horizontal rule through its
+    middle (a struck-through list price) is read again with the rule painted out — the recogniser misreads
+    a struck price ('¥398' as '86E夫') — and kept as its text; the strike is decoration, not copy."""
+    rgb = np.ascontiguousarray(np.asarray(image.convert("RGB")))
+    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    out, struck = list(lines), set()
+    for n, ln in enumerate(lines):
+        found = strike_rows(gray, ln.box)
+        if found is None:
+            continue
+        region, (r0, r1) = found
+        x0, y0, x1, y1 = region
+        crop = rgb[y0:y1, x0:x1].copy()
+        hole = np.zeros(crop.shape[:2], np.uint8)
+        hole[max(0, r0 - 1):r1 + 1] = 255
+        clean = cv2.inpaint(crop, hole, 3, cv2.INPAINT_TELEA)
+        (read,) = get_ocr(ocr_section).recognize([clean])
+        struck.add(n)
+        if read.text.strip() and read.score >= REREAD_MIN_SCORE:  # the clean crop is the better evidence
+            out[n] = OcrLine(read.text.strip(), float(read.score), ln.box)
+    return out, frozenset(struck)
+
+
+def strike_rows(gray: np.ndarray, box: Box) -> tuple[tuple[int, int, int, int], tuple[int, int]] | None:
+    """(the region looked at, its rows [r0, r1) of the strike) when one unbroken ink rule, at most
+    max(2, 15%) of the line's height thick, crosses the line's box through its middle band with no full row
+    just above or below it (a plate's edge or a filled shape is no strike); else None."""
+    pad = max(2, box.h // 4)
+    x0, x1 = max(0, box.x0 - pad), min(gray.shape[1], box.x1 + pad)
+    y0, y1 = max(0, box.y0 - pad), min(gray.shape[0], box.y1 + pad)
+    crop = gray[y0:y1, x0:x1].astype(np.int16)
+    if crop.shape[0] < 6 or crop.shape[1] < 6:
+        return None
+    ink = np.abs(crop - np.median(np.concatenate([crop[0], crop[-1]]))) > 40
+    inner = ink[:, box.x0 - x0:box.x1 - x0]
+    full = np.array([_longest_run(row) >= STRIKE_RUN * inner.shape[1] for row in inner])
+    top = box.y0 - y0
+    band = [r for r in range(top + int(STRIKE_BAND[0] * box.h), top + int(np.ceil(STRIKE_BAND[1] * box.h)))
+            if r < len(full) and full[r]]
+    if not band:
+        return None
+    r0, r1 = band[0], band[-1] + 1
+    thick = max(2, round(0.15 * box.h))
+    if r1 - r0 > thick or not full[r0:r1].all():
+        return None
+    near = [r for r in (r0 - 2, r0 - 3, r1 + 1, r1 + 2) if 0 <= r < len(full)]
+    if any(_longest_run(inner[r]) >= 0.6 * inner.shape[1] for r in near):
+        return None
+    return (x0, y0, x1, y1), (r0, r1)
+
+
+def _longest_run(row: np.ndarray) -> int:
+    """Length of the longest run of True in a 1-D bool array."""
+    if not row.any():
+        return 0
+    padded = np.concatenate([[0], row.astype(np.int8), [0]])
+    edges = np.flatnonzero(np.diff(padded))
+    return int((edges[1::2] - edges[::2]).max())

@@ -97,9 +97,10 @@ def logo_image(cond: Conditions) -> Image.Image | None:
     return logo if logo.size == (box.w, box.h) else logo.resize((box.w, box.h), Image.Resampling.LANCZOS)
 
 
-def struck(role: str) -> bool:
-    """The typesetter draws a line through the list price; the glyph condition holds its text only."""
-    return role == "list_price"
+def struck(cond: Conditions, n: int) -> bool:
+    """Line `n` is drawn struck through: a render's list price, or a found line OCR saw a strike across. The
+    glyph condition holds its text only."""
+    return cond.layout.lines[n].role == "list_price" or n in cond.struck
 
 
 def _describe(cond: Conditions, pl: Placement, glyphs: GlyphRender) -> dict[str, Any]:
@@ -111,8 +112,8 @@ def _describe(cond: Conditions, pl: Placement, glyphs: GlyphRender) -> dict[str,
         "orig_width": pl.orig_w, "orig_height": pl.orig_h, "scale": pl.scale, "pad": list(pl.pad),
         "prompt": cond.prompt, "lang": detect_lang(text), "text": text,
         "lines": [{"text": ln.text, "role": ln.role, "box": ln.box.as_list(), "font_size": ln.font_size,
-                   "weight": ln.weight, "score": float(sc), "block": ln.block, "struck": struck(ln.role)}
-                  for ln, sc in zip(lines, scores)],
+                   "weight": ln.weight, "score": float(sc), "block": ln.block, "struck": struck(cond, n)}
+                  for n, (ln, sc) in enumerate(zip(lines, scores))],
         "glyphs": [g.as_dict() for g in glyphs.glyphs],
         "n_lines": len(lines), "n_glyphs": len(glyphs.glyphs),
         "subject_bbox": mask_bbox(cond.subject_mask).as_list(),
