@@ -189,16 +189,21 @@ def command(code: Path, manifest: Path, out: Path, workers: int, events: Path | 
     return cmd + (["--log-json", str(events)] if events else [])
 
 
-def env_for(code: Path) -> dict[str, str]:
-    return dict(os.environ, PYTHONPATH=str(code), PYTHONHASHSEED="0", NO_COLOR="1", COLUMNS="200")
+def env_for(code: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+    return dict(os.environ, PYTHONPATH=str(code), PYTHONHASHSEED="0", NO_COLOR="1", COLUMNS="200", **(extra or {}))
 
 
-def timed(cmd: list[str], code: Path, sample: tuple[Path, float] | None = None) -> dict[str, Any]:
+# the threshold night's one change: a QA limit no poster of the soak is near (re-grades, renders nothing)
+THRESHOLD_ENV = {"ECOMCTL__QA__SUBJECT__IOU_WARN": "0.985"}
+
+
+def timed(cmd: list[str], code: Path, sample: tuple[Path, float] | None = None,
+          env: dict[str, str] | None = None) -> dict[str, Any]:
     """Run `cmd`: wall seconds, CPU-seconds of it and every process it waited for (wait4), its peak RSS; with
-    `sample` (events file, interval), the Sampler's series too."""
+    `sample` (events file, interval), the Sampler's series too; `env`: variables added (config overrides)."""
     with tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, env=env_for(code), cwd=code, stdout=subprocess.DEVNULL, stderr=err)
+        proc = subprocess.Popen(cmd, env=env_for(code, env), cwd=code, stdout=subprocess.DEVNULL, stderr=err)
         sampler = Sampler(proc.pid, *sample) if sample else None
         if sampler:
             sampler.start()
@@ -315,6 +320,17 @@ def night_counts(events: Path) -> dict[str, int]:
             "regraded": sum(1 for e in items if e.get("regraded"))}
 
 
+def workers_started(sampler: Sampler) -> int:
+    """Processes the run started below its fork server or itself other than the fork server, its resource
+    tracker and a manager that did no work: pool workers (or a manager), i.e. whether anything was
+    dispatched. Sampled every few ms, so a worker that lived less than that can be missed; the counts of
+    the events (nothing rendered or re-graded) are the exact check."""
+    main = sampler.root.pid
+    server = next((pid for pid, p in sampler.procs.items() if p["ppid"] == main and p["kind"] == "forkserver"), None)
+    return sum(1 for pid, p in sampler.procs.items()
+               if pid != main and p["kind"] is None and p["ppid"] in (main, server))
+
+
 # --------------------------------------------------------------------------------------- 100,000-item report
 
 
@@ -426,7 +442,8 @@ def soak(args: argparse.Namespace, work: Path, code: Path) -> dict[str, Any]:
     big = write_manifest(work / "soak" / "catalog.csv", big_rows)
     small = write_manifest(work / "small" / "catalog.csv", small_rows)
     out_big, out_small = work / "soak" / "out", work / "small" / "out"
-    ev = {k: work / f"events-{k}.jsonl" for k in ("soak", "small", "noop", "noop_small", "changed")}
+    ev = {k: work / f"events-{k}.jsonl" for k in ("soak", "small", "noop", "noop_small", "changed", "threshold",
+                                                     "threshold_again")}
     posters = 2 * len(big_rows)
     mark = min(args.mark, posters // 5)
 
@@ -450,13 +467,21 @@ def soak(args: argparse.Namespace, work: Path, code: Path) -> dict[str, Any]:
     # the nights: no-op (big and small interleaved), then 1 % of the rows' copy changed
     noop: list[dict[str, Any]] = []
     noop_small: list[dict[str, Any]] = []
+    spawned = []  # per no-op night: processes started below the run (pool workers: something was dispatched)
     for _ in range(args.repeat):
         noop_small.append(timed(command(code, small, out_small, args.workers, ev["noop_small"]), code))
-        noop.append(timed(command(code, big, out_big, args.workers, ev["noop"]), code))
+        noop.append(timed(command(code, big, out_big, args.workers, ev["noop"]), code, (ev["noop"], 0.02)))
+        spawned.append(workers_started(noop[-1].pop("sampler")))
     noop_counts = night_counts(ev["noop"])
+    # the threshold night: one QA limit changed, every poster re-graded from its stored layers, none rendered;
+    # then the same settings again (the grading key is stable: nothing to do), and the 1 % night under them
+    th = timed(command(code, big, out_big, args.workers, ev["threshold"]), code, env=THRESHOLD_ENV)
+    th_counts = night_counts(ev["threshold"])
+    again = timed(command(code, big, out_big, args.workers, ev["threshold_again"]), code, env=THRESHOLD_ENV)
+    again_counts = night_counts(ev["threshold_again"])
     rows, changed = changed_copy(big_rows, args.changed)
     write_manifest(big, rows)
-    ch = timed(command(code, big, out_big, args.workers, ev["changed"]), code)
+    ch = timed(command(code, big, out_big, args.workers, ev["changed"]), code, env=THRESHOLD_ENV)
     ch_counts = night_counts(ev["changed"])
     n_small = 2 * len(small_rows)
     best, best_small = min(r["wall_s"] for r in noop), min(r["wall_s"] for r in noop_small)
@@ -472,13 +497,22 @@ def soak(args: argparse.Namespace, work: Path, code: Path) -> dict[str, Any]:
                  "ms_per_poster_beyond_startup": round(1000 * per_noop, 3),
                  "cpu_ms_per_poster_beyond_startup": round(1000 * (cpu - cpu_small) / (posters - n_small), 3),
                  "startup_s": round(best_small, 3), "counts": noop_counts,
-                 "ok": noop_counts["rendered"] == 0 and per_noop <= 0.001},
+                 "processes_started": spawned,
+                 "ok": noop_counts["rendered"] == 0 and noop_counts["regraded"] == 0 and per_noop <= 0.001},
+        "threshold": {"env": THRESHOLD_ENV, "wall_s": round(th["wall_s"], 2), "cpu_s": round(th["cpu_s"], 2),
+                      "s_per_regraded_poster": round((th["wall_s"] - best) / max(1, th_counts["regraded"]), 4),
+                      "cpu_s_per_regraded_poster": round((th["cpu_s"] - cpu) / max(1, th_counts["regraded"]), 4),
+                      "counts": th_counts,
+                      "ok": th_counts["rendered"] == 0 and th_counts["regraded"] == posters},
+        "threshold_again": {"wall_s": round(again["wall_s"], 3), "counts": again_counts,
+                            "ok": again_counts["resumed"] == posters},
         "changed": {"share": args.changed, "rows_changed": changed, "posters_changed": 2 * changed,
                     "wall_s": round(ch["wall_s"], 2), "cpu_s": round(ch["cpu_s"], 2),
                     "ms_per_poster": round(1000 * ch["wall_s"] / posters, 3),
                     "ms_per_poster_beyond_startup": round(1000 * (ch["wall_s"] - best_small) / posters, 3),
                     "s_per_changed_poster": round((ch["wall_s"] - best) / max(1, 2 * changed), 3),
-                    "counts": ch_counts, "ok": ch_counts["rendered"] == 2 * changed},
+                    "counts": ch_counts,
+                    "ok": ch_counts["rendered"] == 2 * changed and ch_counts["regraded"] == 0},
     }
     return {"soak": soak_doc, "nights": nights, "out": out_big}
 
@@ -511,6 +545,22 @@ def _report_write(doc: dict[str, Any], target: int) -> float | None:
     return round(ours["write_s"] * target / ours["items"], 1)
 
 
+def ratios(doc: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
+    """This tree's figure over the compared commit's (measured in the same invocation): above 1, slower now."""
+    def r(a: float | None, b: float | None) -> float | None:
+        return round(a / b, 2) if a is not None and b else None
+
+    n, m = doc["nights"], base["nights"]
+    return {"first_night_cpu_s_per_poster": r(doc["soak"]["cpu_s_per_poster"], base["soak"]["cpu_s_per_poster"]),
+            "noop_ms_per_poster": r(n["noop"]["ms_per_poster"], m["noop"]["ms_per_poster"]),
+            "noop_ms_per_poster_beyond_startup": r(n["noop"]["ms_per_poster_beyond_startup"],
+                                                   m["noop"]["ms_per_poster_beyond_startup"]),
+            "noop_startup_s": r(n["noop"]["startup_s"], m["noop"]["startup_s"]),
+            "s_per_regraded_poster": r(n["threshold"]["s_per_regraded_poster"],
+                                       m["threshold"]["s_per_regraded_poster"]),
+            "s_per_changed_poster": r(n["changed"]["s_per_changed_poster"], m["changed"]["s_per_changed_poster"])}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--posters", type=int, default=5000, help="posters in the soak (SKUs × 2 variants)")
@@ -524,6 +574,9 @@ def main() -> int:
     ap.add_argument("--report-items", type=int, default=100_000, help="items of the report measured (0: skip)")
     ap.add_argument("--baseline", default="8e28f35",
                     help="git revision whose ecomctl/ writes the same report, for the ratio ('' to skip)")
+    ap.add_argument("--compare", default="",
+                    help="git revision whose ecomctl/ runs the same soak and nights in this invocation (ratios)")
+    ap.add_argument("--note", default="", help="recorded in the JSON (e.g. why this size)")
     ap.add_argument("--code", type=Path, default=ROOT, help="the tree whose ecomctl/ renders (default: this one)")
     ap.add_argument("--keep", type=Path, help="work in this folder and keep it (default: a temporary folder)")
     ap.add_argument("--out-json", type=Path, default=RESULT)
@@ -542,7 +595,8 @@ def main() -> int:
         doc: dict[str, Any] = {"benchmark": "soak: a long render with QA on, its nights, a 100,000-item report",
                                "command": f"ecomctl render MANIFEST --out OUT -j {args.workers} --log-json EVENTS "
                                           "--quiet",
-                               "environment": environment(), "code": str(code)}
+                               "environment": environment(), "code": str(code),
+                               **({"note": args.note} if args.note else {})}
         t0 = time.perf_counter()
         result = soak(args, work, code)
         out = result.pop("out")
@@ -559,11 +613,18 @@ def main() -> int:
                         "total_s": round(b["total_s"] / max(o["total_s"], 1e-9), 2),
                         "peak_above_start_mb": round(b["peak_above_start_mb"] / max(o["peak_above_start_mb"], 1), 2)}
             doc["report"] = rep
-        doc["projection"] = projection(doc, args.project)
         doc["environment"]["load_avg_at_end"] = [round(x, 2) for x in os.getloadavg()]
         doc["bench_wall_s"] = round(time.perf_counter() - t0, 1)
+        if args.compare:  # the same soak and nights with an earlier commit's ecomctl/, in this invocation
+            base_code = baseline_tree(args.compare, work / "compare-code")
+            base = soak(args, work / "compare", base_code)
+            base.pop("out")
+            base["soak"].pop("series", None)
+            doc["compare"] = {"ref": args.compare, **base, "ratios": ratios(doc, base)}
+        doc["projection"] = projection(doc, args.project)
+        nights = doc["nights"]
         doc["ok"] = bool(doc["soak"]["memory"]["ok"] and doc["soak"]["throughput"]["ok"]
-                         and doc["nights"]["changed"]["ok"] and doc["nights"]["noop"]["counts"]["rendered"] == 0)
+                         and all(nights[k]["ok"] for k in ("noop", "changed", "threshold", "threshold_again")))
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)
