@@ -194,3 +194,21 @@ def test_wrap_never_leaves_a_separator_at_a_line_end():
             for line in lines:
                 assert line[-1] not in "·|/" and line[0] not in "·|/", (text, lines)
     assert wrap("Two cases · one price", font, font.getlength("Two cases ·"), 2, True) == ["Two cases", "one price"]
+
+
+@pytest.mark.parametrize("name", ["diagonal", "hero-top", "framed", "split-left"])
+@pytest.mark.parametrize("size", [Size(1024, 1024), Size(800, 800), Size(1080, 1350)], ids=str)
+def test_a_point_too_wide_for_the_column_at_its_smallest_size_wraps_instead_of_dropping_the_list(name, size):
+    """A valid point (24 columns, the manifest's limit) wider than a square canvas's copy column at the
+    point's floor size dropped every point and the subtitle (a QA warning naming them on 14 posters of the
+    design review's matrix); at the floor the point wraps onto a second line under its own text, one bullet."""
+    copy = {"title": "Drop-proof Phone Case", "subtitle": "For iPhone 15 Pro", "price": "$12", "badge": "2 FOR 1",
+            "points": ("Military-grade drop test", "Full lens cover"), "logo": Path("l.png")}
+    layout = plan_layout(_row(size, **copy), TEMPLATES[name], size, (800, 500), STYLE, logo_wh=LOGO_WH, drops=True)
+    assert layout.dropped == ()
+    points = [t for t in layout.lines if t.role == "point"]
+    assert " ".join(t.text for t in points) == "Military-grade drop test Full lens cover"
+    bullets = [p for p in layout.plates if p.role == "bullet"]
+    assert len(bullets) == 2
+    assert len({t.font_size for t in points}) == 1 and len({t.box.x0 for t in points}) == 1
+    assert all(t.box.intersection(layout.subject_box) == 0 for t in layout.lines)

@@ -135,13 +135,19 @@ def logo_size(canvas: Size, logo_wh: tuple[int, int], max_w: int) -> tuple[int, 
 
 @dataclass(frozen=True)
 class PointsBlock:
-    """The selling points as a list: one line each, a bullet in the accent colour before it, an even rhythm."""
+    """The selling points as a list: one line each, a bullet in the accent colour before it, an even rhythm.
+    A point too wide for the column even at the smallest point size wraps onto a second line under its own
+    text (`rows`: each point's lines; the bullet marks the first)."""
 
     points: tuple[str, ...]
     font: ImageFont.FreeTypeFont
     size: int
     weight: int
     role: str = "points"
+    rows: tuple[tuple[str, ...], ...] = ()
+
+    def _rows(self) -> tuple[tuple[str, ...], ...]:
+        return self.rows or tuple((p,) for p in self.points)
 
     def indent(self) -> int:
         return round(self.size * 0.95)
@@ -153,33 +159,48 @@ class PointsBlock:
         return round(self.size * 0.42)
 
     def width(self) -> float:
-        return self.indent() + max(self.font.getlength(p) for p in self.points)
+        return self.indent() + max(self.font.getlength(t) for r in self._rows() for t in r)
 
     def height(self) -> int:
-        n = len(self.points)
-        return n * self.line_h() + (n - 1) * self.lead()
+        rows = self._rows()
+        return sum(len(r) for r in rows) * self.line_h() + (len(rows) - 1) * self.lead()
 
     def place(self, x_left: int, y: int, align: str, box: Box, style: Style) -> Placed:
         w = round(self.width())
         bx = x_left if align == "left" else box.x0 + (box.w - w) // 2  # a centred list keeps one left edge
         r = max(2, round(self.size * 0.15))
         lines, plates = [], []
-        for i, text in enumerate(self.points):
-            baseline = y + i * (self.line_h() + self.lead()) + round(self.size * 0.98)
-            line = _ink_line("point", text, self.font, self.size, self.weight, style.text, bx + self.indent(),
-                             baseline)
-            lines.append(line)
-            cy = baseline - round(self.size * 0.36)  # the middle of the x-height / CJK body
-            cx = bx + r
-            plates.append(Plate("bullet", Box(cx - r, cy - r, cx + r + 1, cy + r + 1), style.accent, "dot"))
+        top = y
+        for row in self._rows():
+            for j, text in enumerate(row):
+                baseline = top + j * self.line_h() + round(self.size * 0.98)
+                lines.append(_ink_line("point", text, self.font, self.size, self.weight, style.text,
+                                       bx + self.indent(), baseline))
+                if j == 0:
+                    cy = baseline - round(self.size * 0.36)  # the middle of the x-height / CJK body
+                    cx = bx + r
+                    plates.append(Plate("bullet", Box(cx - r, cy - r, cx + r + 1, cy + r + 1), style.accent, "dot"))
+            top += len(row) * self.line_h() + self.lead()
         return Placed([lines], plates)
 
 
 def points_block(points: tuple[str, ...], title_px: int, max_w: int, style: Style, font_path: str | None,
-                 min_px: int) -> PointsBlock | None:
+                 min_px: int, phrases: bool = True) -> PointsBlock | None:
+    """One line per point; where the size is already the point's floor (it cannot shrink further) a point
+    too wide for the column wraps onto two lines instead of the whole list being dropped."""
     size = role_size("point", title_px, min_px)
     block = PointsBlock(points, load_font(size, style.body_weight, font_path), size, style.body_weight)
-    return block if block.width() <= max_w else None  # a point is one line: it fits or the size shrinks
+    if block.width() <= max_w:
+        return block
+    if size > round(min_px * ROLE_FLOOR["point"]):
+        return None  # a point is one line while the size can still shrink
+    rows = []
+    for p in points:
+        got = wrap(p, block.font, max_w - block.indent(), 2, phrases)
+        if got is None:
+            return None
+        rows.append(tuple(got))
+    return PointsBlock(points, block.font, size, style.body_weight, rows=tuple(rows))
 
 
 @dataclass(frozen=True)

@@ -197,7 +197,7 @@ def _blocks(content: Content, roles: tuple[str, ...], title_px: int, max_w: int,
             points = tuple(v for k, v in copy.items() if k.startswith("point"))
             if not points:
                 continue
-            block = points_block(points, title_px, max_w, style, font_path, min_px)
+            block = points_block(points, title_px, max_w, style, font_path, min_px, phrases)
         elif role not in copy:
             continue
         elif role == "price":
