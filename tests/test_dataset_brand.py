@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 from typer.testing import CliRunner
 
 from ecomctl.cli import app
@@ -198,3 +198,36 @@ def test_a_found_poster_struck_price_is_read_without_its_strike_and_recorded_str
         b = lines[n].box
         assert b.x0 < x1 and x0 < b.x1 and b.y0 < y1 and y0 < b.y1, (b, want["box"])
         assert lines[n].text.replace("￥", "¥") == want["text"], lines[n]
+
+
+def test_found_poster_bullets_are_not_copy(rendered: Path):
+    from ecomctl.dataset.from_posters import copy_candidates
+    from ecomctl.dataset.ocr import BULLETS, read_lines
+
+    confident_bullets = 0
+    for sample_id in ("JAR-v1", "JAR-v2"):
+        poster = Image.open(rendered / "JAR" / f"{sample_id}.png").convert("RGB")
+        lines = read_lines(poster, {"threads": 1})
+        confident_bullets += sum(set(ln.text) <= set(BULLETS) and ln.score >= 0.7 for ln in lines)
+        copy = copy_candidates(lines, 0.7)
+        assert copy and not [ln.text for ln in copy if ln.text[0] in BULLETS], [ln.text for ln in copy]
+    assert confident_bullets >= 1  # the recogniser reads a list bullet as '●' with confidence: kept as copy before
+
+
+def test_a_bullet_read_with_its_line_is_cut_from_its_text_and_box():
+    from ecomctl.dataset.ocr import strip_bullet
+    from ecomctl.text.fonts import load_font
+    from ecomctl.text.ocr import OcrLine
+    from ecomctl.types import Box
+
+    img = Image.new("L", (260, 60), 230)
+    draw = ImageDraw.Draw(img)
+    draw.ellipse((10, 24, 22, 36), fill=30)  # a tag's punched hole / a bullet
+    draw.text((40, 8), "¥328", font=load_font(40, 800), fill=30)
+    ink = np.asarray(img) < 128
+    xs, ys = np.nonzero(ink.any(axis=0))[0], np.nonzero(ink.any(axis=1))[0]
+    line = OcrLine("·¥328", 0.9, Box(int(xs[0]), int(ys[0]), int(xs[-1]) + 1, int(ys[-1]) + 1))
+    out = strip_bullet(np.asarray(img), line)
+    text_x0 = int(np.nonzero(ink[:, 30:].any(axis=0))[0][0]) + 30
+    assert (out.text, out.box.x0, out.box.x1) == ("¥328", text_x0, line.box.x1)
+    assert strip_bullet(np.asarray(img), OcrLine("-50%", 0.9, line.box)) == OcrLine("-50%", 0.9, line.box)

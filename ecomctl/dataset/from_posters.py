@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ecomctl.dataset.items import Conditions, SourceItem
-from ecomctl.dataset.ocr import read_lines, unstrike
+from ecomctl.dataset.ocr import is_ornament, read_lines, unstrike
 from ecomctl.dataset.prompts import found_poster_prompt
 from ecomctl.dataset.settings import DatasetSettings
 from ecomctl.errors import ConfigError
@@ -78,7 +78,7 @@ def poster_conditions(item: SourceItem, s: DatasetSettings) -> Conditions:
     found, struck_at = unstrike(poster, read_lines(poster, s.ocr), s.ocr)
     struck_lines = {found[n] for n in struck_at}
     plausible = [ln for ln in found if ln.box.h <= MAX_LINE_HEIGHT * poster.height]
-    lines = [ln for ln in plausible if ln.score >= s.min_line_conf]
+    lines = copy_candidates(plausible, s.min_line_conf)
     # every text box found is removed before the product is looked for (copy is never salient then),
     # and from the style image, confident or not: a doubtful line is still ink on the poster
     text = boxes_mask(poster.size, (ln.box for ln in plausible))
@@ -92,8 +92,11 @@ def poster_conditions(item: SourceItem, s: DatasetSettings) -> Conditions:
     layout = Layout(canvas=Size(*poster.size), template="found", subject_box=subject.bbox,
                     lines=tuple(_text_line(ln, n) for n, ln in enumerate(copy_lines)))
     notes = [f"{on_product} OCR line(s) on the product ignored"] if on_product else []
-    if len(found) > len(lines):
-        notes.append(f"{len(found) - len(lines)} OCR line(s) below confidence or implausibly tall ignored")
+    bullets = sum(is_ornament(ln.text) for ln in plausible if ln.score >= s.min_line_conf)
+    if bullets:
+        notes.append(f"{bullets} OCR line(s) read as bullets only ignored (ornament, not copy)")
+    if len(found) > len(lines) + bullets:
+        notes.append(f"{len(found) - len(lines) - bullets} OCR line(s) below confidence or implausibly tall ignored")
     if subject.note:
         notes.append(f"subject: {subject.note}")
     return Conditions(poster=poster, subject_mask=mask, style=style, layout=layout,
@@ -102,6 +105,11 @@ def poster_conditions(item: SourceItem, s: DatasetSettings) -> Conditions:
                       notes=tuple(notes), suspect=_suspect(len(lines), on_product),
                       struck=tuple(n for n, ln in enumerate(copy_lines) if ln in struck_lines),
                       subject_confidence=subject.confidence, subject_confidence_why=subject.confidence_why)
+
+
+def copy_candidates(lines: list[OcrLine], min_conf: float) -> list[OcrLine]:
+    """The lines read at `min_conf` or better that are copy: not a lone bullet or tag hole read as '●'."""
+    return [ln for ln in lines if ln.score >= min_conf and not is_ornament(ln.text)]
 
 
 def _suspect(n_lines: int, on_product: int) -> str | None:

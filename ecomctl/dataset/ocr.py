@@ -21,8 +21,35 @@ def read_lines(image: Image.Image, ocr_section: dict[str, Any] | None = None) ->
     for ln in get_ocr(ocr_section).read(rgb):
         box = ln.box.clip(size)
         if box.area and ln.text.strip():
-            lines.append(OcrLine(ln.text.strip(), float(ln.score), tighten_box(gray, box)))
+            lines.append(strip_bullet(gray, OcrLine(ln.text.strip(), float(ln.score), tighten_box(gray, box))))
     return sorted(lines, key=lambda ln: (ln.box.y0 // 8, ln.box.x0))
+
+
+BULLETS = "•·●○◦▪■□◆◇►▶▸‣⁃∙⋅・"  # what a recogniser makes of a list bullet or a price tag's punched hole
+
+
+def is_ornament(text: str) -> bool:
+    """A line read as bullets only ('●'): a list bullet or a tag's hole, ink on the poster but not copy."""
+    return all(c in BULLETS or c.isspace() for c in text)
+
+
+def strip_bullet(gray: np.ndarray, ln: OcrLine) -> OcrLine:
+    """'• 24小时锁水' / '·¥328' (a bullet or a tag's hole read with the line): the text without it, the box
+    from the line's second ink blob on when the first one is bullet-sized and set apart by a gap."""
+    rest = ln.text.lstrip(BULLETS + " \t")
+    if rest == ln.text or not rest:
+        return ln
+    box = ln.box
+    crop = gray[box.y0:box.y1, box.x0:box.x1]
+    if crop.size >= 16:
+        _, binary = cv2.threshold(crop, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+        border = np.concatenate([binary[0], binary[-1], binary[:, 0], binary[:, -1]])
+        cols = (binary != (1 if border.mean() >= 0.5 else 0)).any(axis=0).astype(np.int8)
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], cols, [0]])))
+        starts, ends = edges[::2], edges[1::2]
+        if len(starts) >= 2 and ends[0] - starts[0] <= 0.8 * box.h and starts[1] - ends[0] >= 2:
+            box = Box(box.x0 + int(starts[1]), box.y0, box.x1, box.y1)
+    return OcrLine(rest, ln.score, box)
 
 
 def tighten_box(gray: np.ndarray, box: Box) -> Box:
