@@ -254,3 +254,17 @@ def test_framed_on_a_banner_has_a_headline_band_deep_enough_for_its_title():
     assert sizes["title"] >= 0.09 * size.h, sizes
     assert sizes["title"] > sizes["price"] > sizes["point"] > sizes["subtitle"] > sizes["list_price"]
     assert not layout.dropped
+
+
+@pytest.mark.parametrize("name", BY_SHAPE["tall"])
+def test_a_wide_product_takes_the_width_of_a_tall_canvas_with_plain_copy(name):
+    """hero-top on a story canvas kept the square canvas's product slot (0.14-0.86 of the width): a jar under
+    a title and a price was 616 px wide on 1080 over a bare lower half. Every tall composition gives a wide
+    product at least 80% of the safe width, centred."""
+    size = Size(1080, 1920)
+    style = next(iter(STYLES.values()))
+    layout = plan_layout(_row(size, title="臻颜修护面霜 24小时锁水", price="¥299"), TEMPLATES[name], size, (800, 500),
+                         style)
+    safe_w = size.w - 2 * round(size.w * 0.06)
+    assert layout.subject_box.w >= 0.8 * safe_w, (name, layout.subject_box)
+    assert abs(layout.subject_box.center[0] - size.w / 2) <= 2

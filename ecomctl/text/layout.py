@@ -67,6 +67,11 @@ TEMPLATES: dict[str, Template] = {t.name: t for t in (
              rich=Template("hero-top", subject=(0.39, 0.31, 1.0, 1.0), max_title_lines=2,
                            regions=(Region((0.0, 0.0, 1.0, 0.28), ("logo", "title", "subtitle"), "center", "top"),
                                     Region((0.0, 0.34, 0.37, 1.0), ("badge", "points", "price"), "left", "center"))),
+             # … on a tall canvas without points: the product takes the full width (0.14-0.86 left a wide
+             # product a third of the canvas wide under the headline, over a bare lower half)
+             tall=Template("hero-top", subject=(0.04, 0.36, 0.96, 1.0), max_title_lines=2,
+                           regions=(Region((0.0, 0.0, 1.0, 0.31), ("logo", "badge", "title", "subtitle", "price"),
+                                           "center", "top"),)),
              # … on a tall canvas a side column starves the product: the product high, all the copy under it
              rich_tall=Template("hero-top", subject=(0.04, 0.085, 0.96, 0.56), max_title_lines=2,
                                 regions=(Region((0.0, 0.0, 1.0, 0.07), ("logo",), "center", "top"),
