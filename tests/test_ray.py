@@ -24,8 +24,12 @@ def local_ray():
     """One local Ray instance for the module: 2 CPUs and 2 *logical* GPUs (Ray schedules by resource count
     and sets CUDA_VISIBLE_DEVICES per actor; no CUDA is touched by the compose backend)."""
     ray.init(num_cpus=2, num_gpus=2, include_dashboard=False, log_to_driver=False)
+    session = Path(ray._private.worker._global_node.get_session_dir_path())
     yield ray
     ray.shutdown()
+    from tests.test_ray_cluster import _remove_session
+
+    _remove_session(session)  # /tmp/ray/session_… of this instance goes with it
 
 
 def _cfg(out: Path, **over):

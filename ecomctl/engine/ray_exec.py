@@ -60,6 +60,13 @@ class RenderActor:
         self.items += 1
         return render_sku(row, self.ctx)
 
+    def watch(self) -> None:
+        """Never returns (it runs in its own concurrency group, beside `render`): its ref fails when the actor
+        dies, so the driver learns of an idle actor's death and no SKU sent afterwards is charged for it."""
+        import threading
+
+        threading.Event().wait()
+
     def info(self) -> dict[str, Any]:
         """Where this actor runs and how often it built a backend (1 = the pipeline loaded once)."""
         import ray
@@ -130,8 +137,13 @@ def make_actors(ray: Any, ctx: RunContext, gpu: bool, count: int) -> list[Any]:
 
 def _actor_class(ray: Any, gpu: bool) -> Any:
     # max_restarts=0: a dead actor stays dead and the dispatcher starts a fresh one itself, so a SKU is
-    # never queued on a handle that Ray is still restarting (ActorUnavailableError) or cannot place
-    return ray.remote(num_gpus=1 if gpu else 0, num_cpus=0 if gpu else 1, max_restarts=0)(RenderActor)
+    # never queued on a handle that Ray is still restarting (ActorUnavailableError) or cannot place;
+    # `watch` has a concurrency group of its own so that it never holds up `render` (default group: one at a time)
+    return ray.remote(num_gpus=1 if gpu else 0, num_cpus=0 if gpu else 1, max_restarts=0,
+                      concurrency_groups={WATCH: 1})(RenderActor)
+
+
+WATCH = "watch"  # the actors' concurrency group of `watch`
 
 
 def lost_errors(ray: Any) -> tuple[type[BaseException], ...]:
@@ -151,6 +163,7 @@ class _Slot:
     ready: bool = False
     flight: list[tuple[Any, SkuRow]] = field(default_factory=list)  # (ref, row); flight[0] runs, others wait
     since: float | None = None  # when flight[0] started, as seen from here: its item_timeout clock
+    watch: Any = None  # ObjectRef of `watch()` once started: it fails when the actor dies
 
 
 @dataclass
@@ -207,6 +220,7 @@ class _Dispatch:
             self._fill()
             waiting = {s.ping: s for s in self.slots if not s.ready}
             running = {ref: s for s in self.slots for ref, _ in s.flight}
+            watched = {s.watch: s for s in self.slots if s.watch is not None}
             if not running and not self.queue:  # idle: the next rows are still downloading
                 stalled = None
                 if not waiting:
@@ -224,17 +238,21 @@ class _Dispatch:
                     return
             else:
                 stalled = None
-            done, _ = self.ray.wait([*waiting, *running], num_returns=1, timeout=POLL)
+            done, _ = self.ray.wait([*waiting, *running, *watched], num_returns=1, timeout=POLL)
             for ref in done:
                 if ref in waiting:
                     self._started(waiting[ref])
                 elif ref in running:
                     yield from self._finished(running[ref], ref)
+                elif ref in watched and watched[ref] in self.slots:
+                    self._died(watched[ref])
             yield from self._check_timeouts()
 
     def _fill(self) -> None:
         now = time.monotonic()
-        for slot in self.slots:
+        for slot in list(self.slots):
+            if slot.ready and self.queue and not slot.flight and self._dead(slot):
+                continue  # an idle actor that died: replaced, and no SKU is sent to it
             while slot.ready and self.queue and len(slot.flight) < IN_FLIGHT:
                 row = self.queue.popleft()
                 slot.flight.append((slot.handle.render.remote(row), row))
@@ -246,10 +264,31 @@ class _Dispatch:
         self.created.append(handle)
         self.slots.append(_Slot(handle, handle.ready.remote()))
 
+    def _dead(self, slot: _Slot) -> bool:
+        """Whether Ray already knows the (idle) actor is dead; then it is dropped and replaced."""
+        if slot.watch is None or not self.ray.wait([slot.watch], timeout=0)[0]:
+            return False
+        self._died(slot)
+        return True
+
+    def _died(self, slot: _Slot) -> None:
+        """The actor's `watch` ref failed: it died. With no SKU on it, no SKU is charged: it is dropped and
+        replaced. With a SKU on it, that SKU's own ref fails too and `_finished` judges the loss."""
+        ref, slot.watch = slot.watch, None
+        if slot.flight:
+            return
+        try:
+            self.ray.get(ref)
+            reason = "its watch returned"
+        except Exception as e:  # noqa: BLE001 - the error Ray gives for a dead actor, whatever its class
+            reason = _describe(e)
+        self._drop(slot, f"idle: {reason}", replace=True)
+
     def _started(self, slot: _Slot) -> None:
         try:
             self.ray.get(slot.ping)
             slot.ready = True
+            slot.watch = slot.handle.watch.options(concurrency_group=WATCH).remote()
         except self.lost as e:  # died while starting (its node was lost): no SKU was on it
             self._drop(slot, _describe(e), replace=not getattr(e, "actor_init_failed", False))
         except Exception as e:  # noqa: BLE001 - its __init__ raised (no backend on that node): no retry
@@ -358,10 +397,15 @@ class _Dispatch:
         return None
 
     def _fail_rest(self, reason: str) -> Iterator[ItemResult]:
-        """Every row still queued or still to come from the feed is an error row."""
+        """Every row still queued or still to come from the feed is an error row. The reason is the run's
+        (the cluster has no actor left), not the SKU's: a SKU that never lost a try gets its one-line row and
+        no log of its own (a lost cluster wrote one log per SKU, each the same line); one that did keeps its
+        story in OUT/logs/<sku>.log."""
         for row in [*self.queue, *self.feed]:
-            history = self._history(self.tries[row.sku]) if row.sku in self.tries else ""
-            yield self._error_row(row, reason, history)
+            if row.sku in self.tries:
+                yield self._error_row(row, reason, self._history(self.tries[row.sku]))
+            else:
+                yield ItemResult(sku=row.sku, variant=None, status="error", error=reason, where=row.where)
         self.queue.clear()
 
     # -- results and clean-up -------------------------------------------------------------------------
