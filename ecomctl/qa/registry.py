@@ -1,11 +1,12 @@
-"""QA checks declared once: each check's name, the measurer that makes it, its warn/fail limits (the `qa:`
-config fields and their defaults) and its report.html column. `check_poster` runs the poster measurers
-named here, `thresholds.py` builds the `qa:` limit fields and their order validation from here, and the
-report's columns and a result's check order follow this table.
+"""QA checks declared once: each check's name, the measurer that makes it, its name in words, its warn/fail
+limits (the `qa:` config fields and their defaults) and its report.html column. `check_poster` runs the
+poster measurers named here, `thresholds.py` builds the `qa:` limit fields and their order validation from
+here, and the report's columns and words and a result's check order follow this table.
 
 To add a check: write its measurer in its module (`fn(sample) -> [Check]` or `([Check], details)`, verdicts
 via `judge`/`grade` so the limits come from here); add a `CheckSpec` below (and a `Measure` if the measurer
-is new). Nothing else: config fields, their validation and the report column follow from the entry.
+is new). Nothing else: config fields, their validation, the report column and the check's words in the
+report and the terminal summary follow from the entry.
 """
 
 from __future__ import annotations
@@ -42,11 +43,13 @@ class Limit:
 
 @dataclass(frozen=True)
 class CheckSpec:
-    """One check. `warn`/`fail`: a config `Limit`, a fixed number, or None (no such band); `column`: its
-    place among the HTML report's metric columns (None: it shows in the reasons, summary and CSV only)."""
+    """One check. `label`: its name in words (report.html, the terminal summary); `warn`/`fail`: a config
+    `Limit`, a fixed number, or None (no such band); `column`: its place among the HTML report's metric
+    columns (None: it shows in the reasons, summary and CSV only)."""
 
     name: str
     measure: str  # the `Measure` that makes it
+    label: str
     warn: Limit | float | None = None
     fail: Limit | float | None = None
     higher_is_better: bool = True
@@ -113,54 +116,54 @@ MEASURES: tuple[Measure, ...] = (
 
 # A result lists its checks in this order.
 CHECKS: tuple[CheckSpec, ...] = (
-    CheckSpec("text.ned", "text", column=0,  # the worst line decides
+    CheckSpec("text.ned", "text", "copy read back (NED)", column=0,  # the worst line decides
               warn=Limit("text.line_ned_warn", 1.0, "below this (not an exact read after normalisation) warns"),
               fail=Limit("text.line_ned_fail", 0.8, "a line read with NED below this fails the poster")),
-    CheckSpec("text.sen_acc", "text", column=1,
+    CheckSpec("text.sen_acc", "text", "lines read exactly", column=1,
               warn=Limit("text.min_sen_acc", 1.0, "share of lines read exactly; below → warn")),
-    CheckSpec("text.stray", "text"),  # status: qa.text.stray_text
-    CheckSpec("image.finite", "image"),
-    CheckSpec("image.flat", "image"),  # qa.image.flat_std / dominant_share: fails
-    CheckSpec("image.size", "image"),
-    CheckSpec("image.mode", "image"),
-    CheckSpec("subject.iou", "subject", column=3,
+    CheckSpec("text.stray", "text", "stray text"),  # status: qa.text.stray_text
+    CheckSpec("image.finite", "image", "image finite"),
+    CheckSpec("image.flat", "image", "image not flat"),  # qa.image.flat_std / dominant_share: fails
+    CheckSpec("image.size", "image", "image size"),
+    CheckSpec("image.mode", "image", "image mode"),
+    CheckSpec("subject.iou", "subject", "product mask match (IoU)", column=3,
               warn=Limit("subject.iou_warn", 0.99), fail=Limit("subject.iou_fail", 0.95)),
-    CheckSpec("subject.psnr", "subject", column=4,
+    CheckSpec("subject.psnr", "subject", "product pixels (PSNR)", column=4,
               warn=Limit("subject.psnr_warn", 38.0), fail=Limit("subject.psnr_fail", 30.0)),
-    CheckSpec("subject.ssim", "subject", column=5,
+    CheckSpec("subject.ssim", "subject", "product pixels (SSIM)", column=5,
               warn=Limit("subject.ssim_warn", 0.98), fail=Limit("subject.ssim_fail", 0.90)),
-    CheckSpec("subject.confidence", "confidence", column=2,
+    CheckSpec("subject.confidence", "confidence", "mask confidence", column=2,
               warn=Limit("subject.confidence_warn", 0.7, "mask confidence (ecomctl.subject.confidence) below "
                                                          "this warns"),
               fail=Limit("subject.confidence_fail", 0.3, "and below this fails: the mask is most likely not "
                                                          "the product")),
-    CheckSpec("layout.overlap", "layout", column=7, higher_is_better=False,
+    CheckSpec("layout.overlap", "layout", "copy on the product", column=7, higher_is_better=False,
               warn=Limit("layout.overlap_warn", 0.02, "share of a line's ink box that lies on the product"),
               fail=Limit("layout.overlap_fail", 0.10)),
-    CheckSpec("layout.margin", "layout", fail=0.0,  # a line past the canvas edge fails
+    CheckSpec("layout.margin", "layout", "copy margin", fail=0.0,  # a line past the canvas edge fails
               warn=Limit("layout.margin_warn", 0.02, "distance of copy to the canvas edge, fraction of the "
                                                      "short side")),
-    CheckSpec("layout.contrast", "layout", column=6,
+    CheckSpec("layout.contrast", "layout", "text contrast", column=6,
               warn=Limit("layout.contrast_warn", 4.5, "WCAG ratio text colour vs measured local background"),
               fail=Limit("layout.contrast_fail", 3.0)),
     # the poster-layout literature's metrics (qa/layout_metrics.py, docs/layout-metrics.md): measurements
     # that always pass (copy on the product already fails as layout.overlap); Val shows in the summary/CSV
-    CheckSpec("layout.val", "layout_metrics"),
-    CheckSpec("layout.ove", "layout_metrics", column=8, higher_is_better=False),
-    CheckSpec("layout.ali", "layout_metrics", column=9, higher_is_better=False),
-    CheckSpec("layout.und_l", "layout_metrics", column=10),
-    CheckSpec("layout.und_s", "layout_metrics", column=11),
-    CheckSpec("layout.uti", "layout_metrics", column=12),
-    CheckSpec("layout.occ", "layout_metrics", column=13, higher_is_better=False),
-    CheckSpec("layout.rea", "layout_metrics", column=14, higher_is_better=False),
-    CheckSpec("layout.logo", "brand",
+    CheckSpec("layout.val", "layout_metrics", "validity"),
+    CheckSpec("layout.ove", "layout_metrics", "overlap", column=8, higher_is_better=False),
+    CheckSpec("layout.ali", "layout_metrics", "alignment", column=9, higher_is_better=False),
+    CheckSpec("layout.und_l", "layout_metrics", "underlay (loose)", column=10),
+    CheckSpec("layout.und_s", "layout_metrics", "underlay (strict)", column=11),
+    CheckSpec("layout.uti", "layout_metrics", "utility", column=12),
+    CheckSpec("layout.occ", "layout_metrics", "occlusion", column=13, higher_is_better=False),
+    CheckSpec("layout.rea", "layout_metrics", "readability", column=14, higher_is_better=False),
+    CheckSpec("layout.logo", "brand", "logo drawn",
               warn=Limit("layout.logo_warn", 0.98, "share of the logo's solid pixels the poster shows as the logo "
                                                    "has them, in the logo box"),
               fail=Limit("layout.logo_fail", 0.90)),
-    CheckSpec("layout.dropped", "brand", warn=0.0, higher_is_better=False),  # copy given up: warns, names it
-    CheckSpec("variants.palette_de", "variants", column=15),  # qa.variants.palette_delta_e, status
-    CheckSpec("variants.phash", "variants", column=16),  # qa.variants.phash_distance, status
-    CheckSpec("style.campaign", "style", column=17,
+    CheckSpec("layout.dropped", "brand", "copy dropped", warn=0.0, higher_is_better=False),  # copy given up: warns, names it
+    CheckSpec("variants.palette_de", "variants", "variant palette distance", column=15),  # qa.variants.palette_delta_e, status
+    CheckSpec("variants.phash", "variants", "variant near-duplicate", column=16),  # qa.variants.phash_distance, status
+    CheckSpec("style.campaign", "style", "campaign look", column=17,
               warn=Limit("style.campaign_warn", 0.80, "cosine to the campaign reference below this: the "
                                                       "poster is off the look")),
 )

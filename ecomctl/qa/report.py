@@ -20,6 +20,7 @@ from typing import Any, Self
 
 from ecomctl import __version__, source_digest
 from ecomctl.outcome import STATUS_ORDER
+from ecomctl.qa.registry import spec
 from ecomctl.store import campaign_reference_name
 from ecomctl.store.files import atomic_write_text, atomic_writer
 from ecomctl.textsafe import neutralise
@@ -30,24 +31,13 @@ SPOOL_MEMORY = 2 << 20  # report rows kept in memory before they go to a tempora
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-# words for a check's name (headers, the reasons, the summary); a check not named here shows its name
-LABELS = {
-    "text.ned": "copy read back (NED)", "text.sen_acc": "lines read exactly", "text.stray": "stray text",
-    "image.finite": "image finite", "image.flat": "image not flat", "image.size": "image size",
-    "image.mode": "image mode", "subject.iou": "product mask match (IoU)", "subject.psnr": "product pixels (PSNR)",
-    "subject.ssim": "product pixels (SSIM)", "subject.confidence": "mask confidence",
-    "layout.overlap": "copy on the product", "layout.margin": "copy margin", "layout.contrast": "text contrast",
-    "layout.val": "validity", "layout.ove": "overlap", "layout.ali": "alignment", "layout.und_l": "underlay (loose)",
-    "layout.und_s": "underlay (strict)", "layout.uti": "utility", "layout.occ": "occlusion",
-    "layout.rea": "readability", "layout.logo": "logo drawn", "layout.dropped": "copy dropped",
-    "variants.palette_de": "variant palette distance", "variants.phash": "variant near-duplicate",
-    "style.campaign": "campaign look",
-}
-
-
 def label(name: str) -> str:
-    """A check's name in words (report.html, the terminal summary); its name when it has none here."""
-    return LABELS.get(name, name)
+    """A check's name in words (report.html, the terminal summary): its `label` in the check table
+    (qa/registry.py); its name for a check the table does not declare."""
+    try:
+        return spec(name).label
+    except KeyError:
+        return name
 
 
 def _rel(path: Path | None, base: str) -> str | None:
