@@ -91,3 +91,22 @@ def shared_packshots() -> list[tuple[Path, Path]]:
 
 def rgb(img: Image.Image) -> np.ndarray:
     return np.asarray(img.convert("RGB"), dtype=np.int16)
+
+
+@pytest.fixture
+def counted_digests(monkeypatch) -> list[str]:
+    """The name of every file read and hashed in full (posters, photos, style images), in order."""
+    from ecomctl.store import files as store_files
+    from ecomctl.store import posters as store_posters
+
+    calls: list[str] = []
+    real = store_files.file_digest
+
+    def counting(path):
+        calls.append(Path(path).name)
+        return real(path)
+
+    monkeypatch.setattr(store_files, "file_digest", counting)
+    monkeypatch.setattr(store_posters, "file_digest", counting)
+    store_files._DIGESTS.clear()
+    return calls

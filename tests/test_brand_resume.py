@@ -6,28 +6,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
-
 from ecomctl.store import files as store_files
-from ecomctl.store import posters as store_posters
 from tests.conftest import make_product, write_manifest
 from tests.test_resume import _render
-
-
-@pytest.fixture
-def counted_digests(monkeypatch) -> list[str]:
-    """The name of every file read and hashed in full."""
-    calls: list[str] = []
-    real = store_files.file_digest
-
-    def counting(path):
-        calls.append(Path(path).name)
-        return real(path)
-
-    monkeypatch.setattr(store_files, "file_digest", counting)
-    monkeypatch.setattr(store_posters, "file_digest", counting)
-    store_files._DIGESTS.clear()
-    return calls
 
 
 def _manifest(tmp_path: Path) -> Path:

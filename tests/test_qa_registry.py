@@ -34,8 +34,8 @@ def logo_check(monkeypatch):
 
     module.measure = measure
     monkeypatch.setitem(sys.modules, module.__name__, module)
-    spec = CheckSpec("layout.glow", "logo", "glow legibility", column=8, warn=Limit("layout.glow_warn", 0.5, "glow warns below"),
-                     fail=Limit("layout.glow_fail", 0.2))
+    spec = CheckSpec("layout.glow", "logo", "glow legibility", column=8,
+                     warn=Limit("layout.glow_warn", 0.5, "glow warns below"), fail=Limit("layout.glow_fail", 0.2))
     checks = list(registry.CHECKS)
     checks.insert(checks.index(registry.spec("layout.contrast")) + 1, spec)
     monkeypatch.setattr(registry, "CHECKS", tuple(checks))
@@ -76,7 +76,8 @@ def test_the_report_columns_keep_their_order():
     is not one more file to edit when a check is added)."""
     kept = ["text.ned", "text.sen_acc", "subject.confidence", "subject.iou", "subject.psnr", "subject.ssim",
             "layout.contrast", "layout.overlap", "layout.ove", "layout.ali", "layout.und_l", "layout.und_s",
-            "layout.uti", "layout.occ", "layout.rea", "variants.palette_de", "variants.phash", "style.campaign"]
+            "layout.uti", "layout.occ", "layout.rea", "variants.palette_de", "variants.phash",
+            "style.campaign"]
     assert [c for c in registry.columns() if c in kept] == kept
 
 

@@ -8,7 +8,6 @@ import json
 import os
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from ecomctl.cli import app
@@ -45,22 +44,6 @@ def _with(config: Path, text: str) -> Path:
     path = config.parent / f"with-{abs(hash(text))}.yaml"
     path.write_text(config.read_text(encoding="utf-8") + text, encoding="utf-8")
     return path
-
-
-@pytest.fixture
-def counted_digests(monkeypatch):
-    """Count every full read-and-hash of a file (posters, photos, style images)."""
-    calls: list[str] = []
-    real = store_files.file_digest
-
-    def counting(path):
-        calls.append(Path(path).name)
-        return real(path)
-
-    monkeypatch.setattr(store_files, "file_digest", counting)
-    monkeypatch.setattr(store_posters, "file_digest", counting)
-    store_files._DIGESTS.clear()
-    return calls
 
 
 def test_a_qa_threshold_change_regrades_every_poster_and_rewrites_none(small_manifest: Path, fast_config: Path,

@@ -160,9 +160,11 @@ CHECKS: tuple[CheckSpec, ...] = (
               warn=Limit("layout.logo_warn", 0.98, "share of the logo's solid pixels the poster shows as the logo "
                                                    "has them, in the logo box"),
               fail=Limit("layout.logo_fail", 0.90)),
-    CheckSpec("layout.dropped", "brand", "copy dropped", warn=0.0, higher_is_better=False),  # copy given up: warns, names it
-    CheckSpec("variants.palette_de", "variants", "variant palette distance", column=15),  # qa.variants.palette_delta_e, status
-    CheckSpec("variants.phash", "variants", "variant near-duplicate", column=16),  # qa.variants.phash_distance, status
+    # copy given up: warns, names it
+    CheckSpec("layout.dropped", "brand", "copy dropped", warn=0.0, higher_is_better=False),
+    # status from qa.variants.palette_delta_e and qa.variants.phash_distance
+    CheckSpec("variants.palette_de", "variants", "variant palette distance", column=15),
+    CheckSpec("variants.phash", "variants", "variant near-duplicate", column=16),
     CheckSpec("style.campaign", "style", "campaign look", column=17,
               warn=Limit("style.campaign_warn", 0.80, "cosine to the campaign reference below this: the "
                                                       "poster is off the look")),
