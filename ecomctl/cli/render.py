@@ -124,7 +124,8 @@ def _print_summary(summary) -> None:
     counts = ", ".join(f"{s} {summary.count(s)}" for s in ("pass", "warn", "fail", "error")
                        if summary.count(s))
     kept = [f"{summary.resumed} unchanged since the last run"] if summary.resumed else []
-    kept += [f"{summary.regraded} re-graded (QA settings changed, poster kept)"] if summary.regraded else []
+    if summary.regraded:  # a threshold, or a new ecomctl whose grading code differs (a check added, say)
+        kept.append(f"{summary.regraded} re-graded (QA settings or checks changed, poster kept)")
     counts += "; " + ", ".join(kept) if kept else ""
     console.print(f"{len(summary.results)} posters in {summary.seconds:.1f}s ({counts}); "
                   f"report: {_report(summary.out)}", highlight=False, soft_wrap=True)

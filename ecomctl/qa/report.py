@@ -59,7 +59,7 @@ def item_row(r: ItemResult, base: str) -> dict[str, Any]:
         "status": r.status, "image": _rel(r.image, base), "sidecar": _rel(r.sidecar, base),
         "where": r.where, "seconds": round(r.seconds, 3), "error": r.error,
         "resumed": bool(getattr(r, "resumed", False)),  # verdict kept from an earlier run (inputs unchanged)
-        "regraded": bool(getattr(r, "regraded", False)),  # poster kept, verdict made again (QA settings changed)
+        "regraded": bool(getattr(r, "regraded", False)),  # poster kept, verdict made again (QA settings or checks changed)
         "subject": {"method": r.subject_method, "note": r.subject_note},  # which extractor, why a fallback
         "campaign": r.campaign,
         "reasons": ([r.error] if r.error else []) + (qa.reasons if qa else []),
