@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -119,3 +120,35 @@ def test_second_run_on_the_same_folder_is_refused_while_one_holds_it(small_manif
                                   f"{out / '.ecomctl.lock'}); wait for it to finish or use another --out")
     assert not (out / "A1").exists()
     assert _render(small_manifest, out, fast_config).exit_code == 0  # released: the next run works
+
+
+def test_replan_says_how_many_posters_were_replanned_and_rerendered(tmp_path: Path, monkeypatch):
+    """`--replan` after a layout change to split-right (B2's template): the run line, B2's line and the
+    unchanged A1 lines, exactly."""
+    from tests.test_resume import _new_release, _two_templates_manifest
+
+    manifest = _two_templates_manifest(tmp_path)
+    config = tmp_path / "serial.yaml"  # in this process: the changed layout code reaches the worker
+    config.write_text("run:\n  executor: serial\nqa:\n  text:\n    enabled: false\n", encoding="utf-8")
+    out = tmp_path / "out"
+    assert _render(manifest, out, config).exit_code == 0
+    _new_release(monkeypatch, "split-right")
+    plain = _render(manifest, out, config)
+    assert plain.exit_code == 0 and plain.stdout.count("(unchanged)") == 3 and "re-planned" not in plain.stdout
+    res = _render(manifest, out, config, "--replan")
+    assert res.exit_code == 0, res.output
+    lines = res.stdout.splitlines()
+    assert "pass    A1-v1 (unchanged)" in lines and "pass    A1-v2 (unchanged)" in lines
+    assert "pass    B2-v1 (re-rendered: layout changed)" in lines
+    last = [line for line in lines if line.startswith("3 posters in ")]
+    assert len(last) == 1 and re.fullmatch(
+        r"3 posters in \d+\.\ds \(pass 3; 2 unchanged since the last run, 3 re-planned, 1 re-rendered "
+        r"\(layout changed\)\); report: .*report\.html", last[0]), last
+    log = tmp_path / "events.jsonl"
+    again = _render(manifest, out, config, "--replan", "--log-json", str(log))
+    assert again.exit_code == 0 and "3 re-planned, 0 re-rendered (layout changed)" in again.stdout
+    events = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    assert events[0]["replan"] is True
+    assert [(e["sku"], e["replanned"], e["layout_changed"]) for e in events if e["event"] == "item"] == [
+        ("A1", True, False), ("A1", True, False), ("B2", True, False)]
+    assert events[-1]["counts"]["replanned"] == 3 and events[-1]["counts"]["layout_changed"] == 0

@@ -306,3 +306,91 @@ def test_reports_are_kept_only_when_every_result_was_resumed(tmp_path: Path):
     stamp = (tmp_path / "report.html").stat().st_mtime_ns, (tmp_path / "report.html").stat().st_ino
     assert write_reports(tmp_path, resumed, cfg) is False  # nothing changed: kept
     assert ((tmp_path / "report.html").stat().st_mtime_ns, (tmp_path / "report.html").stat().st_ino) == stamp
+
+
+def _two_templates_manifest(tmp_path: Path) -> Path:
+    """A1 takes its shape's templates (split-left, podium); B2 pins split-right, which no A1 variant uses."""
+    from tests.conftest import write_manifest
+
+    make_product(tmp_path / "a.png")
+    make_product(tmp_path / "b.png", (400, 300))
+    return write_manifest(tmp_path / "m.csv", [
+        {"sku": "A1", "image": "a.png", "title": "保湿面霜 长效锁水", "subtitle": "Deep hydration",
+         "price": "¥99", "badge": "新品", "size": "512x512", "variants": "2", "template": ""},
+        {"sku": "B2", "image": "b.png", "title": "Travel Mug", "subtitle": "Keeps coffee hot for 12 h",
+         "price": "$24", "size": "banner", "variants": "1", "template": "split-right"},
+    ])
+
+
+def _new_release(monkeypatch, name: str) -> None:
+    """A release whose layout code places template `name`'s copy differently: its copy regions end higher
+    (every composition of it: plain, rich, tall, wide). The planner itself runs unpatched."""
+    from dataclasses import replace
+
+    from ecomctl.text import layout
+
+    def moved(t):
+        if t is None:
+            return None
+        regions = tuple(replace(r, box=(r.box[0], r.box[1], r.box[2], r.box[3] * 0.8)) for r in t.regions)
+        return replace(t, regions=regions, rich=moved(t.rich), rich_tall=moved(t.rich_tall), tall=moved(t.tall),
+                       wide=moved(t.wide))
+
+    monkeypatch.setitem(layout.TEMPLATES, name, moved(layout.TEMPLATES[name]))
+
+
+def test_replan_rerenders_exactly_the_skus_whose_layout_this_code_plans_differently(tmp_path: Path, monkeypatch):
+    """--replan after an upgrade: each finished poster's layout is planned again and compared with its
+    sidecar's; only the SKU laid out differently renders again, the rest are kept; without --replan the
+    upgrade re-renders nothing (code is not in the render key) and a night dispatches nothing."""
+    manifest = _two_templates_manifest(tmp_path)
+    cfg = load_config(None, {"run.out": str(tmp_path / "out"), "qa.text.enabled": False, "run.executor": "serial"})
+    assert run_render(manifest, cfg).exit_code == 0
+    out = tmp_path / "out"
+    before, sidecars = _posters(out), _sidecars(out)
+    assert [d["layout"]["template"] for d in sidecars.values()] == ["split-left", "podium", "split-right"]
+    same = run_render(manifest, cfg, replan=True)  # the same code: every plan equals its stored layout
+    assert [(r.resumed, r.replanned, r.layout_changed) for r in same.results] == [(True, True, False)] * 3
+    assert _posters(out) == before
+
+    _new_release(monkeypatch, "split-right")
+    dispatched: list[str] = []
+    real = executors._executor
+
+    def spy(kind, rows, ctx):
+        rows = list(rows)
+        dispatched.extend(r.sku for r in rows)
+        return real(kind, Feed(rows), ctx)
+
+    monkeypatch.setattr(executors, "_executor", spy)
+    plain = run_render(manifest, cfg)  # without --replan: nothing dispatched, nothing re-rendered
+    assert plain.resumed == 3 and dispatched == [] and _posters(out) == before
+    replanned = run_render(manifest, cfg, replan=True)
+    assert dispatched == ["A1", "B2"]  # every SKU goes to a worker, which plans it again
+    assert replanned.replanned == 3 and replanned.layout_changed == 1 and replanned.resumed == 2
+    changed = {f"{r.sku}-v{r.variant}" for r in replanned.results if r.layout_changed}
+    assert changed == {"B2-v1"}
+    after = _posters(out)
+    assert {n for n in after if after[n] != before[n]} == {"B2-v1.png"}
+    stored = _sidecars(out)["B2-v1.json"]["layout"]
+    assert stored["lines"] != sidecars["B2-v1.json"]["layout"]["lines"]  # the new plan is what was drawn
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert report["summary"]["replanned"] == 3 and report["summary"]["layout_changed"] == 1
+    assert "3 re-planned, 1 re-rendered (layout changed)" in (out / "report.html").read_text(encoding="utf-8")
+    dispatched.clear()
+    settled = run_render(manifest, cfg, replan=True)  # the new layout is now the stored one
+    assert settled.layout_changed == 0 and settled.resumed == 3 and _posters(out) == after
+    assert run_render(manifest, cfg).resumed == 3 and dispatched == ["A1", "B2"]
+
+
+def test_replan_renders_every_variant_of_a_sku_with_one_changed_layout(tmp_path: Path, monkeypatch):
+    """The variants of a SKU are rendered and graded together (the variant checks compare them): one changed
+    layout (A1-v2, podium) renders the SKU's two posters; B2 is kept."""
+    manifest = _two_templates_manifest(tmp_path)
+    cfg = load_config(None, {"run.out": str(tmp_path / "out"), "qa.text.enabled": False, "run.executor": "serial"})
+    assert run_render(manifest, cfg).exit_code == 0
+    _new_release(monkeypatch, "podium")
+    summary = run_render(manifest, cfg, replan=True)
+    assert {(r.sku, r.variant, r.layout_changed) for r in summary.results} == {
+        ("A1", 1, True), ("A1", 2, True), ("B2", 1, False)}
+    assert summary.resumed == 1 and summary.replanned == 3

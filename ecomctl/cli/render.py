@@ -33,7 +33,8 @@ def _report(out: Path) -> Path:
 def _line(res: ItemResult) -> str:
     name = f"{res.sku}-v{res.variant}" if res.variant else res.sku
     why = res.error or "; ".join((res.qa.reasons if res.qa else [])[:2])
-    done = " (unchanged)" if res.resumed else " (re-graded)" if res.regraded else ""
+    done = (" (unchanged)" if res.resumed else " (re-rendered: layout changed)" if res.layout_changed
+            else " (re-graded)" if res.regraded else "")
     return neutralise(f"{res.status:7} {name}{done}" + (f"  {why}" if why else ""))  # OCR reads: no raw ESC
 
 
@@ -53,6 +54,9 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(None, "--seed", help="Run seed (per-SKU seeds derive from it)."),
         keep_layers: bool = typer.Option(None, "--keep-layers", help="Also write the clean background layer."),
         force: bool = typer.Option(False, "--force", help="Re-render items that are already finished."),
+        replan: bool = typer.Option(False, "--replan", help="Plan each finished poster's layout again with this "
+                                    "ecomctl and render it again where the layout differs from the stored one "
+                                    "(after an upgrade with a layout fix)."),
         verify: bool = typer.Option(False, "--verify", help="Hash every finished poster to check it, instead of "
                                     "trusting the size, mtime and inode its sidecar recorded."),
         log_json: Path = typer.Option(None, "--log-json", help="Append one JSON line per event (run start, "
@@ -73,10 +77,10 @@ def register(app: typer.Typer) -> None:
         cfg = _with_campaign_ref(cfg, campaign_ref)
         if quiet:
             summary = run_render(manifest, cfg, force=force, log_json=log_json, verify=verify, sheet=sheet,
-                                 columns=columns)
+                                 columns=columns, replan=replan)
             _print_quiet(summary)
         else:
-            summary = _run(run_render, manifest, cfg, force, log_json, verify, sheet, columns)
+            summary = _run(run_render, manifest, cfg, force, log_json, verify, sheet, columns, replan)
             _print_summary(summary)
         raise typer.Exit(summary.exit_code)
 
@@ -92,7 +96,7 @@ def _with_campaign_ref(cfg, ref: Path | None):
     return cfg.model_copy(update={"render": cfg.render.model_copy(update={"campaigns": refs})})
 
 
-def _run(run_render, manifest, cfg, force, log_json, verify, sheet, columns):
+def _run(run_render, manifest, cfg, force, log_json, verify, sheet, columns, replan):
     with Bar("render") as bar:  # one row per poster (a SKU that failed before its posters: one row)
 
         def on_result(res: ItemResult) -> None:
@@ -101,7 +105,7 @@ def _run(run_render, manifest, cfg, force, log_json, verify, sheet, columns):
             print_traceback(res.log)
 
         return run_render(manifest, cfg, on_result=on_result, force=force, log_json=log_json, verify=verify,
-                          on_start=lambda n: bar.update(total=n), sheet=sheet, columns=columns)
+                          on_start=lambda n: bar.update(total=n), sheet=sheet, columns=columns, replan=replan)
 
 
 def _print_quiet(summary) -> None:
@@ -126,6 +130,8 @@ def _print_summary(summary) -> None:
     kept = [f"{summary.resumed} unchanged since the last run"] if summary.resumed else []
     if summary.regraded:  # a threshold, or a new ecomctl whose grading code differs (a check added, say)
         kept.append(f"{summary.regraded} re-graded (QA settings or checks changed, poster kept)")
+    if summary.replanned:  # --replan: every finished poster's layout planned again; those that differ rendered
+        kept.append(f"{summary.replanned} re-planned, {summary.layout_changed} re-rendered (layout changed)")
     counts += "; " + ", ".join(kept) if kept else ""
     console.print(f"{len(summary.results)} posters in {summary.seconds:.1f}s ({counts}); "
                   f"report: {_report(summary.out)}", highlight=False, soft_wrap=True)

@@ -53,12 +53,17 @@ def item_fields(res: ItemResult) -> dict[str, Any]:
     qa = res.qa
     return {
         "sku": res.sku, "variant": res.variant, "status": res.status, "resumed": res.resumed,
-        "regraded": res.regraded,
+        "regraded": res.regraded, **_replan_fields(res),
         "image": str(res.image) if res.image else None, "where": res.where, "error": res.error,
         "seconds": round(res.seconds, 4), "timings": _timings(res),
         "reasons": qa.reasons if qa else [],
         "qa": {k: v for k, v in qa.metrics.items() if v is None or isinstance(v, (int, float))} if qa else {},
     }
+
+
+def _replan_fields(res: ItemResult) -> dict[str, bool]:
+    """--replan's two flags, on the lines of a --replan run only (other nights' lines stay as they were)."""
+    return {"replanned": True, "layout_changed": res.layout_changed} if res.replanned else {}
 
 
 def _timings(res: ItemResult) -> dict[str, float]:
@@ -83,5 +88,8 @@ def counts(results: list[ItemResult] | tuple[ItemResult, ...]) -> dict[str, int]
         out[r.status] = out.get(r.status, 0) + 1
     out["resumed"] = sum(r.resumed for r in results)
     out["regraded"] = sum(r.regraded for r in results)
+    if any(r.replanned for r in results):  # --replan: N re-planned, M re-rendered (layout changed)
+        out["replanned"] = sum(r.replanned for r in results)
+        out["layout_changed"] = sum(r.layout_changed for r in results)
     return out
 

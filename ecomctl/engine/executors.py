@@ -47,9 +47,10 @@ def run(kind: str, rows: Feed | Iterable[SkuRow], ctx: RunContext) -> Iterator[I
     an earlier run finished is judged here, in the main process, from its sidecars and stat data (no worker,
     pool or actor is involved for it); the rest go to the executor, which starts only once a row needs it,
     so a no-op night dispatches nothing. The feed's own results (a photo that could not be fetched) come out
-    between the executor's."""
+    between the executor's. With `ctx.replan` (--replan) every row goes to the executor: its worker plans
+    each finished poster's layout again and compares it with the stored one (item.layout_changed)."""
     feed = Feed.of(rows)
-    if not ctx.force and ctx.cfg.run.skip_finished:
+    if not ctx.force and ctx.cfg.run.skip_finished and not ctx.replan:
         feed.screen = lambda row: _finished(row, ctx)
     while True:
         rows_now = feed.take()

@@ -59,6 +59,7 @@ class RunContext:
     backend_settings: dict[str, Any] = field(default_factory=dict)
     force: bool = False
     verify: bool = False  # hash every finished poster instead of trusting its recorded stat (--verify)
+    replan: bool = False  # a finished poster's layout is planned again with this code; a different one renders (--replan)
 
     @property
     def store(self) -> OutputStore:
@@ -146,6 +147,7 @@ class Resume:
     digest: str
     done: list[ItemResult] | None = None
     regrade: list[Path] | None = None
+    sidecars: list[dict[str, Any]] | None = None  # as read (fast path), when done or regrade: what --replan compares
 
 
 def photo_digest(row: SkuRow, recorded: dict[str, Any] | None) -> str:
@@ -205,12 +207,13 @@ def resume_state(row: SkuRow, ctx: RunContext) -> Resume:
         for i in sorted(stale):
             if not refresh_sidecar(posters[i].sidecar, sidecars[i]):
                 break
+        state.sidecars = sidecars  # (a poster on a --replan night is compared with its stored layout)
         if any(d.get("qa_key") != ctx.grading_key for d in sidecars):
             state.regrade = [f.sidecar for f in posters]
             return state
         state.done = [_stored_result(row, f, d) for f, d in zip(posters, sidecars)]
     except (KeyError, TypeError, ValueError, AttributeError):  # a sidecar with a field gone or mistyped
-        state.regrade = state.done = None
+        state.regrade = state.done = state.sidecars = None
     return state
 
 
@@ -281,6 +284,8 @@ def render_sku(row: SkuRow, ctx: RunContext) -> list[ItemResult]:
     t_start = time.perf_counter()
     try:
         state = resume_state(row, ctx)
+        if ctx.replan and state.sidecars is not None:
+            return _replanned(row, ctx, state)
         if state.done is not None:
             return state.done
         if state.regrade is not None:
@@ -297,6 +302,52 @@ def render_sku(row: SkuRow, ctx: RunContext) -> list[ItemResult]:
     log = _log_error(row, ctx, exc)
     return [ItemResult(sku=row.sku, variant=None, status="error", error=(msg.splitlines() or [""])[0],
                        where=row.where, seconds=time.perf_counter() - t_start, log=log)]
+
+
+def _replanned(row: SkuRow, ctx: RunContext, state: Resume) -> list[ItemResult]:
+    """--replan: a SKU whose render key is unchanged has each variant's layout planned again with this
+    code; all equal to what its sidecars recorded → kept (or re-graded) as without --replan, any different →
+    the SKU renders again (all its variants: they are graded together), marked `layout_changed`."""
+    assert state.sidecars is not None
+    if layout_changed(row, ctx, state.sidecars):
+        return [replace(r, replanned=True, layout_changed=True)
+                for r in _render(row, ctx, state.key, state.digest)]
+    kept = state.done if state.done is not None else _regrade(row, ctx, state.regrade or [])
+    return [replace(r, replanned=True) for r in kept]
+
+
+def layout_changed(row: SkuRow, ctx: RunContext, sidecars: list[dict[str, Any]]) -> bool:
+    """Whether this code plans any variant of the SKU differently from the layout its sidecar recorded. The
+    plan needs only the subject's size (the sidecar's `subject.bbox`: the extraction the poster was made
+    with; its photo and extraction settings are in the render key), the style and the logo's size: no
+    extraction, scene or OCR. A sidecar without what is compared counts as changed (it renders)."""
+    cfg = ctx.cfg
+    logo = load_logo(row.logo, row.where) if row.logo is not None else None
+    for v, data in enumerate(sidecars, start=1):
+        try:
+            x0, y0, x1, y1 = data["subject"]["bbox"]
+            stored = plan_json(data["layout"])
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return True
+        plan = plan_for_variant(row, v, (x1 - x0, y1 - y0), style_for(row, v, ctx),
+                                str(cfg.text.font) if cfg.text.font else None, cfg.text.margin,
+                                cfg.text.min_font_size, logo.size if logo is not None else None)
+        if plan_json(layout_json(plan, "")) != stored:
+            return True
+    return False
+
+
+def plan_json(layout: dict[str, Any]) -> dict[str, Any]:
+    """The part of a sidecar's layout the planner decides: template, canvas, subject box, font, every line's
+    role/text/box/size/weight/block, the planned plates (role, box, kind), the logo box and what was dropped.
+    Not what typesetting chose against the scene: colours, the bands under text or a logo (kind "band")."""
+    lines = [[t["role"], t["text"], list(t["box"]), t["font_size"], t["weight"], t.get("block", 0)]
+             for t in layout["lines"]]
+    plates = [[p["role"], list(p["box"]), p["kind"]] for p in layout.get("plates", []) if p["kind"] != "band"]
+    logo = layout.get("logo")
+    return {"canvas": list(layout["canvas"]), "template": layout["template"],
+            "subject_box": list(layout["subject_box"]), "font": layout.get("font", ""), "lines": lines,
+            "plates": plates, "logo": list(logo["box"]) if logo else None, "dropped": list(layout.get("dropped", []))}
 
 
 def _log_error(row: SkuRow, ctx: RunContext, exc: BaseException) -> Path | None:

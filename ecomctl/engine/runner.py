@@ -57,23 +57,35 @@ class RunSummary:
         """Posters whose pixels were current but whose QA settings or code changed: graded again, not rendered."""
         return sum(r.regraded for r in self.results)
 
+    @property
+    def replanned(self) -> int:
+        """--replan: finished posters whose layout was planned again with this code and compared."""
+        return sum(r.replanned for r in self.results)
+
+    @property
+    def layout_changed(self) -> int:
+        """--replan: of those, the posters rendered again because the plan differed."""
+        return sum(r.layout_changed for r in self.results)
+
 
 def run_render(manifest_path: Path, cfg: Config, on_result: OnResult | None = None,
                force: bool = False, on_start: Callable[[int], None] | None = None,
                log_json: Path | None = None, verify: bool = False, sheet: str | None = None,
-               columns: str | None = None) -> RunSummary:
+               columns: str | None = None, replan: bool = False) -> RunSummary:
     """Render every SKU of the manifest into cfg.run.out; never raises for a single SKU's failure.
 
     `on_start(posters)` is called once the work is known; `on_result` once per finished item. With
     `log_json`, run start, every poster and run end (or the error that stopped the run) are appended to
     that file as JSON lines. With `verify`, finished posters are hashed instead of trusted by their stat.
-    `sheet`: the sheet of an Excel manifest (default: its first); `columns`: --columns (field=COLUMN,…)."""
+    `sheet`: the sheet of an Excel manifest (default: its first); `columns`: --columns (field=COLUMN,…).
+    With `replan`, a finished poster's layout is planned again with this code and the poster rendered again
+    only where the plan differs from its stored layout (engine/item.layout_changed)."""
     log = JsonLog(log_json) if log_json else None
     executors.prestart(cfg)
     try:
         with _run_faults():
             summary = _render(Path(manifest_path), cfg, on_result, force, on_start, log, verify, sheet,
-                              columns)
+                              columns, replan)
     except EcomctlError as e:
         _log_quietly(log, "run_error", error=str(e).splitlines()[0] if str(e) else type(e).__name__,
                      exit_code=e.exit_code)
@@ -112,7 +124,7 @@ def _log_quietly(log: JsonLog | None, event: str, **fields: object) -> None:
 
 def _render(manifest_path: Path, cfg: Config, on_result: OnResult | None, force: bool,
             on_start: Callable[[int], None] | None, log: JsonLog | None, verify: bool = False,
-            sheet: str | None = None, columns: str | None = None) -> RunSummary:
+            sheet: str | None = None, columns: str | None = None, replan: bool = False) -> RunSummary:
     t0 = time.perf_counter()
     out = local_out(cfg.run.out)
     manifest, styles = load_run_manifest(manifest_path, cfg, sheet, columns)
@@ -127,7 +139,7 @@ def _render(manifest_path: Path, cfg: Config, on_result: OnResult | None, force:
     from ecomctl.subject import check_settings
 
     check_settings(cfg.section("subject"))  # e.g. subject.grounded-sam: a typo is exit 2, not N error rows
-    ctx = RunContext(cfg, out, styles, name, settings, force, verify)
+    ctx = RunContext(cfg, out, styles, name, settings, force, verify, replan)
     given = campaigns.given_references(cfg.render.campaign, cfg.render.campaigns)
     rows = campaigns.assign(list(manifest.rows), cfg.render.campaign)
     kind = executors.choose(cfg.run.executor, cfg.run.workers, devices, len(rows))
@@ -142,6 +154,7 @@ def _render(manifest_path: Path, cfg: Config, on_result: OnResult | None, force:
         if log:
             log.start(manifest=str(manifest.path.resolve()), out=str(out.resolve()), backend=name,
                       executor=kind, skus=len(rows), posters=posters, force=force,
+                      **({"replan": True} if replan else {}),
                       **({"notes": list(manifest.notes)} if manifest.notes else {}))
         if on_start:
             on_start(posters)

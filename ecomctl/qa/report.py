@@ -60,6 +60,8 @@ def item_row(r: ItemResult, base: str) -> dict[str, Any]:
         "where": r.where, "seconds": round(r.seconds, 3), "error": r.error,
         "resumed": bool(getattr(r, "resumed", False)),  # verdict kept from an earlier run (inputs unchanged)
         "regraded": bool(getattr(r, "regraded", False)),  # poster kept, verdict made again (QA settings or checks changed)
+        **({"replanned": True, "layout_changed": bool(r.layout_changed)}  # --replan runs only: layout planned
+           if getattr(r, "replanned", False) else {}),                  # again; changed → rendered again
         "subject": {"method": r.subject_method, "note": r.subject_note},  # which extractor, why a fallback
         "campaign": r.campaign,
         "reasons": ([r.error] if r.error else []) + (qa.reasons if qa else []),
@@ -92,7 +94,7 @@ class Tally:
         from ecomctl.qa.style import CHECK
 
         self.style_check = CHECK
-        self.items = self.resumed = self.regraded = 0
+        self.items = self.resumed = self.regraded = self.replanned = self.layout_changed = 0
         self.status = {s: 0 for s in STATUS_ORDER}
         self.metrics: dict[str, dict[str, Any]] = {}
         self.metric_names: set[str] = set()
@@ -103,6 +105,8 @@ class Tally:
         self.status[row["status"]] = self.status.get(row["status"], 0) + 1
         self.resumed += bool(row.get("resumed"))
         self.regraded += bool(row.get("regraded"))
+        self.replanned += bool(row.get("replanned"))
+        self.layout_changed += bool(row.get("layout_changed"))
         for c in row["checks"]:
             m = self.metrics.get(c["name"])
             if m is None:
@@ -129,7 +133,11 @@ class Tally:
                              "mean": round(sum(vals) / len(vals), 4) if vals else None,
                              "min": min(vals, default=None), "max": max(vals, default=None), "values": vals}
         return {"items": self.items, "status": dict(self.status), "resumed": self.resumed,
-                "regraded": self.regraded, "metrics": metrics}
+                "regraded": self.regraded, "metrics": metrics} | self._replan()
+
+    def _replan(self) -> dict[str, int]:
+        """--replan: posters re-planned and, of those, re-rendered (layout changed); absent on other nights."""
+        return {"replanned": self.replanned, "layout_changed": self.layout_changed} if self.replanned else {}
 
     def campaign_summary(self) -> dict[str, Any]:
         from ecomctl.qa.style import MODEL
