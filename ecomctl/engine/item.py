@@ -119,10 +119,33 @@ def item_key(row: SkuRow, ctx: RunContext, digest: str, logo: str | None = None)
     extraction and text settings, and of the styles only the presets this SKU's variants use (editing a
     preset no SKU uses re-renders nothing). QA settings are not in it: they have their own key
     (`qa.grading_key`), and a change there re-grades the stored poster instead of rendering it again.
-    `logo`: the logo file's sha256 when known (logo_digest), else it is read here."""
+    `logo`: the logo file's sha256 when known (logo_digest), else it is read here.
+
+    Inputs are keyed by content, never by location: the photo's path (or URL) and the logo's are not in it
+    (their sha256 are), and a reference style keeps only its file name (the style's name, `ref:<name>`), so the
+    same catalog checked out, copied or mounted elsewhere re-renders nothing. `legacy_item_key` is the key
+    as it was with the paths in it: a sidecar stamped with that is re-stamped, not re-rendered."""
+    return _key(row, ctx, digest, logo, legacy=False)
+
+
+def legacy_item_key(row: SkuRow, ctx: RunContext, digest: str, logo: str | None = None) -> str:
+    """The render key as ecomctl ≤ this change made it: the row's absolute photo, logo and reference-style
+    paths (and a photo's URL) in it. Only read, to keep OUTs written that way (resume_state re-stamps them)."""
+    return _key(row, ctx, digest, logo, legacy=True)
+
+
+def _key(row: SkuRow, ctx: RunContext, digest: str, logo: str | None, legacy: bool) -> str:
     used = [ctx.style_json(style_for(row, v, ctx)) for v in range(1, row.variants + 1)]
-    material = {"run": ctx.settings_digest, "row": row_json(row) | {"where": ""}, "image": digest,
-                "styles": used, "style_image": _style_digest(row)}
+    fields = row_json(row) | {"where": ""}
+    style_image = _style_digest(row)
+    if not legacy:  # locations out: their content is keyed below (image, logo, style_image)
+        for name in ("image", "url", "logo"):
+            fields.pop(name, None)
+        if style_image is not None:
+            fields["style"] = Path(fields["style"]).name
+        used = [s | {"reference": Path(s["reference"]).name} if s.get("reference") else s for s in used]
+    material = {"run": ctx.settings_digest, "row": fields, "image": digest, "styles": used,
+                "style_image": style_image}
     if row.logo is not None:  # keyed by content: a new logo under the same name re-renders (rows without keep their key)
         material["logo"] = logo or cached_digest(row.logo)
     return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()[:16]
@@ -191,17 +214,23 @@ def resume_state(row: SkuRow, ctx: RunContext) -> Resume:
         except SidecarError:
             sidecars.append(None)
     digest = photo_digest(row, sidecars[0])
-    key = item_key(row, ctx, digest, logo_digest(row, sidecars[0]))
+    logo = logo_digest(row, sidecars[0])
+    key = item_key(row, ctx, digest, logo)
     state = Resume(key, digest)
-    if any(d is None or d.get("key") != key for d in sidecars):
+    if any(d is None for d in sidecars):
         return state
+    if any(d.get("key") != key for d in sidecars):  # stamped before the key lost its paths: same pixels
+        legacy = legacy_item_key(row, ctx, digest, logo)
+        if any(d.get("key") not in (key, legacy) for d in sidecars):
+            return state
     try:
         stale: set[int] = set()  # sidecars whose recorded stat data changed: each written once, below
         for i, (files, data) in enumerate(zip(posters, sidecars)):
             intact, refreshed = check_poster_file(files, data, ctx.verify)
             if not intact:
                 return state
-            if refreshed:
+            if refreshed or data["key"] != key:
+                data["key"] = key  # a legacy key re-stamped with this one, in the same write
                 stale.add(i)
         _refresh_input_stats(row, sidecars, digest, stale)
         for i in sorted(stale):
@@ -218,24 +247,26 @@ def resume_state(row: SkuRow, ctx: RunContext) -> Resume:
 
 
 def _refresh_input_stats(row: SkuRow, sidecars: list[Any], digest: str, stale: set[int]) -> None:
-    """A photo whose stat changed but whose bytes did not (touched, copied): record its new stat in the
-    sidecars (in memory; the indexes of those that changed join `stale`, which the caller writes once with
-    the poster's own refreshed stat), so the next night trusts it again instead of hashing it."""
+    """A photo whose stat changed but whose bytes did not (touched, copied, or the catalog moved): record its
+    new stat — and its path, where it moved — in the sidecars (in memory; the indexes of those that changed
+    join `stale`, which the caller writes once with the poster's own refreshed stat), so the next night
+    trusts it again instead of hashing it."""
     try:
-        now = stat_key(row.image)
+        now = {"image": str(row.image), "image_stat": stat_key(row.image)}
     except OSError:
         return
     logo = {}
     if row.logo is not None:  # the logo likewise (its digest is the one the key was just made with)
         try:
-            logo = {"logo_stat": stat_key(row.logo), "logo_sha256": logo_digest(row, sidecars[0])}
+            logo = {"logo": str(row.logo), "logo_stat": stat_key(row.logo)}
         except OSError:
             logo = {}
+    logo_sha = logo_digest(row, sidecars[0]) if logo else None
     for i, data in enumerate(sidecars):
         inputs = data["inputs"]
-        fresh = {"image_stat": now} if inputs.get("image_sha256") == digest else {}
-        if logo and inputs.get("logo_sha256") == logo["logo_sha256"]:
-            fresh["logo_stat"] = logo["logo_stat"]
+        fresh = dict(now) if inputs.get("image_sha256") == digest else {}
+        if logo and inputs.get("logo_sha256") == logo_sha:
+            fresh |= logo
         if any(inputs.get(k) != v for k, v in fresh.items()):
             data["inputs"] = {**inputs, **fresh}
             stale.add(i)
