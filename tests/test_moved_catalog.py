@@ -113,6 +113,7 @@ def test_an_out_stamped_with_the_legacy_key_is_restamped_not_rerendered(tmp_path
         assert _render(manifest, out, fast_config).exit_code == 0
     before, legacy = _posters(out), _sidecars(out)
     shutil.copytree(out, tmp_path / "legacy")
+    shutil.copytree(out, tmp_path / "legacy-moved")
     writes = _counting_writes(monkeypatch)
     res = _render(manifest, out, fast_config)
     assert res.exit_code == 0 and res.stdout.count("(unchanged)") == 3 and _posters(out) == before
@@ -123,5 +124,10 @@ def test_an_out_stamped_with_the_legacy_key_is_restamped_not_rerendered(tmp_path
         assert {k: v for k, v in d.items() if k != "key"} == {k: v for k, v in legacy[name].items() if k != "key"}
     writes.clear()
     assert _render(manifest, out, fast_config).stdout.count("(unchanged)") == 3 and writes == []
+    store_files._DIGESTS.clear()
+    moved = _moved(manifest, tmp_path / "two")  # the catalog moved in the same upgrade: the recorded paths count
+    res = _render(moved, tmp_path / "legacy-moved", fast_config)
+    assert res.exit_code == 0 and res.stdout.count("(unchanged)") == 3, res.output
+    assert _sidecars(tmp_path / "legacy-moved")["B2-v1.json"]["key"] == now["B2-v1.json"]["key"]
     res = _render(manifest, tmp_path / "legacy", fast_config, "--seed", "7")  # a legacy OUT after a pixel change
     assert res.exit_code == 0 and "unchanged" not in res.stdout and "re-graded" not in res.stdout

@@ -128,16 +128,24 @@ def item_key(row: SkuRow, ctx: RunContext, digest: str, logo: str | None = None)
     return _key(row, ctx, digest, logo, legacy=False)
 
 
-def legacy_item_key(row: SkuRow, ctx: RunContext, digest: str, logo: str | None = None) -> str:
-    """The render key as ecomctl ≤ this change made it: the row's absolute photo, logo and reference-style
-    paths (and a photo's URL) in it. Only read, to keep OUTs written that way (resume_state re-stamps them)."""
-    return _key(row, ctx, digest, logo, legacy=True)
+def legacy_item_key(row: SkuRow, ctx: RunContext, digest: str, logo: str | None = None,
+                    at: dict[str, Any] | None = None) -> str:
+    """The render key as ecomctl made it before keys lost their paths: the row's absolute photo, logo and
+    reference-style paths (and a photo's URL) in it. Only read, to keep OUTs written that way (resume_state
+    re-stamps them). `at`: a sidecar's `inputs`, whose recorded paths stand in for the row's (the catalog
+    moved in the same upgrade); everything else is still the row's."""
+    return _key(row, ctx, digest, logo, legacy=True, at=at)
 
 
-def _key(row: SkuRow, ctx: RunContext, digest: str, logo: str | None, legacy: bool) -> str:
+def _key(row: SkuRow, ctx: RunContext, digest: str, logo: str | None, legacy: bool,
+         at: dict[str, Any] | None = None) -> str:
     used = [ctx.style_json(style_for(row, v, ctx)) for v in range(1, row.variants + 1)]
     fields = row_json(row) | {"where": ""}
     style_image = _style_digest(row)
+    if legacy and at:  # where the poster was rendered from, as its sidecar recorded it
+        fields |= {k: at[k] for k in ("image", "url", "logo", "style") if k in fields and isinstance(at.get(k), str)}
+        if style_image is not None:  # a reference style's Style.reference is the row's style path
+            used = [s | {"reference": fields["style"]} if s.get("reference") else s for s in used]
     if not legacy:  # locations out: their content is keyed below (image, logo, style_image)
         for name in ("image", "url", "logo"):
             fields.pop(name, None)
@@ -220,8 +228,10 @@ def resume_state(row: SkuRow, ctx: RunContext) -> Resume:
     if any(d is None for d in sidecars):
         return state
     if any(d.get("key") != key for d in sidecars):  # stamped before the key lost its paths: same pixels
-        legacy = legacy_item_key(row, ctx, digest, logo)
-        if any(d.get("key") not in (key, legacy) for d in sidecars):
+        at = sidecars[0].get("inputs")
+        legacy = {key, legacy_item_key(row, ctx, digest, logo), legacy_item_key(row, ctx, digest, logo,
+                                                                                  at if isinstance(at, dict) else None)}
+        if any(d.get("key") not in legacy for d in sidecars):
             return state
     try:
         stale: set[int] = set()  # sidecars whose recorded stat data changed: each written once, below
