@@ -137,6 +137,8 @@ class Config(_Section):
     backends: dict[str, dict[str, Any]]
     dataset: dict[str, Any]
     _typed: dict[str, Any] = PrivateAttr(default_factory=dict)
+    # dotted key → where its value came from (the --config file, ECOMCTL__… or `--set KEY`), for error lines
+    _origins: dict[str, tuple[int, str]] = PrivateAttr(default_factory=dict)
 
     def typed(self, name: str, model: type[M], data: dict[str, Any] | None = None) -> M:
         """A stage-owned section (qa, ocr …) validated by that stage's model once per resolved Config: the
@@ -144,7 +146,8 @@ class Config(_Section):
         poster, per SKU, per report, in every worker — gets the same typed object. `data` replaces the
         raw section (e.g. the OCR section with the per-worker thread share filled in)."""
         if name not in self._typed:
-            self._typed[name] = validate_section(model, self.section(name) if data is None else data, name)
+            self._typed[name] = validate_section(model, self.section(name) if data is None else data, name,
+                                                 self._origins)
         return self._typed[name]
 
     def section(self, name: str) -> dict[str, Any]:
@@ -185,7 +188,16 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def _env_layer(environ: dict[str, str]) -> dict[str, Any]:
+def _leaves(tree: dict[str, Any], prefix: str = "") -> list[str]:
+    """The dotted keys a layer sets: {"qa": {"layout": {"x": 1}}} → ["qa.layout.x"]."""
+    out: list[str] = []
+    for key, val in tree.items():
+        dotted = f"{prefix}{key}"
+        out += _leaves(val, dotted + ".") if isinstance(val, dict) and val else [dotted]
+    return out
+
+
+def _env_layer(environ: dict[str, str], origins: dict[str, tuple[int, str]] | None = None) -> dict[str, Any]:
     """ECOMCTL__RENDER__BACKEND=sdxs → {"render": {"backend": "sdxs"}}; values parsed as YAML scalars."""
     tree: dict[str, Any] = {}
     for key, raw in environ.items():
@@ -196,6 +208,8 @@ def _env_layer(environ: dict[str, str]) -> dict[str, Any]:
             except yamlio.YamlProblem as e:
                 raise ConfigError(f"environment {key}: {e.message}") from None
             set_dotted(tree, dotted, value)
+            if origins is not None:
+                origins.update({k: (2, key) for k in _leaves({dotted: value})})
     return tree
 
 
@@ -204,37 +218,79 @@ def load_config(
     overrides: dict[str, Any] | None = None,
     environ: dict[str, str] | None = None,
     base: dict[str, Any] | None = None,
+    sets: dict[str, Any] | None = None,
 ) -> Config:
     """Resolve the configuration; `overrides` maps dotted keys (``render.backend``) to flag values;
-    `base` is a layer between the defaults and the file (e.g. the sections an earlier run used)."""
+    `base` is a layer between the defaults and the file (e.g. the sections an earlier run used); `sets`
+    are `--set KEY=VALUE` overrides (named so in error lines), applied after `overrides`."""
     tree = deep_merge(_read_yaml(DEFAULTS_FILE), base or {})
+    origins: dict[str, tuple[int, str]] = {}  # dotted key → (layer rank, where its value came from)
     if file is not None:
-        tree = deep_merge(tree, _read_yaml(Path(file)))
-    tree = deep_merge(tree, _env_layer(dict(os.environ if environ is None else environ)))
+        layer = _read_yaml(Path(file))
+        origins.update({k: (1, str(file)) for k in _leaves(layer)})
+        tree = deep_merge(tree, layer)
+    tree = deep_merge(tree, _env_layer(dict(os.environ if environ is None else environ), origins))
     for dotted, value in (overrides or {}).items():
         if value is not None:
             set_dotted(tree, dotted, value)
+            for k in [k for k in origins if k == dotted or k.startswith(dotted + ".")]:
+                del origins[k]  # a flag's value: its source is the command line, not the file
+    for dotted, value in (sets or {}).items():
+        set_dotted(tree, dotted, value)
+        origins.update({k: (3, f"--set {dotted}") for k in _leaves({dotted: value})})
     try:
-        return Config.model_validate(tree)
+        cfg = Config.model_validate(tree)
     except ValidationError as e:
-        src = f"{file}: " if file else ""
-        raise ConfigError(src + first_error(e, "")) from None
+        raise ConfigError(first_error(e, "", origins)) from None
+    cfg._origins = origins
+    return cfg
 
 
-def first_error(e: ValidationError, section: str) -> str:
-    """`config SECTION.KEY: message` for the first problem pydantic found."""
+class KeyedValueError(ValueError):
+    """A model validator's error about named keys (relative to the model, e.g. "layout.contrast_fail"):
+    the error line names the one whose value a config layer set last (the first when none did)."""
+
+    def __init__(self, message: str, keys: tuple[str, ...]):
+        super().__init__(message)
+        self.keys = keys
+
+
+def _origin(dotted: str, origins: dict[str, tuple[int, str]]) -> tuple[int, str] | None:
+    """Where the value of `dotted` came from: its own entry or the nearest section set as a whole."""
+    parts = dotted.split(".")
+    for n in range(len(parts), 0, -1):
+        if ".".join(parts[:n]) in origins:
+            return origins[".".join(parts[:n])]
+    return None
+
+
+def first_error(e: ValidationError, section: str, origins: dict[str, tuple[int, str]] | None = None) -> str:
+    """`config SECTION.KEY: message` for the first problem pydantic found, led by where the bad value came
+    from when `origins` knows it (`night.yaml: config …`, `ECOMCTL__QA__…: config …`, `--set KEY: config …`)."""
     first = e.errors()[0]
-    where = ".".join([section, *(str(p) for p in first["loc"])]).strip(".")
+    loc = [section, *(str(p) for p in first["loc"])]
+    err = (first.get("ctx") or {}).get("error")
+    candidates = [".".join([*loc, k]).strip(".") for k in err.keys] if isinstance(err, KeyedValueError) else []
+    where = ".".join(loc).strip(".")
+    src = None
+    if origins:
+        known = [(o, k) for k in candidates or [where] if (o := _origin(k, origins))]
+        if known:
+            (_, src), where = max(known, key=lambda ok: ok[0][0])  # the highest layer; the first on a tie
+    if candidates and src is None:
+        where = candidates[0]
     msg = first["msg"].removeprefix("Value error, ")
-    return f"config {where}: {msg}"
+    return f"{src + ': ' if src else ''}config {where}: {msg}"
 
 
-def validate_section(model: type[M], data: dict[str, Any] | None, section: str) -> M:
-    """A stage-owned section (qa, ocr, backends.NAME …) validated by that stage's pydantic model."""
+def validate_section(model: type[M], data: dict[str, Any] | None, section: str,
+                     origins: dict[str, tuple[int, str]] | None = None) -> M:
+    """A stage-owned section (qa, ocr, backends.NAME …) validated by that stage's pydantic model;
+    `origins` (a resolved Config's) lets the error line name the file, variable or flag of the bad value."""
     try:
         return model.model_validate(data or {})
     except ValidationError as e:
-        raise ConfigError(first_error(e, section)) from None
+        raise ConfigError(first_error(e, section, origins)) from None
 
 
 def check_keys(section: str, values: dict[str, Any], known: set[str]) -> None:

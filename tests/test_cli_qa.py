@@ -154,7 +154,7 @@ def test_cannot_run_exits_2(tmp_path: Path):
 def test_invalid_threshold_exits_2(out: Path):
     res = runner.invoke(app, ["qa", str(out), "--set", "qa.subject.iou=0.5"])
     assert res.exit_code == 2
-    assert "error: config qa.subject.iou: Extra inputs are not permitted" in res.stderr
+    assert res.stderr.splitlines() == ["error: --set qa.subject.iou: config qa.subject.iou: Extra inputs are not permitted"]
 
 
 def test_unavailable_ocr_engine_stops_before_any_poster(out: Path, monkeypatch):
@@ -175,5 +175,24 @@ def test_render_with_a_bad_qa_threshold_exits_2_before_rendering(tmp_path: Path)
     cfg.write_text("qa:\n  subject:\n    iou_typo: 0.5\n", encoding="utf-8")
     res = runner.invoke(app, ["render", str(manifest), "--out", str(tmp_path / "out"), "--config", str(cfg)])
     assert res.exit_code == 2
-    assert "error: config qa.subject.iou_typo: Extra inputs are not permitted" in res.stderr
+    assert res.stderr.splitlines() == [f"error: {cfg}: config qa.subject.iou_typo: Extra inputs are not permitted"]
     assert not (tmp_path / "out" / "Q1").exists()
+
+
+def test_a_bad_threshold_order_names_its_file_variable_or_flag_and_the_direction(out: Path, tmp_path: Path):
+    """The error line says where the bad value came from (--config < env < --set) and the order in words."""
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text("qa:\n  layout:\n    contrast_fail: 0.9\n    contrast_warn: 0.5\n", encoding="utf-8")
+    res = runner.invoke(app, ["qa", str(out), "-c", str(cfg)], env={})
+    assert res.exit_code == 2
+    assert res.stderr.splitlines() == [(f"error: {cfg}: config qa.layout.contrast_fail: fail limit 0.9 is above the "
+                                       "warn limit 0.5 (a lower value is worse)")]
+    env = {"ECOMCTL__QA__LAYOUT__OVERLAP_FAIL": "0.01"}
+    res = runner.invoke(app, ["qa", str(out), "-c", str(cfg), "--set", "qa.layout.contrast_fail=0.1"], env=env)
+    assert res.exit_code == 2
+    assert res.stderr.splitlines() == [("error: ECOMCTL__QA__LAYOUT__OVERLAP_FAIL: config qa.layout.overlap_fail: "
+                                       "fail limit 0.01 is below the warn limit 0.02 (a higher value is worse)")]
+    res = runner.invoke(app, ["qa", str(out), "--set", "qa.subject.iou_fail=0.999"], env={})
+    assert res.exit_code == 2
+    assert res.stderr.splitlines() == [("error: --set qa.subject.iou_fail: config qa.subject.iou_fail: fail limit "
+                                       "0.999 is above the warn limit 0.99 (a lower value is worse)")]

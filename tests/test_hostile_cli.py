@@ -155,10 +155,14 @@ CONFIG = [
     Case("config-missing", ("render", M, "-c", "{t}/nope.yaml"),
          "error: {t}/nope.yaml: cannot read config: No such file or directory"),
     Case("config-is-a-folder", ("render", M, "-c", "{t}"), "error: {t}: cannot read config: Is a directory"),
-    Case("env-bad-size", ("render", M, "-o", "{t}/out"), "error: config render.size: bad size 'huge': use WxH "
-         "(e.g. 1024x1024) or a preset", env={"ECOMCTL__RENDER__SIZE": "huge"}),
+    Case("env-bad-size", ("render", M, "-o", "{t}/out"), "error: ECOMCTL__RENDER__SIZE: config render.size: bad "
+         "size 'huge': use WxH (e.g. 1024x1024) or a preset", env={"ECOMCTL__RENDER__SIZE": "huge"}),
     Case("env-bad-timeout", ("render", M, "-o", "{t}/out"),
-         "error: config run.item_timeout: Input should be greater than 0", env={"ECOMCTL__RUN__ITEM_TIMEOUT": "-5"}),
+         "error: ECOMCTL__RUN__ITEM_TIMEOUT: config run.item_timeout: Input should be greater than 0",
+         env={"ECOMCTL__RUN__ITEM_TIMEOUT": "-5"}),
+    # a flag's value is the command line's, not the file's that also sets it
+    Case("flag-over-file", ("render", M, "-o", "{t}/out", "-c", "{t}/c.yaml", "-j", "0"),
+         "error: config run.workers: Input should be greater than or equal to 1", files={"c.yaml": "run:\n  workers: 2\n"}),
 ]
 
 INPUTS = [  # files the commands read, other than the manifest (tests/test_hostile_inputs.py has those)

@@ -143,8 +143,12 @@ def test_thresholds_defaults_and_validation():
     assert thresholds({"subject": {"iou_fail": 0.5}}).subject.iou_fail == 0.5
     with pytest.raises(ConfigError, match=r"config qa\.subject\.iou_typo: Extra inputs"):
         thresholds({"subject": {"iou_typo": 1}})
-    with pytest.raises(ConfigError, match="wrong order"):
+    with pytest.raises(ConfigError, match=r"^config qa\.subject\.iou_fail: fail limit 0\.99 is above the warn "
+                       r"limit 0\.5 \(a lower value is worse\)$"):
         thresholds({"subject": {"iou_fail": 0.99, "iou_warn": 0.5}})
+    with pytest.raises(ConfigError, match=r"^config qa\.layout\.overlap_fail: fail limit 0\.01 is below the warn "
+                       r"limit 0\.5 \(a higher value is worse\)$"):
+        thresholds({"layout": {"overlap_fail": 0.01, "overlap_warn": 0.5}})
 
 
 def test_thresholds_from_env_layer():

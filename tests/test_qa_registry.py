@@ -47,7 +47,7 @@ def test_a_check_declared_only_in_the_table_is_configured_measured_and_shown(log
     t = thresholds({})
     assert (t.layout.glow_warn, t.layout.glow_fail) == (0.5, 0.2)  # its config fields, from the table
     assert thresholds({"layout": {"glow_warn": 0.6}}).layout.glow_warn == 0.6
-    with pytest.raises(ConfigError, match=r"layout\.glow: the fail/warn thresholds are in the wrong order"):
+    with pytest.raises(ConfigError, match=r"^config qa\.layout\.glow_fail: fail limit 0\.3 is above the warn limit 0\.1 \(a lower value is worse\)$"):
         thresholds({"layout": {"glow_warn": 0.1, "glow_fail": 0.3}})
 
     cfg = load_config(environ={}, overrides={"qa.text.enabled": False})

@@ -74,7 +74,7 @@ def register(app: typer.Typer) -> None:
         from ecomctl.engine.recheck import recheck
         from ecomctl.store import OutputStore
 
-        cfg = load_config(config, parse_sets(sets), base=run_sections(out))
+        cfg = load_config(config, base=run_sections(out), sets=parse_sets(sets))
         on_result = None if quiet else (lambda r: console.print(_line(r), highlight=False, soft_wrap=True))
         results = recheck(out, cfg, on_result)
         console.print(summary_table(results))

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
-from ecomctl.config import Config, validate_section
+from ecomctl.config import Config, KeyedValueError, validate_section
 from ecomctl.qa import registry
 from ecomctl.qa.registry import CheckSpec, Limit, grade  # noqa: F401 (grade: re-exported)
 
@@ -83,9 +83,10 @@ def qa_model(checks: Sequence[CheckSpec]) -> type[BaseModel]:
         for s in checks:
             if isinstance(s.warn, Limit) and isinstance(s.fail, Limit):
                 warn, fail = s.limits(self)
-                lo, hi = (fail, warn) if s.higher_is_better else (warn, fail)
-                if lo > hi:
-                    raise ValueError(f"{s.name}: the fail/warn thresholds are in the wrong order ({lo} > {hi})")
+                if (fail > warn) if s.higher_is_better else (fail < warn):
+                    side, worse = ("above", "lower") if s.higher_is_better else ("below", "higher")
+                    raise KeyedValueError(f"fail limit {fail:g} is {side} the warn limit {warn:g} (a {worse} "
+                                          f"value is worse)", (s.fail.field, s.warn.field))
         return self
 
     return create_model("QAThresholds", __base__=_S, __module__=__name__, __validators__={"_ordered": model_validator(mode="after")(ordered)},
