@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 from pathlib import Path
 
@@ -97,7 +99,22 @@ def test_a_moved_catalog_renders_nothing_and_is_trusted_again(tmp_path: Path, fa
     store_files._DIGESTS.clear()
     again = _render(second, out, fast_config)  # the night after: stats only, nothing hashed or written
     assert again.stdout.count("(unchanged)") == 3
-    assert counted_digests == ["ref.png"] and writes == []  # (a reference style is hashed per process, as before)
+    assert counted_digests == [] and writes == []  # the reference style too is trusted by its recorded stat
+    b2 = _sidecars(out)["B2-v1.json"]["inputs"]
+    assert b2["style_stat"] == store_files.stat_key(second.parent / "ref.png") and len(b2["style_sha256"]) == 64
+    sidecar = out / "B2" / "B2-v1.json"  # an OUT written before styles had a stat: hashed once, recorded, trusted
+    data = json.loads(sidecar.read_text(encoding="utf-8"))
+    for k in ("style_sha256", "style_stat"):
+        del data["inputs"][k]
+    store_files.atomic_write_json(sidecar, data)
+    ref = second.parent / "ref.png"
+    os.utime(ref, ns=(ref.stat().st_atime_ns, ref.stat().st_mtime_ns + 10**9))  # touched too: same bytes
+    for night in (["ref.png"], []):
+        writes.clear()
+        counted_digests.clear()
+        store_files._DIGESTS.clear()
+        assert _render(second, out, fast_config).stdout.count("(unchanged)") == 3
+        assert counted_digests == night and writes == (["B2-v1.json"] if night else []), night
     make_product(second.parent / "a.png", (320, 400))  # new bytes: A1 renders again, B2 stays
     changed = _render(second, out, fast_config)
     assert changed.exit_code == 0 and changed.stdout.count("(unchanged)") == 1

@@ -114,34 +114,36 @@ def style_for(row: SkuRow, variant: int, ctx: RunContext) -> Style:
     return walks[key][variant - 1]
 
 
-def item_key(row: SkuRow, ctx: RunContext, digest: str, logo: str | None = None) -> str:
+def item_key(row: SkuRow, ctx: RunContext, digest: str, logo: str | None = None,
+             style_image: str | None = None) -> str:
     """Render key: what changes the poster's pixels — inputs (by content), backend and its settings, seed,
     extraction and text settings, and of the styles only the presets this SKU's variants use (editing a
     preset no SKU uses re-renders nothing). QA settings are not in it: they have their own key
     (`qa.grading_key`), and a change there re-grades the stored poster instead of rendering it again.
-    `logo`: the logo file's sha256 when known (logo_digest), else it is read here.
+    `logo`: the logo file's sha256 when known (logo_digest), else it is read here; `style_image` likewise the
+    reference-image style's (style_digest).
 
     Inputs are keyed by content, never by location: the photo's path (or URL) and the logo's are not in it
     (their sha256 are), and a reference style keeps only its file name (the style's name, `ref:<name>`), so the
     same catalog checked out, copied or mounted elsewhere re-renders nothing. `legacy_item_key` is the key
     as it was with the paths in it: a sidecar stamped with that is re-stamped, not re-rendered."""
-    return _key(row, ctx, digest, logo, legacy=False)
+    return _key(row, ctx, digest, logo, legacy=False, style_image=style_image)
 
 
 def legacy_item_key(row: SkuRow, ctx: RunContext, digest: str, logo: str | None = None,
-                    at: dict[str, Any] | None = None) -> str:
+                    at: dict[str, Any] | None = None, style_image: str | None = None) -> str:
     """The render key as ecomctl made it before keys lost their paths: the row's absolute photo, logo and
     reference-style paths (and a photo's URL) in it. Only read, to keep OUTs written that way (resume_state
     re-stamps them). `at`: a sidecar's `inputs`, whose recorded paths stand in for the row's (the catalog
     moved in the same upgrade); everything else is still the row's."""
-    return _key(row, ctx, digest, logo, legacy=True, at=at)
+    return _key(row, ctx, digest, logo, legacy=True, at=at, style_image=style_image)
 
 
 def _key(row: SkuRow, ctx: RunContext, digest: str, logo: str | None, legacy: bool,
-         at: dict[str, Any] | None = None) -> str:
+         at: dict[str, Any] | None = None, style_image: str | None = None) -> str:
     used = [ctx.style_json(style_for(row, v, ctx)) for v in range(1, row.variants + 1)]
     fields = row_json(row) | {"where": ""}
-    style_image = _style_digest(row)
+    style_image = style_image or style_digest(row, None)
     if legacy and at:  # where the poster was rendered from, as its sidecar recorded it
         fields |= {k: at[k] for k in ("image", "url", "logo", "style") if k in fields and isinstance(at.get(k), str)}
         if style_image is not None:  # a reference style's Style.reference is the row's style path
@@ -159,11 +161,19 @@ def _key(row: SkuRow, ctx: RunContext, digest: str, logo: str | None, legacy: bo
     return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def _style_digest(row: SkuRow) -> str | None:
-    """A reference-image style (a campaign's reference) is keyed by content: a new reference re-renders."""
+def _style_image(row: SkuRow) -> Path | None:
+    """The row's reference-image style (`ref:<name>` in the key: a style that is an image file, or a campaign's
+    reference), None for a preset."""
     if row.style and Path(row.style).suffix and Path(row.style).is_file():
-        return cached_digest(Path(row.style))
+        return Path(row.style)
     return None
+
+
+def style_digest(row: SkuRow, recorded: dict[str, Any] | None) -> str | None:
+    """A reference-image style is keyed by content (a new reference re-renders): its sha256, trusted from the
+    sidecar by stat as the photo's is (None for a preset)."""
+    path = _style_image(row)
+    return None if path is None else _trusted_digest(path, "style", recorded)
 
 
 @dataclass
@@ -223,14 +233,15 @@ def resume_state(row: SkuRow, ctx: RunContext) -> Resume:
             sidecars.append(None)
     digest = photo_digest(row, sidecars[0])
     logo = logo_digest(row, sidecars[0])
-    key = item_key(row, ctx, digest, logo)
+    style_image = style_digest(row, sidecars[0])
+    key = item_key(row, ctx, digest, logo, style_image=style_image)
     state = Resume(key, digest)
     if any(d is None for d in sidecars):
         return state
     if any(d.get("key") != key for d in sidecars):  # stamped before the key lost its paths: same pixels
         at = sidecars[0].get("inputs")
-        legacy = {key, legacy_item_key(row, ctx, digest, logo), legacy_item_key(row, ctx, digest, logo,
-                                                                                  at if isinstance(at, dict) else None)}
+        legacy = {key, legacy_item_key(row, ctx, digest, logo, style_image=style_image),
+                  legacy_item_key(row, ctx, digest, logo, at if isinstance(at, dict) else None, style_image)}
         if any(d.get("key") not in legacy for d in sidecars):
             return state
     try:
@@ -242,7 +253,7 @@ def resume_state(row: SkuRow, ctx: RunContext) -> Resume:
             if refreshed or data["key"] != key:
                 data["key"] = key  # a legacy key re-stamped with this one, in the same write
                 stale.add(i)
-        _refresh_input_stats(row, sidecars, digest, stale)
+        _refresh_input_stats(row, sidecars, digest, stale, style_image)
         for i in sorted(stale):
             if not refresh_sidecar(posters[i].sidecar, sidecars[i]):
                 break
@@ -256,11 +267,13 @@ def resume_state(row: SkuRow, ctx: RunContext) -> Resume:
     return state
 
 
-def _refresh_input_stats(row: SkuRow, sidecars: list[Any], digest: str, stale: set[int]) -> None:
+def _refresh_input_stats(row: SkuRow, sidecars: list[Any], digest: str, stale: set[int],
+                         style_image: str | None = None) -> None:
     """A photo whose stat changed but whose bytes did not (touched, copied, or the catalog moved): record its
     new stat — and its path, where it moved — in the sidecars (in memory; the indexes of those that changed
     join `stale`, which the caller writes once with the poster's own refreshed stat), so the next night
-    trusts it again instead of hashing it."""
+    trusts it again instead of hashing it. A reference-image style likewise: its sha256 (`style_image`, the
+    one the matching key was made with) and stat, also into a sidecar written before styles had them."""
     try:
         now = {"image": str(row.image), "image_stat": stat_key(row.image)}
     except OSError:
@@ -272,11 +285,13 @@ def _refresh_input_stats(row: SkuRow, sidecars: list[Any], digest: str, stale: s
         except OSError:
             logo = {}
     logo_sha = logo_digest(row, sidecars[0]) if logo else None
+    style = _style_inputs(row, style_image)
     for i, data in enumerate(sidecars):
         inputs = data["inputs"]
         fresh = dict(now) if inputs.get("image_sha256") == digest else {}
         if logo and inputs.get("logo_sha256") == logo_sha:
             fresh |= logo
+        fresh |= style
         if any(inputs.get(k) != v for k, v in fresh.items()):
             data["inputs"] = {**inputs, **fresh}
             stale.add(i)
@@ -484,11 +499,36 @@ def _photo_stat(row: SkuRow, digest: str) -> list[int] | None:
     return _stat_if(row.image, digest)
 
 
+def _style_stat_digest(row: SkuRow) -> str | None:
+    """The reference style's sha256 at its stat now (cached per stat in this process; the key's when the
+    file did not change since)."""
+    path = _style_image(row)
+    try:
+        return None if path is None else cached_digest(path)
+    except OSError:
+        return None
+
+
 def _stat_if(path: Path, digest: str | None) -> list[int] | None:
     try:
         return stat_key(path) if digest is not None and cached_digest(path) == digest else None
     except OSError:
         return None
+
+
+def _style_inputs(row: SkuRow, digest: str | None, written: bool = False) -> dict[str, Any]:
+    """A reference-image style's path, sha256 and stat for the sidecar's inputs, so the next night trusts it
+    by stat (nothing for a preset: those sidecars stay as they were). `digest`: the one the key was made with;
+    `written`: a poster's first sidecar, whose stat is recorded only while the bytes are still those
+    (a resumed poster's key just matched the file at its stat)."""
+    path = _style_image(row)
+    if path is None or digest is None:
+        return {}
+    try:
+        stat = _stat_if(path, digest) if written else stat_key(path)
+    except OSError:
+        return {}
+    return {"style": row.style, "style_sha256": digest, "style_stat": stat} if stat else {}
 
 
 def _logo_inputs(row: SkuRow) -> dict[str, Any]:
@@ -529,7 +569,8 @@ def _write(poster: Poster, verdict: Any, subject: Subject, key: str, digest: str
     sidecar = {
         "seed": poster.seed, "key": key,
         "inputs": row_json(row) | {"manifest": row.where.rsplit(":", 1)[0], "image_sha256": digest,
-                                   "image_stat": _photo_stat(row, digest)} | _logo_inputs(row),
+                                   "image_stat": _photo_stat(row, digest)} | _logo_inputs(row)
+                  | _style_inputs(row, _style_stat_digest(row), written=True),
         "backend": poster.meta["backend"],
         "subject": dict(poster.meta["subject"], box=poster.layout.subject_box.as_list()),
         "style": style_json(poster.style), "template": poster.layout.template,
