@@ -291,6 +291,7 @@ class ItemResult:
     log: Path | None = None  # OUT/logs/<sku>.log: the full traceback of an error
     campaign: str | None = None  # the campaign whose reference the poster was scored against
     regraded: bool = False  # pixels unchanged since an earlier run; only QA settings/code changed: re-graded
+    rejudged: bool = False  # (regraded too) only re-judgeable limits changed: stored measurements judged again
     replanned: bool = False  # --replan: its layout was planned again with this code and compared with the stored one
     layout_changed: bool = False  # --replan: that plan differed, so the poster was rendered again
     fault: str | None = None  # a fault of the run, not of this SKU (disk full, read-only, I/O error): the

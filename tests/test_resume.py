@@ -58,6 +58,7 @@ def test_a_qa_threshold_change_regrades_every_poster_and_rewrites_none(small_man
     for name in ("A1-v1", "A1-v2", "B2-v1"):  # each line: status, poster, "(re-graded)", then the reasons
         assert any(line.startswith(f"warn    {name} (re-graded)  ") for line in res.stdout.splitlines()), name
     assert "3 re-graded (QA settings or checks changed, poster kept)" in res.stdout
+    assert "3 of them re-judged from stored measurements (only limits changed)" in res.stdout  # a limit only
     assert _posters(out) == before  # not one poster file written
     after = _sidecars(out)
     for name, d in after.items():

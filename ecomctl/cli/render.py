@@ -34,7 +34,7 @@ def _line(res: ItemResult) -> str:
     name = f"{res.sku}-v{res.variant}" if res.variant else res.sku
     why = res.error or "; ".join((res.qa.reasons if res.qa else [])[:2])
     done = (" (unchanged)" if res.resumed else " (re-rendered: layout changed)" if res.layout_changed
-            else " (re-graded)" if res.regraded else "")
+            else " (re-graded)" if res.regraded else "")  # re-judged ones too (the summary line says how many)
     return neutralise(f"{res.status:7} {name}{done}" + (f"  {why}" if why else ""))  # OCR reads: no raw ESC
 
 
@@ -130,6 +130,8 @@ def _print_summary(summary) -> None:
     kept = [f"{summary.resumed} unchanged since the last run"] if summary.resumed else []
     if summary.regraded:  # a threshold, or a new ecomctl whose grading code differs (a check added, say)
         kept.append(f"{summary.regraded} re-graded (QA settings or checks changed, poster kept)")
+    if summary.rejudged:  # of those, only QA limits changed: the stored measurements judged again (qa/rejudge.py)
+        kept.append(f"{summary.rejudged} of them re-judged from stored measurements (only limits changed)")
     if summary.replanned:  # --replan: every finished poster's layout planned again; those that differ rendered
         kept.append(f"{summary.replanned} re-planned, {summary.layout_changed} re-rendered (layout changed)")
     counts += "; " + ", ".join(kept) if kept else ""

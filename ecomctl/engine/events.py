@@ -88,6 +88,8 @@ def counts(results: list[ItemResult] | tuple[ItemResult, ...]) -> dict[str, int]
         out[r.status] = out.get(r.status, 0) + 1
     out["resumed"] = sum(r.resumed for r in results)
     out["regraded"] = sum(r.regraded for r in results)
+    if any(r.rejudged for r in results):  # of those: judged again from the stored measurements (limits only)
+        out["rejudged"] = sum(r.rejudged for r in results)
     if any(r.replanned for r in results):  # --replan: N re-planned, M re-rendered (layout changed)
         out["replanned"] = sum(r.replanned for r in results)
         out["layout_changed"] = sum(r.layout_changed for r in results)

@@ -84,6 +84,13 @@ class RunContext:
 
         return grading_key(self.cfg)
 
+    @functools.cached_property
+    def measure_key(self) -> str:
+        """qa.measure_key of the run's settings, once per process."""
+        from ecomctl.qa import measure_key
+
+        return measure_key(self.cfg)
+
     def style_json(self, style: Style) -> dict[str, Any]:
         """style_json of a style, remembered per style (a preset is used by thousands of SKUs)."""
         cache = self.__dict__.setdefault("_style_json", {})
@@ -182,12 +189,14 @@ class Resume:
 
     `done`: every variant is finished with the same render key and QA key (results read back from the
     sidecars). `regrade`: every variant's pixels are current but QA settings or code changed: the sidecars
-    to re-grade. Neither: the SKU renders."""
+    to re-grade (`rejudge`: only re-judgeable limits changed, every sidecar's qa_measure_key matches: its
+    stored measurements are judged again, qa/rejudge.py). Neither: the SKU renders."""
 
     key: str
     digest: str
     done: list[ItemResult] | None = None
     regrade: list[Path] | None = None
+    rejudge: bool = False
     sidecars: list[dict[str, Any]] | None = None  # as read (fast path), when done or regrade: what --replan compares
 
 
@@ -260,6 +269,7 @@ def resume_state(row: SkuRow, ctx: RunContext) -> Resume:
         state.sidecars = sidecars  # (a poster on a --replan night is compared with its stored layout)
         if any(d.get("qa_key") != ctx.grading_key for d in sidecars):
             state.regrade = [f.sidecar for f in posters]
+            state.rejudge = all(d.get("qa_measure_key") == ctx.measure_key for d in sidecars)
             return state
         state.done = [_stored_result(row, f, d) for f, d in zip(posters, sidecars)]
     except (KeyError, TypeError, ValueError, AttributeError):  # a sidecar with a field gone or mistyped
@@ -345,7 +355,7 @@ def render_sku(row: SkuRow, ctx: RunContext) -> list[ItemResult]:
         if state.done is not None:
             return state.done
         if state.regrade is not None:
-            return _regrade(row, ctx, state.regrade)
+            return _regrade(row, ctx, state.regrade, state.rejudge)
         return _render(row, ctx, state.key, state.digest)
     except EcomctlError as e:
         msg, exc = str(e), e
@@ -368,7 +378,7 @@ def _replanned(row: SkuRow, ctx: RunContext, state: Resume) -> list[ItemResult]:
     if layout_changed(row, ctx, state.sidecars):
         return [replace(r, replanned=True, layout_changed=True)
                 for r in _render(row, ctx, state.key, state.digest)]
-    kept = state.done if state.done is not None else _regrade(row, ctx, state.regrade or [])
+    kept = state.done if state.done is not None else _regrade(row, ctx, state.regrade or [], state.rejudge)
     return [replace(r, replanned=True) for r in kept]
 
 
@@ -426,17 +436,25 @@ def _write_log(ctx: RunContext, sku: str, text: str) -> Path | None:
         return None
 
 
-def _regrade(row: SkuRow, ctx: RunContext, sidecars: list[Path]) -> list[ItemResult]:
+def _regrade(row: SkuRow, ctx: RunContext, sidecars: list[Path], rejudge: bool = False) -> list[ItemResult]:
     """Only QA settings or code changed: grade the stored posters again from their layers, exactly as
-    `ecomctl qa` does, and rewrite their sidecars' verdicts; no poster file is written."""
+    `ecomctl qa` does, and rewrite their sidecars' verdicts; no poster file is written. `rejudge`: only
+    re-judgeable limits changed: the stored measurements are judged again (no image, no OCR) unless a
+    sidecar lacks them."""
     from ecomctl import qa
     from ecomctl.qa.recheck import regrade_sku
 
+    if rejudge:
+        from ecomctl.qa.rejudge import rejudge_sku
+
+        judged = rejudge_sku(ctx.store, sidecars, ctx.cfg, ctx.grading_key, ctx.measure_key)
+        if judged is not None:
+            return [replace(r, where=row.where, regraded=True, rejudged=True) for r in judged]
     qa.process_ocr(ctx.cfg)
     from ecomctl.engine import campaigns  # (it imports this module)
 
     results = regrade_sku(ctx.store, sidecars, ctx.cfg, ctx.grading_key,
-                          also=lambda p, v: campaigns.with_check(p, v, ctx.store, ctx.cfg))
+                          also=lambda p, v: campaigns.with_check(p, v, ctx.store, ctx.cfg), measure=ctx.measure_key)
     if any(r.status == "error" for r in results):  # a layer that cannot be read back: make the poster again
         digest = cached_digest(row.image)
         return _render(row, ctx, item_key(row, ctx, digest), digest)
@@ -575,7 +593,7 @@ def _write(poster: Poster, verdict: Any, subject: Subject, key: str, digest: str
         "subject": dict(poster.meta["subject"], box=poster.layout.subject_box.as_list()),
         "style": style_json(poster.style), "template": poster.layout.template,
         "layout": layout_json(poster.layout, logo_name(ctx.store, poster)), "timings": timings, "qa": qa_json(verdict),
-        "qa_key": ctx.grading_key,
+        "qa_key": ctx.grading_key, "qa_measure_key": ctx.measure_key,
     }
     from ecomctl.qa.thresholds import thresholds
 

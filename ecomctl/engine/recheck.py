@@ -10,7 +10,7 @@ from pathlib import Path
 from ecomctl.config import Config
 from ecomctl.engine.campaigns import with_check
 from ecomctl.errors import EcomctlError
-from ecomctl.qa import grading_key, preflight, write_reports
+from ecomctl.qa import grading_key, measure_key, preflight, write_reports
 from ecomctl.qa.recheck import regrade_sku
 from ecomctl.store import OutputStore
 from ecomctl.types import ItemResult, Poster, QAResult
@@ -28,7 +28,7 @@ def recheck(out_dir: Path, cfg: Config, on_result: OnResult | None = None) -> li
     if not sidecars:
         raise EcomctlError(f"{store.root}: no poster sidecars found (expected <sku>/<sku>-v<k>.json)")
     preflight(cfg)
-    key = grading_key(cfg)
+    key, measure = grading_key(cfg), measure_key(cfg)
     groups: dict[str, list[Path]] = {}
     for path in sidecars:
         groups.setdefault(path.parent.name, []).append(path)
@@ -39,7 +39,7 @@ def recheck(out_dir: Path, cfg: Config, on_result: OnResult | None = None) -> li
 
     with store.lock():  # never rewrite sidecars while a render writes the same folder
         for paths in groups.values():
-            for res in regrade_sku(store, paths, cfg, key, also=campaign_check):
+            for res in regrade_sku(store, paths, cfg, key, also=campaign_check, measure=measure):
                 results.append(res)
                 if on_result:
                     on_result(res)

@@ -58,6 +58,11 @@ class RunSummary:
         return sum(r.regraded for r in self.results)
 
     @property
+    def rejudged(self) -> int:
+        """Of the re-graded: those whose stored measurements were judged again (only QA limits changed)."""
+        return sum(r.rejudged for r in self.results)
+
+    @property
     def replanned(self) -> int:
         """--replan: finished posters whose layout was planned again with this code and compared."""
         return sum(r.replanned for r in self.results)

@@ -12,6 +12,7 @@ from ecomctl.qa.grade import (  # the grading half of the stage (its code is in 
     check_poster,
     check_variants,
     grading_key,
+    measure_key,
     merge_checks,
     ocr_section,
     ocr_settings,
@@ -21,7 +22,7 @@ from ecomctl.qa.grade import (  # the grading half of the stage (its code is in 
 from ecomctl.qa.thresholds import thresholds
 from ecomctl.types import ItemResult
 
-__all__ = ["check_poster", "check_variants", "grading_key", "merge_checks", "ocr_section", "ocr_settings",
+__all__ = ["check_poster", "check_variants", "grading_key", "measure_key", "merge_checks", "ocr_section", "ocr_settings",
            "preflight", "process_ocr", "write_reports"]
 
 

@@ -90,13 +90,20 @@ def check_subject(poster: Poster, t: SubjectThresholds) -> tuple[list[Check], di
     found = (alpha >= 0.5) & (diff <= t.tolerance + slack)
     region = intended & (alpha >= (0.5 if known else 0.98))
     exp8 = np.clip(np.rint(expected), 0, 255).astype(np.uint8)
-    v_iou, v_psnr, v_ssim = iou(found, intended), psnr(out8, exp8, region), ssim(out8, exp8, region)
-    checks = [
+    # judged as stored (rounded): a limits-only change re-judges them from the sidecar (qa/rejudge.py)
+    v_iou, v_psnr, v_ssim = (round(iou(found, intended), 4), round(psnr(out8, exp8, region), 2),
+                             round(ssim(out8, exp8, region), 4))
+    checks = subject_checks(v_iou, v_psnr, v_ssim, t)
+    return checks, {"background_known": known, "intended_px": int(intended.sum()), "found_px": int(found.sum())}
+
+
+def subject_checks(v_iou: float, v_psnr: float, v_ssim: float, t: SubjectThresholds) -> list[Check]:
+    """subject.iou/psnr/ssim of the (rounded) measurements against their limits."""
+    return [
         judge("subject.iou", v_iou, t, f"product re-found on {v_iou:.1%} (IoU)", 4),
         judge("subject.psnr", v_psnr, t, f"product PSNR {v_psnr:.1f} dB", 2),
         judge("subject.ssim", v_ssim, t, f"product SSIM {v_ssim:.3f}", 4),
     ]
-    return checks, {"background_known": known, "intended_px": int(intended.sum()), "found_px": int(found.sum())}
 
 
 def check_mask_confidence(poster: Poster, t: SubjectThresholds) -> list[Check]:
@@ -142,26 +149,26 @@ def check_layout(poster: Poster, t: LayoutThresholds, rgb: np.ndarray | None = N
         bg = local_background(rgb[b.y0:b.y1, b.x0:b.x1], line.color) if inside else np.zeros(3)
         rows.append({"label": label, "overlap": round(overlap, 4), "margin": round(margin, 4),
                      "contrast": round(contrast_ratio(line.color, bg), 2), "background": [int(v) for v in bg]})
-    return [_overlap_check(rows, t), _margin_check(rows, t), _contrast_check(rows, t)], {"lines": rows}
+    return [overlap_check(rows, t), margin_check(rows, t), contrast_check(rows, t)], {"lines": rows}
 
 
 def _per_line(rows: list[dict[str, Any]], statuses: list[str], fmt: str) -> str:
     return "; ".join(fmt.format(**r) for r, s in zip(rows, statuses) if s != "pass")
 
 
-def _overlap_check(rows: list[dict[str, Any]], t: LayoutThresholds) -> Check:
+def overlap_check(rows: list[dict[str, Any]], t: LayoutThresholds) -> Check:
     st = [status("layout.overlap", r["overlap"], t) for r in rows]
     why = _per_line(rows, st, "{label} covers the product ({overlap:.0%} of its box)")
     return Check("layout.overlap", max(r["overlap"] for r in rows), worst(st), why)  # type: ignore[arg-type]
 
 
-def _margin_check(rows: list[dict[str, Any]], t: LayoutThresholds) -> Check:
+def margin_check(rows: list[dict[str, Any]], t: LayoutThresholds) -> Check:
     st = [status("layout.margin", r["margin"], t) for r in rows]
     why = _per_line(rows, st, "{label} is {margin:.1%} from the canvas edge")
     return Check("layout.margin", min(r["margin"] for r in rows), worst(st), why)  # type: ignore[arg-type]
 
 
-def _contrast_check(rows: list[dict[str, Any]], t: LayoutThresholds) -> Check:
+def contrast_check(rows: list[dict[str, Any]], t: LayoutThresholds) -> Check:
     st = [status("layout.contrast", r["contrast"], t) for r in rows]
     why = _per_line(rows, st, "{label} contrast {contrast:.2f}:1 on {background}")
     return Check("layout.contrast", min(r["contrast"] for r in rows), worst(st), why)  # type: ignore[arg-type]

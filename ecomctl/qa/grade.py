@@ -19,7 +19,7 @@ from ecomctl.types import Check, Poster, QAResult
 # the code whose change can change a verdict: the table and every measurer module it names (grading_code),
 # these helpers they share, and the OCR engines (the report writers, qa/__init__.py included, are not here: a
 # new report layout re-grades nothing)
-_SHARED_CODE = ("qa/grade.py", "qa/registry.py", "qa/thresholds.py", "qa/metrics.py", "text/colour.py",
+_SHARED_CODE = ("qa/grade.py", "qa/registry.py", "qa/thresholds.py", "qa/metrics.py", "qa/rejudge.py", "text/colour.py",
                 "text/ocr/__init__.py", "text/ocr/rapidocr.py", "text/ocr/paddleocr.py")
 
 
@@ -53,18 +53,44 @@ def _code_digest() -> str:
     return _CODE_DIGEST
 
 
-def grading_key(cfg: Config) -> str:
-    """What a stored verdict depends on besides the poster's pixels: the `qa:` thresholds (not the report's
-    own settings), the `ocr:` settings (not its thread count) and the grading code. A sidecar records it as
-    `qa_key`; a poster whose render key still matches but whose qa_key does not is re-graded from its stored
-    layers (as `ecomctl qa` does), never rendered again."""
+def _digest(material: Any) -> str:
     import hashlib
     import json
 
-    ocr = {k: v for k, v in cfg.section("ocr").items() if k != "threads"}
-    material = {"qa": thresholds(cfg).model_dump(mode="json", exclude={"report"}), "ocr": ocr,
-                "code": _code_digest()}
     return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def split_settings(cfg: Config) -> tuple[dict[str, Any], dict[str, float]]:
+    """The `qa:` settings (not the report's own) as (measuring, limits): `limits` holds the warn/fail limits
+    of the checks the table marks `rejudge` ("section.name" → value; purely compared against a value the
+    sidecar stores, see qa/rejudge.py), `measuring` everything else (a setting that changes what is
+    measured, or a limit whose verdict needs the poster again)."""
+    measuring = thresholds(cfg).model_dump(mode="json", exclude={"report"})
+    limits = {}
+    for lim in registry.rejudged_limits():
+        limits[lim.field] = measuring[lim.section].pop(lim.key)
+    return measuring, limits
+
+
+def measure_key(cfg: Config) -> str:
+    """What a stored poster's measurements depend on besides its pixels: the `qa:` settings that are not
+    re-judgeable limits (split_settings), the `ocr:` settings (not its thread count) and the grading code.
+    A sidecar records it as `qa_measure_key`: while it matches, a changed grading key only re-judges."""
+    ocr = {k: v for k, v in cfg.section("ocr").items() if k != "threads"}
+    return _digest({"qa": split_settings(cfg)[0], "ocr": ocr, "code": _code_digest()})
+
+
+def limits_key(cfg: Config) -> str:
+    """The re-judgeable limits' digest (split_settings)."""
+    return _digest(split_settings(cfg)[1])
+
+
+def grading_key(cfg: Config) -> str:
+    """What a stored verdict depends on besides the poster's pixels: the measuring key and the limits key.
+    A sidecar records it as `qa_key`; a poster whose render key still matches but whose qa_key does not is
+    re-judged from its stored measurements when only the limits changed (its `qa_measure_key` matches,
+    qa/rejudge.py), else re-graded from its stored layers (as `ecomctl qa` does), never rendered again."""
+    return _digest({"measure": measure_key(cfg), "limits": limits_key(cfg)})
 
 
 def ocr_section(cfg: Config) -> dict[str, Any]:

@@ -18,9 +18,10 @@ from ecomctl.types import ItemResult, Poster, QAResult
 
 
 def regrade_sku(store: OutputStore, paths: list[Path], cfg: Config, key: str | None = None,
-                also: Callable[[Poster, QAResult], QAResult] | None = None) -> list[ItemResult]:
+                also: Callable[[Poster, QAResult], QAResult] | None = None,
+                measure: str | None = None) -> list[ItemResult]:
     """Grade one SKU's stored posters (its variants' sidecars) again from their layers and write each new
-    verdict — and `key`, the grading key it was made with — into its sidecar (once: `also` adds the checks
+    verdict — and `key`, the grading key it was made with (and `measure`, its measuring key) — into its sidecar (once: `also` adds the checks
     of a later stage first, e.g. a campaign's style check). The poster files are only
     read. `ecomctl qa` and a render whose QA settings changed both come here."""
     loaded: list[tuple[Path, Poster]] = []
@@ -37,11 +38,12 @@ def regrade_sku(store: OutputStore, paths: list[Path], cfg: Config, key: str | N
     verdicts = check_variants(posters, [check_poster(p, cfg) for p in posters], cfg)
     if also is not None:
         verdicts = [also(p, v) for p, v in zip(posters, verdicts)]
-    results = [_store(store, path, poster, qa, key) for (path, poster), qa in zip(loaded, verdicts)]
+    results = [_store(store, path, poster, qa, key, measure) for (path, poster), qa in zip(loaded, verdicts)]
     return sorted(results + errors, key=lambda r: r.variant or 0)
 
 
-def _store(store: OutputStore, path: Path, poster: Poster, qa: QAResult, key: str | None) -> ItemResult:
+def _store(store: OutputStore, path: Path, poster: Poster, qa: QAResult, key: str | None,
+           measure: str | None = None) -> ItemResult:
     """Write the new verdict into the sidecar (atomically) and make the report row."""
     try:
         data = read_sidecar(path)
@@ -50,6 +52,8 @@ def _store(store: OutputStore, path: Path, poster: Poster, qa: QAResult, key: st
     data["qa"] = qa_json(qa)
     if key is not None:
         data["qa_key"] = key
+    if measure is not None:
+        data["qa_measure_key"] = measure
     seconds = qa.details.get("seconds", {})
     data["timings"]["qa"] = round(float(sum(seconds.values())), 3)
     rewrite_sidecar(path, data)

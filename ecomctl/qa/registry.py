@@ -54,6 +54,9 @@ class CheckSpec:
     fail: Limit | float | None = None
     higher_is_better: bool = True
     column: int | None = None
+    # its verdict is re-derived from what the sidecar stored (qa/rejudge.py) when only limits change: its
+    # limits are then in the limits key, not the measuring key (qa/grade.py); False: a change re-measures
+    rejudge: bool = False
 
     def limits(self, t: Any) -> tuple[float, float]:
         """(warn, fail) in `t` (QAThresholds, or the section holding its limits); a missing band is never
@@ -116,34 +119,34 @@ MEASURES: tuple[Measure, ...] = (
 
 # A result lists its checks in this order.
 CHECKS: tuple[CheckSpec, ...] = (
-    CheckSpec("text.ned", "text", "copy read back (NED)", column=0,  # the worst line decides
+    CheckSpec("text.ned", "text", rejudge=True, label="copy read back (NED)", column=0,  # the worst line decides
               warn=Limit("text.line_ned_warn", 1.0, "below this (not an exact read after normalisation) warns"),
               fail=Limit("text.line_ned_fail", 0.8, "a line read with NED below this fails the poster")),
-    CheckSpec("text.sen_acc", "text", "lines read exactly", column=1,
+    CheckSpec("text.sen_acc", "text", rejudge=True, label="lines read exactly", column=1,
               warn=Limit("text.min_sen_acc", 1.0, "share of lines read exactly; below → warn")),
     CheckSpec("text.stray", "text", "stray text"),  # status: qa.text.stray_text
     CheckSpec("image.finite", "image", "image finite"),
     CheckSpec("image.flat", "image", "image not flat"),  # qa.image.flat_std / dominant_share: fails
     CheckSpec("image.size", "image", "image size"),
     CheckSpec("image.mode", "image", "image mode"),
-    CheckSpec("subject.iou", "subject", "product mask match (IoU)", column=3,
+    CheckSpec("subject.iou", "subject", rejudge=True, label="product mask match (IoU)", column=3,
               warn=Limit("subject.iou_warn", 0.99), fail=Limit("subject.iou_fail", 0.95)),
-    CheckSpec("subject.psnr", "subject", "product pixels (PSNR)", column=4,
+    CheckSpec("subject.psnr", "subject", rejudge=True, label="product pixels (PSNR)", column=4,
               warn=Limit("subject.psnr_warn", 38.0), fail=Limit("subject.psnr_fail", 30.0)),
-    CheckSpec("subject.ssim", "subject", "product pixels (SSIM)", column=5,
+    CheckSpec("subject.ssim", "subject", rejudge=True, label="product pixels (SSIM)", column=5,
               warn=Limit("subject.ssim_warn", 0.98), fail=Limit("subject.ssim_fail", 0.90)),
-    CheckSpec("subject.confidence", "confidence", "mask confidence", column=2,
+    CheckSpec("subject.confidence", "confidence", rejudge=True, label="mask confidence", column=2,
               warn=Limit("subject.confidence_warn", 0.7, "mask confidence (ecomctl.subject.confidence) below "
                                                          "this warns"),
               fail=Limit("subject.confidence_fail", 0.3, "and below this fails: the mask is most likely not "
                                                          "the product")),
-    CheckSpec("layout.overlap", "layout", "copy on the product", column=7, higher_is_better=False,
+    CheckSpec("layout.overlap", "layout", rejudge=True, label="copy on the product", column=7, higher_is_better=False,
               warn=Limit("layout.overlap_warn", 0.02, "share of a line's ink box that lies on the product"),
               fail=Limit("layout.overlap_fail", 0.10)),
-    CheckSpec("layout.margin", "layout", "copy margin", fail=0.0,  # a line past the canvas edge fails
+    CheckSpec("layout.margin", "layout", rejudge=True, label="copy margin", fail=0.0,  # a line past the canvas edge fails
               warn=Limit("layout.margin_warn", 0.02, "distance of copy to the canvas edge, fraction of the "
                                                      "short side")),
-    CheckSpec("layout.contrast", "layout", "text contrast", column=6,
+    CheckSpec("layout.contrast", "layout", rejudge=True, label="text contrast", column=6,
               warn=Limit("layout.contrast_warn", 4.5, "WCAG ratio text colour vs measured local background"),
               fail=Limit("layout.contrast_fail", 3.0)),
     # the poster-layout literature's metrics (qa/layout_metrics.py, docs/layout-metrics.md): measurements
@@ -181,6 +184,13 @@ def spec(name: str, checks: Sequence[CheckSpec] | None = None) -> CheckSpec:
 def limits(checks: Sequence[CheckSpec] | None = None) -> list[Limit]:
     """Every config limit the checks declare, in table order (warn before fail)."""
     return [lim for s in (CHECKS if checks is None else checks) for lim in (s.warn, s.fail)
+            if isinstance(lim, Limit)]
+
+
+def rejudged_limits(checks: Sequence[CheckSpec] | None = None) -> list[Limit]:
+    """The config limits of the checks marked `rejudge`: those a limits-only change re-judges from the
+    stored sidecar instead of measuring again (qa/rejudge.py)."""
+    return [lim for s in (CHECKS if checks is None else checks) if s.rejudge for lim in (s.warn, s.fail)
             if isinstance(lim, Limit)]
 
 

@@ -99,6 +99,8 @@ class _Sidecar(_Model):
     timings: dict[str, float]
     qa: dict[str, Any] | None
     qa_key: str | None = None  # digest of the QA settings and code the verdict was graded with (qa.grading_key)
+    qa_measure_key: str | None = None  # the part of it the measurements depend on (qa.measure_key): while it
+    #                                    matches, a changed qa_key re-judges the stored values (qa/rejudge.py)
     files: _Files
     poster: _PosterFile
 
