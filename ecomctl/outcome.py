@@ -9,6 +9,11 @@ STATUS_COLOURS = {"pass": "green", "ok": "green", "warn": "yellow", "fail": "red
 FAILED = frozenset({"fail", "error"})
 
 
+def counted(n: int, word: str, plural: str | None = None) -> str:
+    """`1 poster`, `0 posters`, `2 errors`: a count and its noun as a summary line says it."""
+    return f"{n} {word if n == 1 else plural or word + 's'}"
+
+
 def worst(statuses: Iterable[str]) -> str:
     """The worst of `statuses` in STATUS_ORDER (error, fail, warn, pass, skipped); "pass" when there are none."""
     return min(statuses, key=STATUS_ORDER.__getitem__, default="pass")

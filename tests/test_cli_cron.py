@@ -83,4 +83,4 @@ def test_quiet_prints_only_the_problems_when_the_run_fails(tmp_path: Path, fast_
     assert res.exit_code == 1
     lines = res.stdout.splitlines()
     assert len(lines) == 2 and lines[0].startswith("error   BAD  ") and "OK" not in lines[0]
-    assert lines[1] == f"0 failed, 1 errors of 2 posters; report: {tmp_path / 'out' / 'report.html'}"
+    assert lines[1] == f"0 failed, 1 error of 2 posters; report: {tmp_path / 'out' / 'report.html'}"

@@ -71,7 +71,7 @@ def test_validate_catches_a_missing_file(corpus: Path):
     res = runner.invoke(app, ["dataset", "validate", str(corpus)])
     assert res.exit_code == 1
     assert "error: A1-v2: glyph file missing: images/glyph/A1-v2.png" in res.output
-    assert "is broken: 1 problem(s)" in res.output
+    assert res.stderr.splitlines()[-1] == f"corpus {corpus} is broken: 1 problem"
 
 
 def test_validate_catches_a_leaked_sku(corpus: Path):

@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ecomctl.cli.common import Bar, build_config, console, err_console, guard
+from ecomctl.outcome import counted
 
 sub = typer.Typer(help="Build, inspect and check InnoComposer-style training corpora.", no_args_is_help=True)
 
@@ -50,7 +51,7 @@ def build(
     stats = json.loads((corpus / "stats.json").read_text(encoding="utf-8"))
     splits = ", ".join(f"{k} {v}" for k, v in stats["splits"].items()) or "none"
     drops = ", ".join(f"{k} {v}" for k, v in report.dropped.items()) or "none"
-    console.print(f"{report.kept} samples ({splits}) from {report.items} posters "
+    console.print(f"{counted(report.kept, 'sample')} ({splits}) from {counted(report.items, 'poster')} "
                   f"({report.resumed} unchanged) in {report.seconds:.1f}s; dropped: {drops}; "
                   f"errors: {len(report.errors)}", highlight=False, soft_wrap=True)
     for e in report.errors:
@@ -100,7 +101,7 @@ def validate(corpus: Path = typer.Argument(..., help="A corpus folder made by `d
     for p in problems:
         err_console.print(f"[red]error:[/red] {escape(p)}", highlight=False, soft_wrap=True)
     if problems:
-        err_console.print(f"[red]corpus {escape(str(corpus))} is broken: {len(problems)} problem(s)[/red]",
+        err_console.print(f"[red]corpus {escape(str(corpus))} is broken: {counted(len(problems), 'problem')}[/red]",
                           highlight=False, soft_wrap=True)
         raise typer.Exit(1)
     console.print(f"corpus {corpus} ok", highlight=False, soft_wrap=True)

@@ -10,10 +10,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from ecomctl.cli.common import build_config, console, guard
+from ecomctl.outcome import counted
 
 
 def _table(report) -> Table:
-    table = Table(title=f"eval: {len(report.images)} images, {len(report.all_lines)} lines", title_justify="left")
+    table = Table(title=f"eval: {counted(len(report.images), 'image')}, {counted(len(report.all_lines), 'line')}", title_justify="left")
     for col, just in (("file", "left"), ("mode", "left"), ("lines", "right"), ("Sen.Acc", "right"),
                       ("NED", "right"), ("worst line (expected → read)", "left")):
         table.add_column(col, justify=just, overflow="fold")

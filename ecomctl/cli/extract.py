@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from ecomctl.cli.common import COLUMNS_HELP, Bar, build_config, console, guard
+from ecomctl.outcome import counted
 
 
 def _line(res) -> str:
@@ -40,7 +41,7 @@ def register(app: typer.Typer) -> None:
                                   url_hosts=cfg.input.url_hosts).rows)
         usable_dir(dest, "--out")
         summary = _run(extract_catalog, rows, dest, cfg, len(rows))
-        console.print(f"{len(summary.results)} SKUs in {summary.seconds:.1f}s "
+        console.print(f"{counted(len(summary.results), 'SKU')} in {summary.seconds:.1f}s "
                       f"({len(summary.results) - summary.failed} ok, {summary.failed} failed); "
                       f"contact sheet: {dest / SHEET}", highlight=False, soft_wrap=True)
         raise typer.Exit(summary.exit_code)

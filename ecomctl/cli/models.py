@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ecomctl.cli.common import build_config, console, guard
+from ecomctl.outcome import counted
 
 
 def _say_verdicts(verdicts: dict[str, list[str]]) -> None:
@@ -114,7 +115,7 @@ def register(app: typer.Typer) -> None:
             if hasattr(obj, "needs"):
                 plans += hub_pull.plan(obj, hub)
         for p in plans:
-            where = "local folder, nothing to pull" if p.local else f"{len(p.files)} files, {p.total_bytes / 1e9:.2f} GB"
+            where = "local folder, nothing to pull" if p.local else f"{counted(len(p.files), 'file')}, {p.total_bytes / 1e9:.2f} GB"
             console.print(f"{escape(p.backend)} {escape(p.key)}: {escape(p.repo)} — {where}", highlight=False)
             if dry_run:
                 for f in p.files:

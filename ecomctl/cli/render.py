@@ -18,6 +18,7 @@ from ecomctl.cli.common import (
     print_notes,
     print_traceback,
 )
+from ecomctl.outcome import counted
 from ecomctl.textsafe import neutralise
 
 if TYPE_CHECKING:  # imported for annotations only: `ecomctl --help` stays light
@@ -117,8 +118,8 @@ def _print_quiet(summary) -> None:
     for res in summary.results:
         if res.status in ("fail", "error"):
             print(_line(res), flush=True)
-    print(f"{summary.count('fail')} failed, {summary.count('error')} errors of {len(summary.results)} "
-          f"posters; report: {_report(summary.out)}", flush=True)
+    print(f"{summary.count('fail')} failed, {counted(summary.count('error'), 'error')} of "
+          f"{counted(len(summary.results), 'poster')}; report: {_report(summary.out)}", flush=True)
 
 
 def _print_summary(summary) -> None:
@@ -135,6 +136,6 @@ def _print_summary(summary) -> None:
     if summary.replanned:  # --replan: every finished poster's layout planned again; those that differ rendered
         kept.append(f"{summary.replanned} re-planned, {summary.layout_changed} re-rendered (layout changed)")
     counts += "; " + ", ".join(kept) if kept else ""
-    console.print(f"{len(summary.results)} posters in {summary.seconds:.1f}s ({counts}); "
+    console.print(f"{counted(len(summary.results), 'poster')} in {summary.seconds:.1f}s ({counts}); "
                   f"report: {_report(summary.out)}", highlight=False, soft_wrap=True)
     print_notes(summary.notes)

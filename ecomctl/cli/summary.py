@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ecomctl.outcome import STATUS_COLOURS as _STYLE
+from ecomctl.outcome import counted
 from ecomctl.qa.report import label, report_rows, summarize
 from ecomctl.types import ItemResult
 
@@ -24,7 +25,7 @@ def summary_table(results: Sequence[ItemResult], max_rows: int = 20,
         summary = summarize(report_rows(results, Path(".")))
     rows = report_rows([r for r in results if r.status not in ("pass", "skipped")], Path("."))
     counts = " ".join(f"[{_STYLE[s]}]{n} {s}[/]" for s, n in summary["status"].items() if n)
-    table = Table(title=f"QA: {summary['items']} items — {counts or 'nothing'}", title_justify="left")
+    table = Table(title=f"QA: {counted(summary['items'], 'item')} — {counts or 'nothing'}", title_justify="left")
     table.add_column("item / check", overflow="fold")
     table.add_column("status")
     table.add_column("value", justify="right")

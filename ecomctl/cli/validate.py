@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from ecomctl.cli.common import COLUMNS_HELP, LOGOS_HELP, build_config, console, guard, print_notes
+from ecomctl.outcome import counted
 
 
 def register(app: typer.Typer) -> None:
@@ -38,7 +39,7 @@ def register(app: typer.Typer) -> None:
         cfg = build_config(config, {"input.logos": logos})
         manifest_, _ = load_run_manifest(manifest, cfg, sheet=sheet, columns=columns)
         posters = sum(r.variants for r in manifest_.rows)
-        console.print(f"{manifest}: ok — {_count(len(manifest_.rows), 'SKU')}, {_count(posters, 'poster')}",
+        console.print(f"{manifest}: ok — {counted(len(manifest_.rows), 'SKU')}, {counted(posters, 'poster')}",
                       highlight=False,
                       soft_wrap=True)
         console.print(f"read as {manifest_.source}", highlight=False, soft_wrap=True)
@@ -57,7 +58,3 @@ def register(app: typer.Typer) -> None:
         elif urls:
             console.print(f"{urls} photo URL{'s' if urls > 1 else ''} checked as URLs only (render and extract download them; "
                           "--check-urls asks their hosts)", highlight=False, soft_wrap=True)
-
-
-def _count(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
