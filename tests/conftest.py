@@ -110,3 +110,18 @@ def counted_digests(monkeypatch) -> list[str]:
     monkeypatch.setattr(store_posters, "file_digest", counting)
     store_files._DIGESTS.clear()
     return calls
+
+
+def counting_sidecar_writes(monkeypatch) -> list[str]:
+    """From now on, the file name of every sidecar the store writes (store.posters.atomic_write_json), in order."""
+    from ecomctl.store import posters as store_posters
+
+    writes: list[str] = []
+    real = store_posters.atomic_write_json
+
+    def counting(path, data):
+        writes.append(Path(path).name)
+        return real(path, data)
+
+    monkeypatch.setattr(store_posters, "atomic_write_json", counting)
+    return writes

@@ -15,8 +15,7 @@ from ecomctl.engine.item import RunContext, item_key, legacy_item_key
 from ecomctl.manifest import load_run_manifest
 from ecomctl.render.styles import load_styles
 from ecomctl.store import files as store_files
-from ecomctl.store import posters as store_posters
-from tests.conftest import make_product, write_manifest
+from tests.conftest import counting_sidecar_writes, make_product, write_manifest
 from tests.test_resume import _posters, _render, _sidecars
 
 FILES = ("m.csv", "a.png", "b.png", "logo.png", "ref.png")
@@ -44,18 +43,6 @@ def _moved(manifest: Path, to: Path) -> Path:
     return to / "m.csv"
 
 
-def _counting_writes(monkeypatch) -> list[str]:
-    writes: list[str] = []
-    real = store_posters.atomic_write_json
-
-    def counting(path, data):
-        writes.append(Path(path).name)
-        return real(path, data)
-
-    monkeypatch.setattr(store_posters, "atomic_write_json", counting)
-    return writes
-
-
 def test_the_render_key_does_not_follow_the_catalogs_folder(tmp_path: Path):
     first = _catalog(tmp_path / "one")
     second = _moved(first, tmp_path / "two")
@@ -81,7 +68,7 @@ def test_a_moved_catalog_renders_nothing_and_is_trusted_again(tmp_path: Path, fa
     assert len(before) == 3
     second = _moved(first, tmp_path / "two")
     shutil.rmtree(first.parent)  # gone: nothing may be read from the old folder
-    writes = _counting_writes(monkeypatch)
+    writes = counting_sidecar_writes(monkeypatch)
     store_files._DIGESTS.clear()  # a new process, as the next night is
     counted_digests.clear()
     res = _render(second, out, fast_config)
@@ -131,7 +118,7 @@ def test_an_out_stamped_with_the_legacy_key_is_restamped_not_rerendered(tmp_path
     before, legacy = _posters(out), _sidecars(out)
     shutil.copytree(out, tmp_path / "legacy")
     shutil.copytree(out, tmp_path / "legacy-moved")
-    writes = _counting_writes(monkeypatch)
+    writes = counting_sidecar_writes(monkeypatch)
     res = _render(manifest, out, fast_config)
     assert res.exit_code == 0 and res.stdout.count("(unchanged)") == 3 and _posters(out) == before
     assert sorted(writes) == ["A1-v1.json", "A1-v2.json", "B2-v1.json"]  # re-stamped: one write each

@@ -16,8 +16,7 @@ from ecomctl.engine import executors
 from ecomctl.engine.runner import run_render
 from ecomctl.feed import Feed
 from ecomctl.store import files as store_files
-from ecomctl.store import posters as store_posters
-from tests.conftest import make_product
+from tests.conftest import counting_sidecar_writes, make_product
 
 runner = CliRunner()
 
@@ -182,14 +181,7 @@ def test_a_copied_folder_and_photos_rewrite_each_sidecar_once(small_manifest: Pa
     for photo in ("a.png", "b.png"):  # the photos' bytes stay, their stat changes (as a copy does)
         path = small_manifest.parent / photo
         path.write_bytes(path.read_bytes())
-    writes: list[str] = []
-    real = store_posters.atomic_write_json
-
-    def counting(path, data):
-        writes.append(Path(path).name)
-        return real(path, data)
-
-    monkeypatch.setattr(store_posters, "atomic_write_json", counting)
+    writes = counting_sidecar_writes(monkeypatch)
     store_files._DIGESTS.clear()
     res = _render(small_manifest, moved, fast_config)
     assert res.stdout.count("(unchanged)") == 3
