@@ -262,7 +262,7 @@ def resume_state(row: SkuRow, ctx: RunContext) -> Resume:
             if refreshed or data["key"] != key:
                 data["key"] = key  # a legacy key re-stamped with this one, in the same write
                 stale.add(i)
-        _refresh_input_stats(row, sidecars, digest, stale, style_image)
+        _refresh_input_stats(row, sidecars, digest, stale, logo, style_image)
         for i in sorted(stale):
             if not refresh_sidecar(posters[i].sidecar, sidecars[i]):
                 break
@@ -278,23 +278,23 @@ def resume_state(row: SkuRow, ctx: RunContext) -> Resume:
 
 
 def _refresh_input_stats(row: SkuRow, sidecars: list[Any], digest: str, stale: set[int],
-                         style_image: str | None = None) -> None:
+                         logo_sha: str | None = None, style_image: str | None = None) -> None:
     """A photo whose stat changed but whose bytes did not (touched, copied, or the catalog moved): record its
     new stat — and its path, where it moved — in the sidecars (in memory; the indexes of those that changed
     join `stale`, which the caller writes once with the poster's own refreshed stat), so the next night
-    trusts it again instead of hashing it. A reference-image style likewise: its sha256 (`style_image`, the
-    one the matching key was made with) and stat, also into a sidecar written before styles had them."""
+    trusts it again instead of hashing it. The logo likewise (`logo_sha`: the digest the key was made with).
+    A reference-image style too: its sha256 (`style_image`, the one the matching key was made with) and
+    stat, also into a sidecar written before styles had them."""
     try:
         now = {"image": str(row.image), "image_stat": stat_key(row.image)}
     except OSError:
         return
     logo = {}
-    if row.logo is not None:  # the logo likewise (its digest is the one the key was just made with)
+    if row.logo is not None:
         try:
             logo = {"logo": str(row.logo), "logo_stat": stat_key(row.logo)}
         except OSError:
             logo = {}
-    logo_sha = logo_digest(row, sidecars[0]) if logo else None
     style = _style_inputs(row, style_image)
     for i, data in enumerate(sidecars):
         inputs = data["inputs"]
