@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ecomctl.errors import ConfigError, ManifestError
 from ecomctl.io import IMAGE_SUFFIXES, file_kind
 from ecomctl.manifest_files import FIELDS, MIXED, REQUIRED, UNREAD, Problems, RawRow, read_csv, read_yaml
+from ecomctl.outcome import counted
 from ecomctl.photos import is_url, url_problem
 from ecomctl.sizes import SIZE_PRESETS, parse_size
 from ecomctl.store import RESERVED_NAMES
@@ -432,7 +433,7 @@ def brand_logos(raws: list[RawRow], folder: Path) -> tuple[list[RawRow], list[st
         lines = {**(raw.lines or {}), "logo": line}
         out.append(replace(raw, data=data, columns={**raw.columns, "logo": col}, lines=lines))
     notes = [neutralise(f"no logo for brand {brand!r} in {folder} (looked for {brand}.png, any case); "
-                        f"{n} SKU{'s' if n > 1 else ''} drawn without one") for brand, n in missing.items()]
+                        f"{counted(n, 'SKU')} drawn without one") for brand, n in missing.items()]
     return out, notes
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from ecomctl.errors import ConfigError
 from ecomctl.manifest_files import FIELDS, REQUIRED, Problems, RawRow
+from ecomctl.outcome import counted
 from ecomctl.textsafe import neutralise
 
 Records = Iterator[tuple[int, list[str]]]
@@ -288,8 +289,8 @@ def _shopify(head: list[str], col: dict[str, int], records: Records, problems: P
         used += f", {names['vendor']} → logo (with --logos)"
     if skipped:
         drafts = sum(p.status == "draft" for p in products.values())
-        used += (f"; {len(skipped)} archived product{'s' if len(skipped) > 1 else ''} skipped ({names['status']})"
-                 + (f", {drafts} draft{'s' if drafts > 1 else ''} kept" if drafts else ""))
+        used += (f"; {counted(len(skipped), 'archived product')} skipped ({names['status']})"
+                 + (f", {counted(drafts, 'draft')} kept" if drafts else ""))
     return Mapped(rows, used)
 
 

@@ -37,7 +37,7 @@ def summary_table(results: Sequence[ItemResult], max_rows: int = 20,
         table.add_row(f"{name} ({label(name)})", tally, mean, "")
     clean = len(summary["metrics"]) - len(flagged)
     if clean:
-        table.add_row(f"[dim]{clean} other check{'s' if clean != 1 else ''} passed on every poster[/]", "", "", "")
+        table.add_row(f"[dim]{counted(clean, 'other check')} passed on every poster[/]", "", "", "")
     bad = rows
     if bad:
         table.add_section()

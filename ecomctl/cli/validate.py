@@ -54,7 +54,7 @@ def register(app: typer.Typer) -> None:
             problems = ask(list(manifest_.rows), cfg.input)
             if problems:
                 raise ManifestError(problems)
-            console.print(f"{urls} photo URL{'s' if urls > 1 else ''} answered (HEAD)", highlight=False, soft_wrap=True)
+            console.print(f"{counted(urls, 'photo URL')} answered (HEAD)", highlight=False, soft_wrap=True)
         elif urls:
-            console.print(f"{urls} photo URL{'s' if urls > 1 else ''} checked as URLs only (render and extract download them; "
+            console.print(f"{counted(urls, 'photo URL')} checked as URLs only (render and extract download them; "
                           "--check-urls asks their hosts)", highlight=False, soft_wrap=True)
